@@ -1,0 +1,148 @@
+/**
+ * The one configuration module: a schema (type, default, one doc line per field), loaded from
+ * defaults < JSON file < environment (SLACKSERVE_*) < explicit overrides (CLI flags), validated
+ * once and frozen. Nothing else reads process.env for settings.
+ */
+import { readFileSync } from 'node:fs';
+import { SlackserveError } from './errors.js';
+
+interface FieldBase<T> {
+  readonly doc: string;
+  readonly default: T;
+  readonly env: string;
+}
+interface StringField extends FieldBase<string> {
+  readonly type: 'string';
+}
+interface IntField extends FieldBase<number> {
+  readonly type: 'int';
+  readonly min: number;
+  readonly max: number;
+}
+interface EnumField<V extends string> extends FieldBase<V> {
+  readonly type: 'enum';
+  readonly values: readonly V[];
+}
+type Field = StringField | IntField | EnumField<string>;
+
+/** Every setting, with its doc line. `docs/config.md` is generated from this table. */
+export const SCHEMA = {
+  supernet: {
+    type: 'string',
+    default: 'supernets/fmnist-resnet',
+    env: 'SLACKSERVE_SUPERNET',
+    doc: 'Directory holding the supernet manifest.json and its ONNX graphs.',
+  },
+  ortIntraOpThreads: {
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 64,
+    env: 'SLACKSERVE_ORT_INTRA_OP_THREADS',
+    doc: 'onnxruntime intra-op threads per session (1 avoids idle threads spinning on 2 cores).',
+  },
+  executionProvider: {
+    type: 'enum',
+    values: ['cpu', 'cuda'],
+    default: 'cpu',
+    env: 'SLACKSERVE_EXECUTION_PROVIDER',
+    doc: 'onnxruntime execution provider; cuda needs onnxruntime-node built with CUDA.',
+  },
+  logLevel: {
+    type: 'enum',
+    values: ['debug', 'info', 'warn', 'error'],
+    default: 'info',
+    env: 'SLACKSERVE_LOG_LEVEL',
+    doc: 'Least severe log level printed.',
+  },
+} as const satisfies Record<string, Field>;
+
+type Schema = typeof SCHEMA;
+type ValueOf<F> = F extends { type: 'enum'; values: readonly (infer V)[] }
+  ? V
+  : F extends { type: 'int' }
+    ? number
+    : string;
+
+export type Config = { readonly [K in keyof Schema]: ValueOf<Schema[K]> };
+export type ConfigKey = keyof Schema;
+
+function invalid(key: string, source: string, why: string): SlackserveError {
+  return new SlackserveError('CONFIG_INVALID', `config ${key} (from ${source}): ${why}`, {
+    key,
+    source,
+  });
+}
+
+function coerce(key: string, field: Field, raw: unknown, source: string): string | number {
+  switch (field.type) {
+    case 'string':
+      if (typeof raw !== 'string' || raw.length === 0)
+        throw invalid(key, source, `expected a non-empty string, got ${JSON.stringify(raw)}`);
+      return raw;
+    case 'int': {
+      const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+      if (typeof n !== 'number' || !Number.isInteger(n))
+        throw invalid(key, source, `expected an integer, got ${JSON.stringify(raw)}`);
+      if (n < field.min || n > field.max)
+        throw invalid(key, source, `${n} is outside [${field.min}, ${field.max}]`);
+      return n;
+    }
+    case 'enum':
+      if (typeof raw !== 'string' || !field.values.includes(raw))
+        throw invalid(key, source, `expected one of ${field.values.join('|')}, got ${JSON.stringify(raw)}`);
+      return raw;
+  }
+}
+
+export interface ConfigSources {
+  /** Path of a JSON file with a subset of the fields. */
+  readonly file?: string | undefined;
+  /** Environment to read SLACKSERVE_* from (process.env by default). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Highest-precedence values, e.g. from CLI flags; undefined entries are ignored. */
+  readonly overrides?: Readonly<Partial<Record<ConfigKey, unknown>>>;
+}
+
+/** Builds, validates and freezes a configuration. Unknown keys in the file are errors. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const fields = SCHEMA as Record<string, Field>;
+  const out: Record<string, string | number> = {};
+  for (const [key, field] of Object.entries(fields)) out[key] = field.default;
+
+  if (sources.file !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(sources.file, 'utf8'));
+    } catch (err) {
+      throw new SlackserveError('CONFIG_INVALID', `config file ${sources.file}: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new SlackserveError('CONFIG_INVALID', `config file ${sources.file}: expected a JSON object`);
+    for (const [key, raw] of Object.entries(parsed)) {
+      const field = fields[key];
+      if (!field) throw invalid(key, sources.file, `unknown setting (known: ${Object.keys(fields).join(', ')})`);
+      out[key] = coerce(key, field, raw, sources.file);
+    }
+  }
+  const env = sources.env ?? process.env;
+  for (const [key, field] of Object.entries(fields)) {
+    const raw = env[field.env];
+    if (raw !== undefined && raw !== '') out[key] = coerce(key, field, raw, field.env);
+  }
+  for (const [key, raw] of Object.entries(sources.overrides ?? {})) {
+    const field = fields[key];
+    if (!field) throw invalid(key, 'overrides', 'unknown setting');
+    if (raw !== undefined) out[key] = coerce(key, field, raw, 'flags');
+  }
+  return Object.freeze(out) as unknown as Config;
+}
+
+/** The markdown table in docs/config.md. */
+export function configDocs(): string {
+  const rows = Object.entries(SCHEMA as Record<string, Field>).map(([key, f]) => {
+    const allowed = f.type === 'enum' ? f.values.join(' \\| ') : f.type === 'int' ? `int ${f.min}..${f.max}` : 'string';
+    return `| \`${key}\` | \`${f.env}\` | ${allowed} | \`${String(f.default)}\` | ${f.doc} |`;
+  });
+  return ['| key | environment | type | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}
