@@ -42,6 +42,7 @@ integration: build
 supernet: supernet-train supernet-export supernet-evaluate
 
 supernet-train:
+	mkdir -p $(SUPERNET)/checkpoint
 	$(PYTHON) supernets/train/train.py --out $(SUPERNET)/checkpoint --epochs $(EPOCHS) 2>&1 | tee $(SUPERNET)/checkpoint/train.log
 
 supernet-export:

@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="train on the first N images (smoke)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this checkpoint's weights (a further cosine cycle)")
+    ap.add_argument("--warmup", type=int, default=300, help="linear warm-up steps")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -62,6 +65,12 @@ def main() -> None:
     calib = xtr[:2000]
 
     model = Supernet(arch)
+    history = []
+    if args.init is not None:
+        ck = torch.load(args.init, map_location="cpu")
+        model.load_state_dict(ck["state"])
+        history = ck.get("history", []) + [{"epochs": ck.get("epoch"), "args": ck.get("args")}]
+        print(f"starting from {args.init} ({len(history)} earlier run(s))", flush=True)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": args.wd},
@@ -69,7 +78,7 @@ def main() -> None:
                           lr=args.lr, momentum=0.9, nesterov=True)
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
     total = steps_per_epoch * args.epochs
-    warmup = min(300, total // 10)
+    warmup = min(args.warmup, total // 10)
 
     def lr_at(step: int) -> float:
         if step < warmup:
@@ -114,7 +123,7 @@ def main() -> None:
         print(f"epoch {epoch + 1}: test top-1 largest {acc_big:.4f} smallest {acc_small:.4f}",
               flush=True)
         torch.save({"arch": asdict(arch), "state": model.state_dict(), "epoch": epoch + 1,
-                    "args": {k: str(v) for k, v in vars(args).items()}},
+                    "args": {k: str(v) for k, v in vars(args).items()}, "history": history},
                    args.out / "supernet.pt")
     print(f"done in {(time.time() - t_start) / 60:.1f} min", flush=True)
 

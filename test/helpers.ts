@@ -1,0 +1,55 @@
+/** Shared test helpers: where the committed supernet lives and throwaway copies of it. */
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** The committed supernet the tests run against (override to test a freshly exported one). */
+export const SUPERNET_DIR = resolve(process.env.SLACKSERVE_TEST_SUPERNET ?? 'supernets/fmnist-resnet');
+
+export function readManifestJson(dir = SUPERNET_DIR): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+}
+
+/**
+ * A temporary supernet directory whose graphs are symlinks to the committed ones and whose
+ * manifest.json is `mutate(copy of the committed manifest)`. Returns the directory and a cleanup.
+ */
+export function mutatedSupernet(mutate: (m: any) => void): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'slackserve-manifest-'));
+  for (const entry of readdirSync(SUPERNET_DIR)) {
+    if (entry === 'manifest.json') continue;
+    symlinkSync(join(SUPERNET_DIR, entry), join(dir, entry));
+  }
+  const m = readManifestJson();
+  mutate(m);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A real (not symlinked) copy, for tests that delete files. */
+export function copiedSupernet(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'slackserve-copy-'));
+  cpSync(SUPERNET_DIR, dir, { recursive: true, filter: (src) => !src.includes('checkpoint') });
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Deterministic PRNG (mulberry32) so "random" test orders are reproducible. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function shuffle<T>(items: readonly T[], random: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [a[i], a[j]] = [a[j] as T, a[i] as T];
+  }
+  return a;
+}

@@ -1,0 +1,73 @@
+/**
+ * The SubNetAct whole graph and the stage chain must compute what each subnet's static graph
+ * computes (1e-4), for every subnet, at batch sizes 1, 7 and 64, with subnets switched in a
+ * random order between consecutive runs on the same sessions.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SupernetGraphs } from '../../src/runtime/supernet-graphs.js';
+import { Catalogue } from '../../src/supernet/catalogue.js';
+import { preprocess, readLabelledImages } from '../../src/supernet/dataset.js';
+import { rng, shuffle, SUPERNET_DIR } from '../helpers.js';
+
+const TOL = 1e-4;
+let cat: Catalogue;
+let graphs: SupernetGraphs;
+let pool: Float32Array;
+
+beforeAll(async () => {
+  cat = Catalogue.load(SUPERNET_DIR);
+  graphs = await SupernetGraphs.open(cat);
+  const s = cat.manifest.sample!;
+  pool = preprocess(readLabelledImages(cat.path(s.images), cat.path(s.labels)), cat.manifest.input.preprocessing);
+});
+afterAll(async () => graphs?.close());
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
+  return d;
+}
+
+describe('SubNetAct encodings agree with the static per-subnet graphs', () => {
+  it('for every subnet at batch 1, 7 and 64 in random order', async () => {
+    const random = rng(2024);
+    const per = cat.sampleSize;
+    const poolCount = pool.length / per;
+    const jobs = shuffle(cat.subnets.flatMap((s) => [1, 7, 64].map((batch) => ({ id: s.id, batch }))), random);
+    const failures: string[] = [];
+    for (const { id, batch } of jobs) {
+      const start = Math.floor(random() * (poolCount - batch));
+      const x = pool.slice(start * per, (start + batch) * per);
+      const ref = await graphs.runStatic(x, id);
+      expect(ref.length).toBe(batch * cat.numClasses);
+      const whole = await graphs.runWhole(x, id);
+      const staged = await graphs.runStaged(x, id);
+      const dw = maxAbsDiff(ref, whole);
+      const ds = maxAbsDiff(ref, staged.logits);
+      if (!(dw <= TOL && ds <= TOL)) failures.push(`${id} batch ${batch}: whole ${dw.toExponential(2)}, staged ${ds.toExponential(2)}`);
+      expect(staged.ramps.map((r) => r.stage)).toEqual(cat.subnet(id).stages);
+      for (const r of staged.ramps) expect(r.logits.length).toBe(batch * cat.numClasses);
+    }
+    expect(failures).toEqual([]);
+    expect(jobs.length).toBe(cat.subnets.length * 3);
+  });
+
+  it('switching subnet between runs does not change results (same input, A B A)', async () => {
+    const [a, b] = [cat.subnets[0]!.id, cat.subnets[cat.subnets.length - 1]!.id];
+    const x = pool.slice(0, 7 * cat.sampleSize);
+    const first = await graphs.runWhole(x, a);
+    await graphs.runWhole(x, b);
+    expect(maxAbsDiff(first, await graphs.runWhole(x, a))).toBe(0);
+  });
+
+  it('staged mode reports each ramp as soon as its stage finishes, in order', async () => {
+    const id = cat.subnets[cat.subnets.length - 1]!.id;
+    const seen: string[] = [];
+    await graphs.runStaged(pool.slice(0, 2 * cat.sampleSize), id, (stage, logits) => {
+      expect(logits.length).toBe(2 * cat.numClasses);
+      seen.push(stage);
+    });
+    expect(seen).toEqual(cat.subnet(id).stages);
+  });
+});
