@@ -1,7 +1,8 @@
 /** `slackserve supernet ...`: inspect, validate and evaluate a supernet directory. */
 import type { Command } from 'commander';
-import { evaluateSupernet } from '../runtime/evaluate.js';
+import { evaluateSupernet, writeReports } from '../runtime/evaluate.js';
 import { SupernetGraphs } from '../runtime/supernet-graphs.js';
+import { SlackserveError } from '../errors.js';
 import { Catalogue } from '../supernet/catalogue.js';
 import { DEFAULT_FASHION_MNIST_DIR } from '../supernet/dataset.js';
 import { configFrom, nonNegativeInt, positiveInt } from './options.js';
@@ -50,6 +51,16 @@ export function registerSupernetCommands(program: Command): void {
         await g.close();
       }
       console.log(`ok: ${cat.dir}/manifest.json (${cat.subnets.length} subnets, ${cat.graphFiles().length} graphs${opts.deep ? ', all loaded' : ''})`);
+    });
+
+  sn.command('report')
+    .description('rewrite report.md and pareto.svg from an evaluated manifest.json (measures nothing)')
+    .option('--supernet <dir>', 'supernet directory (default: config `supernet`)')
+    .action((opts: DirOpts, cmd: Command) => {
+      const cat = Catalogue.load(configFrom(cmd, { supernet: opts.supernet }).supernet);
+      if (cat.manifest.pareto === null)
+        throw new SlackserveError('MANIFEST_INVALID', `${cat.dir}/manifest.json has not been evaluated yet: run \`slackserve supernet evaluate\``);
+      console.log(writeReports(cat));
     });
 
   sn.command('evaluate')

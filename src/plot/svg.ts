@@ -91,7 +91,13 @@ export function chartSvg(spec: ChartSpec): string {
     pts.forEach(([x, y], j) => {
       out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3.5" fill="${color}"/>`);
       const label = s.labels?.[j];
-      if (label) out.push(`<text x="${(x + 5).toFixed(1)}" y="${(y - 5).toFixed(1)}" font-size="9" fill="#555">${esc(label)}</text>`);
+      // labels near the right edge grow leftwards so they are not clipped by the legend
+      const leftwards = x > W - m.r - 140;
+      if (label)
+        out.push(
+          `<text x="${(leftwards ? x - 5 : x + 5).toFixed(1)}" y="${(y - 5).toFixed(1)}" font-size="9" fill="#555"` +
+            `${leftwards ? ' text-anchor="end"' : ''}>${esc(label)}</text>`,
+        );
     });
     const ly = m.t + 10 + i * 18;
     out.push(`<rect x="${W - m.r + 12}" y="${ly - 6}" width="12" height="12" fill="${color}"/>`);

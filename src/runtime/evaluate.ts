@@ -88,6 +88,14 @@ async function measureSubnet(g: SupernetGraphs, s: SubnetEntry, images: Float32A
   };
 }
 
+/** Rewrites pareto.svg and report.md from an evaluated manifest (no measuring). */
+export function writeReports(cat: Catalogue): string {
+  writeFileSync(join(cat.dir, 'pareto.svg'), paretoPlot(cat.manifest));
+  const report = reportMarkdown(cat.manifest);
+  writeFileSync(join(cat.dir, 'report.md'), report);
+  return report;
+}
+
 export async function evaluateSupernet(opts: EvaluateOptions): Promise<EvaluateResult> {
   const cat = Catalogue.load(opts.dir);
   const test = readFashionMnist(opts.datasetDir, 't10k');
@@ -135,10 +143,7 @@ export async function evaluateSupernet(opts: EvaluateOptions): Promise<EvaluateR
     },
   };
   writeFileSync(join(cat.dir, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
-  writeFileSync(join(cat.dir, 'pareto.svg'), paretoPlot(manifest));
-  const report = reportMarkdown(manifest);
-  writeFileSync(join(cat.dir, 'report.md'), report);
-  return { manifest, report };
+  return { manifest, report: writeReports(Catalogue.fromManifest(cat.dir, manifest)) };
 }
 
 function paretoPlot(m: Manifest): string {
@@ -148,7 +153,7 @@ function paretoPlot(m: Manifest): string {
   const batch = m.subnets[0]?.latency_ms?.batch ?? 16;
   return chartSvg({
     title: `${m.name}: top-1 vs batch-${batch} latency (onnxruntime, this machine)`,
-    xLabel: `p50 latency at batch ${batch}, static graph (ms, log)`,
+    xLabel: `p50 latency at batch ${batch} (ms, log): static graphs, and the SubNetAct graph for the same subnets`,
     yLabel: 'top-1 on 10k test images (%)',
     xLog: true,
     series: [

@@ -79,20 +79,34 @@ export class SupernetGraphs {
     subnetId: string,
     onStage?: (stage: string, rampLogits: Float32Array) => void,
   ): Promise<StagedResult> {
-    const subnet = this.catalogue.subnet(subnetId);
-    let hidden = imageTensor(images, this.catalogue.sampleShape);
+    let hidden: ort.Tensor | Float32Array = images;
     const ramps: { stage: string; logits: Float32Array }[] = [];
     for (const st of this.catalogue.stageChain(subnetId)) {
-      const session = this.stages.get(st.id) as ort.InferenceSession;
-      const out = await session.run(this.pick(subnet, st.control_inputs, { [st.hidden_input]: hidden }));
-      hidden = out[st.hidden_output] as ort.Tensor;
-      const logits = (out[st.ramp_output] as ort.Tensor).data as Float32Array;
-      ramps.push({ stage: st.id, logits });
-      onStage?.(st.id, logits);
+      const out = await this.runStage(hidden, subnetId, st.id);
+      hidden = out.hidden;
+      ramps.push({ stage: st.id, logits: out.ramp });
+      onStage?.(st.id, out.ramp);
     }
+    return { logits: await this.runHead(hidden, subnetId), ramps };
+  }
+
+  /** One stage graph: `input` is the image batch (first stage) or the previous hidden state. */
+  async runStage(input: ort.Tensor | Float32Array, subnetId: string, stageId: string): Promise<{ hidden: ort.Tensor; ramp: Float32Array }> {
+    const subnet = this.catalogue.subnet(subnetId);
+    const st = this.catalogue.stage(stageId);
+    const x = input instanceof Float32Array ? imageTensor(input, this.catalogue.sampleShape) : input;
+    const session = this.stages.get(st.id) as ort.InferenceSession;
+    const out = await session.run(this.pick(subnet, st.control_inputs, { [st.hidden_input]: x }));
+    return { hidden: out[st.hidden_output] as ort.Tensor, ramp: (out[st.ramp_output] as ort.Tensor).data as Float32Array };
+  }
+
+  /** The head graph: final logits from the last stage's hidden state. */
+  async runHead(hidden: ort.Tensor | Float32Array, subnetId: string): Promise<Float32Array> {
+    const subnet = this.catalogue.subnet(subnetId);
     const h = this.catalogue.manifest.graphs.head;
+    if (hidden instanceof Float32Array) throw new TypeError('runHead needs the hidden-state tensor of the last stage');
     const out = await this.head.run(this.pick(subnet, h.control_inputs, { [h.hidden_input]: hidden }));
-    return { logits: (out[h.output] as ort.Tensor).data as Float32Array, ramps };
+    return (out[h.output] as ort.Tensor).data as Float32Array;
   }
 
   /** The subnet's static reference graph (opened on first use and kept). */

@@ -178,6 +178,8 @@ def main() -> None:
 
     model = load_checkpoint(args.checkpoint)
     arch = model.arch
+    ck = torch.load(args.checkpoint, map_location="cpu")
+    cycles = ck.get("history", []) + [{"epochs": ck.get("epoch"), "args": ck.get("args")}]
     xtr_raw, ytr_raw = data.load("train")
     xtr = data.normalise(xtr_raw)
     ytr = torch.from_numpy(ytr_raw.astype("int64"))
@@ -313,9 +315,13 @@ def main() -> None:
                        "Each graph takes only the control inputs it lists, from the subnet's feeds.",
         },
         "training": {
-            "recipe": "sandwich rule (largest on labels; smallest + 2 random subnets distilled "
-                      "in place from the largest's soft labels), SGD nesterov, cosine schedule, "
-                      "random crop (pad 2) + horizontal flip; ramps on detached features",
+            "recipe": "sandwich rule (largest on labels; smallest + `random` sampled subnets "
+                      "distilled in place from the largest's soft labels), SGD nesterov, cosine "
+                      "schedule per cycle, random crop (pad 2) + horizontal flip; ramps on detached "
+                      "features",
+            "cycles": [{"epochs": c["epochs"],
+                        "args": {k: v for k, v in (c["args"] or {}).items() if k not in ("out", "init")}}
+                       for c in cycles],
             "checkpoint": "checkpoint/supernet.pt",
             "subnet_norm": f"exact BN population statistics of each subnet over the first "
                            f"{args.calib} training images",
