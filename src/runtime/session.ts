@@ -19,8 +19,6 @@ export async function openSession(path: string, settings: SessionSettings = DEFA
     interOpNumThreads: 1,
     executionProviders: [settings.executionProvider],
     graphOptimizationLevel: 'all',
-    // a failed CUDA start is reported once, through our typed error (its message included)
-    ...(settings.executionProvider === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
     // Idle intra-op threads busy-spin by default; with several sessions on 2 cores they steal
     // time from each other (mechanisms.md section 4).
     extra: { session: { intra_op: { allow_spinning: '0' } } },
