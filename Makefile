@@ -29,7 +29,8 @@ lint: install
 	npx eslint .
 
 test: typecheck lint build
-	npx vitest run
+	npx vitest run --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest.json
+	@node -e "const r=require('./test-artifacts/vitest.json'); console.log('vitest: ' + r.numPassedTests + ' passed, ' + r.numFailedTests + ' failed, ' + (r.numPendingTests + r.numTodoTests) + ' skipped')"
 
 unit: build
 	npx vitest run test/unit
