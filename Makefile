@@ -4,7 +4,7 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 PYTHON ?= /usr/bin/python3
 SUPERNET ?= supernets/fmnist-resnet
 
-.PHONY: all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-evaluate clean help
+.PHONY: all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime profile clean help
 
 all: build
 
@@ -12,6 +12,8 @@ help:
 	@echo "make install    npm ci (onnxruntime-node's CUDA download skipped)"
 	@echo "make test       typecheck + lint + build + all vitest tests (what CI runs)"
 	@echo "make supernet   retrain, export and evaluate $(SUPERNET) end to end (~80 min on 2 cores)"
+	@echo "make profile    latency profile of the served subnets -> $(SUPERNET)/profiles/"
+	@echo "make bench-runtime  runtime benchmarks (JSON with same-run ratios)"
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci
@@ -39,7 +41,7 @@ integration: build
 	npx vitest run test/integration
 
 # --- the supernet: Python (Debian's python3-torch, python3-onnx) trains and exports; Node measures.
-supernet: supernet-train supernet-export supernet-evaluate
+supernet: supernet-train supernet-export supernet-branched supernet-evaluate profile
 
 # Two cosine cycles: 10 epochs (peak lr 0.15, sandwich with 2 random subnets), then 9 epochs from
 # those weights (peak lr 0.06, 1 random subnet) -- the recipe behind the committed checkpoint.
@@ -52,8 +54,23 @@ supernet-train:
 supernet-export:
 	$(PYTHON) supernets/train/export.py --checkpoint $(SUPERNET)/checkpoint/supernet.pt --out $(SUPERNET)
 
+supernet-branched:
+	$(PYTHON) supernets/train/export_branched.py --dir $(SUPERNET)
+
 supernet-evaluate: build
 	node bin/slackserve.js supernet evaluate --supernet $(SUPERNET)
 
+# The latency profile the scheduler and simulator read (progress lines; ~2 min here).
+profile: build
+	node bin/slackserve.js profile --supernet $(SUPERNET) --out $(SUPERNET)/profiles/cpu-2core.json
+
+# Runtime benchmarks (JSON on stdout, progress on stderr): encodings vs static graphs, memory in
+# fresh processes, subnet switching and staged-vs-whole through the executor.
+bench-runtime: build
+	npx tsc -p tsconfig.bench.json
+	node dist-bench/bench/runtime/latency.js --supernet $(SUPERNET)
+	node dist-bench/bench/runtime/memory.js --supernet $(SUPERNET)
+	node dist-bench/bench/runtime/executor.js --supernet $(SUPERNET)
+
 clean:
-	rm -rf dist coverage test-artifacts
+	rm -rf dist dist-bench coverage test-artifacts

@@ -41,6 +41,36 @@ export const SCHEMA = {
     env: 'SLACKSERVE_ORT_INTRA_OP_THREADS',
     doc: 'onnxruntime intra-op threads per session (1 avoids idle threads spinning on 2 cores).',
   },
+  ortSpinning: {
+    type: 'enum',
+    values: ['off', 'on'],
+    default: 'off',
+    env: 'SLACKSERVE_ORT_SPINNING',
+    doc: 'Let idle onnxruntime intra-op threads busy-wait (session.intra_op.allow_spinning).',
+  },
+  encoding: {
+    type: 'enum',
+    values: ['branched', 'sliced'],
+    default: 'branched',
+    env: 'SLACKSERVE_ENCODING',
+    doc: 'SubNetAct encoding the executor runs: constant per-width branches, or run-time weight slices.',
+  },
+  executorThreads: {
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 64,
+    env: 'SLACKSERVE_EXECUTOR_THREADS',
+    doc: 'Worker threads in the executor, each holding the supernet and running one batch at a time.',
+  },
+  maxBatch: {
+    type: 'int',
+    default: 64,
+    min: 1,
+    max: 4096,
+    env: 'SLACKSERVE_MAX_BATCH',
+    doc: 'Largest batch the executor accepts; larger batches are rejected with INPUT_INVALID.',
+  },
   executionProvider: {
     type: 'enum',
     values: ['cpu', 'cuda'],
@@ -136,6 +166,25 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (raw !== undefined) out[key] = coerce(key, field, raw, 'flags');
   }
   return Object.freeze(out) as unknown as Config;
+}
+
+/** The executor settings a configuration implies. */
+export function executorSettings(c: Config): {
+  threads: number;
+  intraOpThreads: number;
+  executionProvider: 'cpu' | 'cuda';
+  spinning: boolean;
+  maxBatch: number;
+  encoding: 'branched' | 'sliced';
+} {
+  return {
+    threads: c.executorThreads,
+    intraOpThreads: c.ortIntraOpThreads,
+    executionProvider: c.executionProvider,
+    spinning: c.ortSpinning === 'on',
+    maxBatch: c.maxBatch,
+    encoding: c.encoding,
+  };
 }
 
 /** The markdown table in docs/config.md. */

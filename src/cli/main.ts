@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { asSlackserveError } from '../errors.js';
 import { registerConfigCommands } from './config-commands.js';
+import { registerRuntimeCommands } from './runtime-commands.js';
 import { registerSupernetCommands } from './supernet-commands.js';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerSupernetCommands(program);
+  registerRuntimeCommands(program);
   registerConfigCommands(program);
   return program;
 }

@@ -9,9 +9,11 @@ import type { ControlFeed } from '../supernet/manifest-types.js';
 export interface SessionSettings {
   readonly intraOpThreads: number;
   readonly executionProvider: 'cpu' | 'cuda';
+  /** Let idle intra-op threads busy-wait for work (faster hand-off, burns cores). */
+  readonly spinning?: boolean;
 }
 
-export const DEFAULT_SESSION_SETTINGS: SessionSettings = Object.freeze({ intraOpThreads: 1, executionProvider: 'cpu' });
+export const DEFAULT_SESSION_SETTINGS: SessionSettings = Object.freeze({ intraOpThreads: 1, executionProvider: 'cpu', spinning: false });
 
 export async function openSession(path: string, settings: SessionSettings = DEFAULT_SESSION_SETTINGS): Promise<ort.InferenceSession> {
   const options: ort.InferenceSession.SessionOptions = {
@@ -21,7 +23,7 @@ export async function openSession(path: string, settings: SessionSettings = DEFA
     graphOptimizationLevel: 'all',
     // Idle intra-op threads busy-spin by default; with several sessions on 2 cores they steal
     // time from each other (mechanisms.md section 4).
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: { session: { intra_op: { allow_spinning: settings.spinning ? '1' : '0' } } },
   };
   try {
     return await ort.InferenceSession.create(path, options);

@@ -4,7 +4,7 @@
  * thread; the worker-thread executor builds on this.
  */
 import type { Catalogue } from '../supernet/catalogue.js';
-import type { SubnetEntry } from '../supernet/manifest-types.js';
+import type { Encoding, SubnetEntry } from '../supernet/manifest-types.js';
 import { checkSignature, controlTensor, DEFAULT_SESSION_SETTINGS, imageTensor, openSession, type ort, type SessionSettings } from './session.js';
 
 export interface StagedResult {
@@ -28,14 +28,17 @@ export class SupernetGraphs {
     private readonly head: ort.InferenceSession,
   ) {}
 
-  static async open(catalogue: Catalogue, settings: SessionSettings = DEFAULT_SESSION_SETTINGS): Promise<SupernetGraphs> {
+  /** Opens the whole graph, the stage graphs and the head in the given encoding. */
+  static async open(catalogue: Catalogue, settings: SessionSettings = DEFAULT_SESSION_SETTINGS, encoding: Encoding = 'sliced'): Promise<SupernetGraphs> {
     const g = catalogue.manifest.graphs;
-    const whole = await openSession(catalogue.path(g.supernet.file), settings);
-    checkSignature(whole, g.supernet.file, g.supernet.inputs, [g.supernet.output]);
+    const files = catalogue.encodingFiles(encoding);
+    const whole = await openSession(catalogue.path(files.whole), settings);
+    checkSignature(whole, files.whole, g.supernet.inputs, [g.supernet.output]);
     const stages = new Map<string, ort.InferenceSession>();
     for (const st of g.stages) {
-      const s = await openSession(catalogue.path(st.file), settings);
-      checkSignature(s, st.file, [st.hidden_input, ...st.control_inputs], [st.hidden_output, st.ramp_output]);
+      const file = files.stages.get(st.id) as string;
+      const s = await openSession(catalogue.path(file), settings);
+      checkSignature(s, file, [st.hidden_input, ...st.control_inputs], [st.hidden_output, st.ramp_output]);
       stages.set(st.id, s);
     }
     const head = await openSession(catalogue.path(g.head.file), settings);

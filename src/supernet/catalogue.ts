@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SlackserveError } from '../errors.js';
-import type { Manifest, StageSpec, SubnetEntry } from './manifest-types.js';
+import type { Encoding, Manifest, StageSpec, SubnetEntry } from './manifest-types.js';
 import { validateManifest } from './validate.js';
 
 export class Catalogue {
@@ -53,7 +53,8 @@ export class Catalogue {
   /** Every ONNX file the manifest names, relative to the directory. */
   graphFiles(): string[] {
     const g = this.manifest.graphs;
-    return [g.supernet.file, g.head.file, ...g.stages.map((s) => s.file), ...this.manifest.subnets.map((s) => s.static_graph)];
+    const branched = g.branched ? [g.branched.supernet.file, ...Object.values(g.branched.stages)] : [];
+    return [g.supernet.file, g.head.file, ...g.stages.map((s) => s.file), ...branched, ...this.manifest.subnets.map((s) => s.static_graph)];
   }
 
   path(rel: string): string {
@@ -92,6 +93,19 @@ export class Catalogue {
     const s = this.stagesById.get(id);
     if (!s) throw new SlackserveError('MANIFEST_INVALID', `unknown stage "${id}"`, { id });
     return s;
+  }
+
+  /** Graph files of an encoding: the whole graph and stage id -> stage graph file. */
+  encodingFiles(encoding: Encoding): { whole: string; stages: ReadonlyMap<string, string> } {
+    const g = this.manifest.graphs;
+    if (encoding === 'sliced') return { whole: g.supernet.file, stages: new Map(g.stages.map((s) => [s.id, s.file])) };
+    if (!g.branched)
+      throw new SlackserveError(
+        'GRAPH_MISSING',
+        `supernet ${this.manifest.name} has no branched encoding (graphs.branched in manifest.json); ` +
+          'write it with supernets/train/export_branched.py or set encoding to "sliced"',
+      );
+    return { whole: g.branched.supernet.file, stages: new Map(Object.entries(g.branched.stages)) };
   }
 
   /** The stage graphs a subnet runs, in order (the head follows the last). */

@@ -63,6 +63,18 @@ export interface Graphs {
     readonly output: string;
   };
   readonly staging: string;
+  /** The width-branch encoding of the same network (absent in older manifests). */
+  readonly branched?: BranchedGraphs;
+}
+
+/** Encoding of the supernet's graphs: run-time weight slicing, or constant per-width branches. */
+export type Encoding = 'sliced' | 'branched';
+
+export interface BranchedGraphs {
+  readonly supernet: { readonly file: string; readonly inputs: readonly string[]; readonly output: string };
+  /** stage id -> graph file; inputs and outputs are those of `graphs.stages`. */
+  readonly stages: Readonly<Record<string, string>>;
+  readonly doc: string;
 }
 
 export interface SubnetChoices {

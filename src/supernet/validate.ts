@@ -131,6 +131,16 @@ export function validateManifest(raw: Json, file = 'manifest.json'): Manifest {
         c.fail(`${p}.control_inputs[${j}]`, `unknown control "${String(n)}"`);
     });
   });
+  if (graphs.branched !== undefined) {
+    const b = c.obj(graphs.branched, 'graphs.branched');
+    const bs = c.obj(b.supernet, 'graphs.branched.supernet');
+    c.str(bs.file, 'graphs.branched.supernet.file');
+    if (JSON.stringify(bs.inputs) !== JSON.stringify(sup.inputs) || bs.output !== sup.output)
+      c.fail('graphs.branched.supernet', 'expected the same inputs and output as graphs.supernet');
+    const files = c.obj(b.stages, 'graphs.branched.stages');
+    for (const id of stageIds) c.str(files[id], `graphs.branched.stages.${id}`);
+    for (const id of Object.keys(files)) if (!stageIds.has(id)) c.fail(`graphs.branched.stages.${id}`, `unknown stage "${id}"`);
+  }
   const head = c.obj(graphs.head, 'graphs.head');
   c.str(head.file, 'graphs.head.file');
   c.str(head.hidden_input, 'graphs.head.hidden_input');

@@ -118,6 +118,25 @@ def thin(front: list, k: int) -> list:
     return [front[i] for i in sorted(chosen)]
 
 
+def bn_tables(model: Supernet, weights: dict, catalogue: list, stats: dict) -> dict:
+    """SubnetNorm tables: per BN layer, (scale[S, C], shift[S, C]) with row i for catalogue[i]
+    (channels a subnet does not use, and layers it skips, hold scale 1 / shift 0)."""
+    arch = model.arch
+    tables = {}
+    for bn in [n for n, _ in model.bns()]:
+        c = weights[bn + ".weight"].shape[0]
+        scale = np.ones((len(catalogue), c), np.float32)
+        shift = np.zeros((len(catalogue), c), np.float32)
+        for i, net in enumerate(catalogue):
+            if bn in stats[net]:
+                mean, var = stats[net][bn]  # only the channels this subnet uses
+                u = len(mean)
+                scale[i, :u], shift[i, :u] = bn_scale_shift(
+                    weights[bn + ".weight"][:u], weights[bn + ".bias"][:u], mean, var, arch.bn_eps)
+        tables[bn] = (scale, shift)
+    return tables
+
+
 def write_idx(path: Path, arr: np.ndarray) -> None:
     """IDX file (the dataset's own format), gzipped: magic 0x0000 08 <ndim>, big-endian dims."""
     import gzip
@@ -210,19 +229,7 @@ def main() -> None:
 
     weights = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     stats = {net: {k: (m.numpy(), v.numpy()) for k, (m, v) in stats_of[net].items()} for net in catalogue}
-    bn_names = [n for n, _ in model.bns()]
-    tables = {}
-    for bn in bn_names:
-        c = weights[bn + ".weight"].shape[0]
-        scale = np.ones((len(catalogue), c), np.float32)
-        shift = np.zeros((len(catalogue), c), np.float32)
-        for i, net in enumerate(catalogue):
-            if bn in stats[net]:
-                mean, var = stats[net][bn]  # only the channels this subnet uses
-                u = len(mean)
-                scale[i, :u], shift[i, :u] = bn_scale_shift(
-                    weights[bn + ".weight"][:u], weights[bn + ".bias"][:u], mean, var, arch.bn_eps)
-        tables[bn] = (scale, shift)
+    tables = bn_tables(model, weights, catalogue, stats)
 
     out = args.out
     for sub in ("stages", "static"):

@@ -1,5 +1,9 @@
 /** The built CLI (`bin/slackserve.js`, run as a user would) : help, inspect, validate, errors. */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Profile } from '../../src/runtime/profile.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { mutatedSupernet, SUPERNET_DIR } from '../helpers.js';
@@ -18,7 +22,7 @@ describe('slackserve CLI', () => {
     expect(top.code).toBe(0);
     expect(top.out).toMatch(/supernet/);
     expect(top.out).toMatch(/config/);
-    for (const args of [['supernet', '--help'], ['supernet', 'inspect', '--help'], ['supernet', 'validate', '--help'], ['supernet', 'evaluate', '--help'], ['supernet', 'report', '--help'], ['config', '--help']]) {
+    for (const args of [['supernet', '--help'], ['supernet', 'inspect', '--help'], ['supernet', 'validate', '--help'], ['supernet', 'evaluate', '--help'], ['supernet', 'report', '--help'], ['profile', '--help'], ['config', '--help']]) {
       const r = cli(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.out).toMatch(/Usage: slackserve/);
@@ -48,6 +52,35 @@ describe('slackserve CLI', () => {
     const r = cli('supernet', 'validate', '--supernet', t.dir);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toMatch(/^slackserve: error \[MANIFEST_INVALID\]: .*input\.shape: expected 4 integers, got 3$/);
+  });
+
+  it('profile writes a profile JSON and plot for the chosen subnets and batch sizes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'profile-'));
+    const cat = Catalogue.load(SUPERNET_DIR);
+    const ids = cat.pareto.slice(0, 2).map((s) => s.id);
+    const out = join(dir, 'p.json');
+    const r = cli('profile', '--supernet', SUPERNET_DIR, '--out', out, '--batch-sizes', '4,1', '--repeats', '3', '--subnets', ids.join(','));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\[4\/4\]/); // progress lines
+    const p = JSON.parse(readFileSync(out, 'utf8')) as Profile;
+    expect(p.format).toBe('slackserve-profile/1');
+    expect(p.batch_sizes).toEqual([1, 4]);
+    expect(p.subnets.map((s) => s.id)).toEqual(ids);
+    for (const s of p.subnets)
+      for (const b of ['1', '4']) {
+        expect(s.whole[b]!.p50).toBeGreaterThan(0);
+        expect(s.whole[b]!.p95).toBeGreaterThanOrEqual(s.whole[b]!.p50);
+        expect(s.stages[b]!.map((x) => x.stage)).toEqual([...cat.subnet(s.id).stages, 'head']);
+      }
+    expect(readFileSync(join(dir, 'p.svg'), 'utf8')).toMatch(/^<svg/);
+    expect(cli('profile', '--out', out, '--subnets', 'nope').err).toMatch(/SUBNET_UNKNOWN/);
+  });
+
+  it('the committed profile covers every Pareto subnet at every batch size', () => {
+    const cat = Catalogue.load(SUPERNET_DIR);
+    const p = JSON.parse(readFileSync(join(SUPERNET_DIR, 'profiles/cpu-2core.json'), 'utf8')) as Profile;
+    expect(p.subnets.map((s) => s.id)).toEqual(cat.pareto.map((s) => s.id));
+    for (const s of p.subnets) for (const b of p.batch_sizes) expect(s.whole[b]?.p50).toBeGreaterThan(0);
   });
 
   it('bad flags and bad settings are rejected', () => {

@@ -1,7 +1,8 @@
 /**
- * The SubNetAct whole graph and the stage chain must compute what each subnet's static graph
- * computes (1e-4), for every subnet, at batch sizes 1, 7 and 64, with subnets switched in a
- * random order between consecutive runs on the same sessions.
+ * The SubNetAct whole graph and the stage chain, in both encodings (run-time slices and constant
+ * width branches), must compute what each subnet's static graph computes (1e-4), for every
+ * subnet, at batch sizes 1, 7 and 64, with subnets switched in a random order between
+ * consecutive runs on the same sessions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SupernetGraphs } from '../../src/runtime/supernet-graphs.js';
@@ -12,15 +13,20 @@ import { rng, shuffle, SUPERNET_DIR } from '../helpers.js';
 const TOL = 1e-4;
 let cat: Catalogue;
 let graphs: SupernetGraphs;
+let branched: SupernetGraphs;
 let pool: Float32Array;
 
 beforeAll(async () => {
   cat = Catalogue.load(SUPERNET_DIR);
   graphs = await SupernetGraphs.open(cat);
+  branched = await SupernetGraphs.open(cat, undefined, 'branched');
   const s = cat.manifest.sample!;
   pool = preprocess(readLabelledImages(cat.path(s.images), cat.path(s.labels)), cat.manifest.input.preprocessing);
 });
-afterAll(async () => graphs?.close());
+afterAll(async () => {
+  await graphs?.close();
+  await branched?.close();
+});
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
@@ -43,9 +49,12 @@ describe('SubNetAct encodings agree with the static per-subnet graphs', () => {
       expect(ref.length).toBe(batch * cat.numClasses);
       const whole = await graphs.runWhole(x, id);
       const staged = await graphs.runStaged(x, id);
-      const dw = maxAbsDiff(ref, whole);
-      const ds = maxAbsDiff(ref, staged.logits);
-      if (!(dw <= TOL && ds <= TOL)) failures.push(`${id} batch ${batch}: whole ${dw.toExponential(2)}, staged ${ds.toExponential(2)}`);
+      const bWhole = await branched.runWhole(x, id);
+      const bStaged = await branched.runStaged(x, id);
+      const d = [ref, whole, staged.logits, bWhole, bStaged.logits].slice(1).map((y) => maxAbsDiff(ref, y));
+      if (!d.every((v) => v <= TOL))
+        failures.push(`${id} batch ${batch}: sliced whole/staged, branched whole/staged ${d.map((v) => v.toExponential(2)).join(' ')}`);
+      expect(bStaged.ramps.map((r) => r.stage)).toEqual(cat.subnet(id).stages);
       expect(staged.ramps.map((r) => r.stage)).toEqual(cat.subnet(id).stages);
       for (const r of staged.ramps) expect(r.logits.length).toBe(batch * cat.numClasses);
     }

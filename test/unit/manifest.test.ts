@@ -92,6 +92,8 @@ describe('manifest validation rejects broken manifests with a clear message', ()
     ['accuracy out of range', (m) => (m.subnets[0].top1 = 1.5), /subnets\[0\]\.top1: 1\.5 is outside \[0, 1\]/],
     ['Pareto set naming an unknown subnet', (m) => (m.pareto = ['nope']), /pareto\[0\]: unknown subnet id "nope"/],
     ['no subnets', (m) => (m.subnets = []), /subnets: expected at least 1 entries/],
+    ['branched encoding missing a stage', (m) => delete m.graphs.branched.stages.s1b2, /graphs\.branched\.stages\.s1b2: expected a non-empty string/],
+    ['branched encoding with other inputs', (m) => (m.graphs.branched.supernet.inputs = ['image']), /graphs\.branched\.supernet: expected the same inputs and output/],
     ['a field of the wrong type', (m) => (m.subnets[0].macs = 'many'), /subnets\[0\]\.macs: expected a number, got "many"/],
   ];
   it.each(cases)('%s', (_name, mutate, message) => {
@@ -100,6 +102,14 @@ describe('manifest validation rejects broken manifests with a clear message', ()
 
   it('validateManifest accepts the committed manifest as is', () => {
     expect(() => validateManifest(readManifestJson())).not.toThrow();
+  });
+});
+
+describe('encodings', () => {
+  it('a manifest without the branched encoding names the way out', () => {
+    const cat = loadMutated((m) => delete m.graphs.branched);
+    expect(cat.encodingFiles('sliced').whole).toBe('supernet.onnx');
+    expectError(() => cat.encodingFiles('branched'), 'GRAPH_MISSING', /no branched encoding.*export_branched\.py or set encoding to "sliced"/);
   });
 });
 

@@ -1,0 +1,29 @@
+/** Messages between the executor (main thread) and its onnxruntime worker threads. */
+import type { ErrorCode } from '../errors.js';
+import type { Encoding } from '../supernet/manifest-types.js';
+import type { SessionSettings } from './session.js';
+
+export type RunMode = 'whole' | 'staged';
+
+export interface ThreadInit {
+  readonly dir: string;
+  readonly settings: SessionSettings;
+  readonly encoding: Encoding;
+}
+
+export interface ToThread {
+  readonly type: 'run';
+  readonly id: number;
+  readonly subnetId: string;
+  readonly mode: RunMode;
+  readonly images: Float32Array;
+  /** Fault injection: the thread exits while holding this batch, before onnxruntime runs it. */
+  readonly crash?: boolean;
+}
+
+export type FromThread =
+  | { readonly type: 'ready' }
+  | { readonly type: 'init-error'; readonly code: ErrorCode; readonly message: string }
+  | { readonly type: 'stage'; readonly id: number; readonly stage: string; readonly logits: Float32Array }
+  | { readonly type: 'done'; readonly id: number; readonly logits: Float32Array; readonly computeMs: number }
+  | { readonly type: 'error'; readonly id: number; readonly code: ErrorCode; readonly message: string };

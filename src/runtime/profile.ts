@@ -1,0 +1,141 @@
+/**
+ * `slackserve profile`: latency of every served subnet at every batch size on this machine, the
+ * input of the scheduler and the simulator. Whole-graph and staged latency are measured through
+ * the executor (worker thread included, as the worker loop sees them); each stage's own cost is
+ * measured on the sessions directly.
+ */
+import { cpus } from 'node:os';
+import { SlackserveError } from '../errors.js';
+import type { Catalogue } from '../supernet/catalogue.js';
+import { Executor, type ExecutorSettings } from './executor.js';
+import { ort } from './session.js';
+import { SupernetGraphs } from './supernet-graphs.js';
+import { timeIt, type Timing } from './timing.js';
+
+export const PROFILE_FORMAT = 'slackserve-profile/1';
+
+export interface LatencyQuantiles {
+  readonly p50: number;
+  readonly p95: number;
+}
+
+export interface SubnetProfile {
+  readonly id: string;
+  readonly top1: number | null;
+  readonly macs: number;
+  /** batch size (as a string key) -> whole-graph latency through the executor, ms */
+  readonly whole: Readonly<Record<string, LatencyQuantiles>>;
+  /** batch size -> staged (stage chain + head) latency through the executor, ms */
+  readonly staged: Readonly<Record<string, LatencyQuantiles>>;
+  /** batch size -> p50 ms of each stage graph (block + its ramp), in chain order, then the head */
+  readonly stages: Readonly<Record<string, readonly { readonly stage: string; readonly p50: number }[]>>;
+}
+
+export interface Profile {
+  readonly format: typeof PROFILE_FORMAT;
+  readonly supernet: string;
+  readonly date: string;
+  readonly machine: string;
+  readonly onnxruntime: string;
+  readonly settings: {
+    readonly threads: number;
+    readonly intraOpThreads: number;
+    readonly executionProvider: string;
+    readonly spinning: boolean;
+    readonly encoding: string;
+  };
+  readonly repeats: number;
+  readonly batch_sizes: readonly number[];
+  readonly subnets: readonly SubnetProfile[];
+}
+
+export interface ProfileOptions {
+  readonly catalogue: Catalogue;
+  readonly settings: ExecutorSettings;
+  readonly batchSizes: readonly number[];
+  readonly repeats: number;
+  /** Subnet ids to profile (default: the served Pareto set). */
+  readonly subnets?: readonly string[];
+  readonly log: (line: string) => void;
+}
+
+const q = (t: Timing): LatencyQuantiles => ({ p50: round(t.p50), p95: round(t.p95) });
+const round = (v: number): number => Math.round(v * 1000) / 1000;
+
+/** Deterministic inputs in the normalised range (content does not change the cost). */
+function inputs(n: number, size: number): Float32Array {
+  const x = new Float32Array(n * size);
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 400 - 0.8;
+  return x;
+}
+
+export async function profileSupernet(opts: ProfileOptions): Promise<Profile> {
+  const cat = opts.catalogue;
+  const ids = opts.subnets ?? cat.pareto.map((s) => s.id);
+  const maxB = Math.max(...opts.batchSizes);
+  if (maxB > opts.settings.maxBatch)
+    throw new SlackserveError('INPUT_INVALID', `batch size ${maxB} exceeds the executor's maximum ${opts.settings.maxBatch}`);
+  const executor = await Executor.start(cat.dir, opts.settings);
+  const graphs = await SupernetGraphs.open(cat, opts.settings, opts.settings.encoding ?? 'branched');
+  const out: SubnetProfile[] = [];
+  const total = ids.length * opts.batchSizes.length;
+  let done = 0;
+  const t0 = Date.now();
+  try {
+    for (const id of ids) {
+      const s = cat.subnet(id);
+      const whole: Record<string, LatencyQuantiles> = {};
+      const staged: Record<string, LatencyQuantiles> = {};
+      const stages: Record<string, { stage: string; p50: number }[]> = {};
+      for (const b of opts.batchSizes) {
+        const x = inputs(b, cat.sampleSize);
+        // the executor takes ownership of its input, so each run gets its own copy
+        whole[b] = q(await timeIt(() => executor.run(x.slice(), id, { mode: 'whole' }), opts.repeats));
+        staged[b] = q(await timeIt(() => executor.run(x.slice(), id, { mode: 'staged' }), opts.repeats));
+        stages[b] = await stageCosts(graphs, id, x, opts.repeats);
+        done++;
+        opts.log(
+          `[${done}/${total}] ${id} batch ${b}: whole p50 ${whole[b]!.p50.toFixed(3)} ms, staged p50 ${staged[b]!.p50.toFixed(3)} ms ` +
+            `(${((Date.now() - t0) / 1000).toFixed(0)}s)`,
+        );
+      }
+      out.push({ id, top1: s.top1 ?? null, macs: s.macs, whole, staged, stages });
+    }
+  } finally {
+    await executor.close();
+    await graphs.close();
+  }
+  return {
+    format: PROFILE_FORMAT,
+    supernet: cat.manifest.name,
+    date: new Date().toISOString(),
+    machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}`,
+    onnxruntime: ort.env.versions.common,
+    settings: {
+      threads: opts.settings.threads,
+      intraOpThreads: opts.settings.intraOpThreads,
+      executionProvider: opts.settings.executionProvider,
+      spinning: opts.settings.spinning ?? false,
+      encoding: opts.settings.encoding ?? 'branched',
+    },
+    repeats: opts.repeats,
+    batch_sizes: [...opts.batchSizes],
+    subnets: out,
+  };
+}
+
+/** p50 of each stage of the subnet's chain run on its own (hidden state captured once). */
+async function stageCosts(graphs: SupernetGraphs, id: string, x: Float32Array, repeats: number): Promise<{ stage: string; p50: number }[]> {
+  const costs: { stage: string; p50: number }[] = [];
+  const chain = graphs.catalogue.stageChain(id);
+  let hidden: ort.Tensor | Float32Array = x;
+  for (const st of chain) {
+    const input: ort.Tensor | Float32Array = hidden;
+    const t = await timeIt(() => graphs.runStage(input, id, st.id), repeats, 2);
+    costs.push({ stage: st.id, p50: round(t.p50) });
+    hidden = (await graphs.runStage(input, id, st.id)).hidden;
+  }
+  const last = hidden;
+  costs.push({ stage: 'head', p50: round((await timeIt(() => graphs.runHead(last, id), repeats, 2)).p50) });
+  return costs;
+}

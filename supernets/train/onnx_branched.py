@@ -1,0 +1,192 @@
+"""Width-branch SubNetAct encoding: the same control inputs as supernet.onnx, but WeightSlice is
+done at export time. Every width choice a served subnet uses gets constant pre-sliced weights,
+and `If` chains on the width controls pick the branch. Constant weights let onnxruntime pre-pack
+them and use its NCHWc convolutions, which sliced (run-time) weights lose.
+
+Per stage s the graph is one If chain over w[s]. Each branch holds the whole stage with constant
+weights of width w[s]: the first block's input-side layers (conv1, projection) sit in an inner
+If chain over w[s-1]; later blocks keep LayerSelect `If(depth[s] > j)`. The stem lives in stage
+0's branches and the head in stage 2's. SubnetNorm stays a per-subnet Gather of (scale, shift)
+rows, stored per width so that no slicing happens at run time.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from onnx_graphs import (FLOAT, Builder, block, classifier, control_inputs, image_input,
+                         make_model, resize, stem)
+
+
+class ScopedBuilder(Builder):
+    """Builder for an If branch: its constants live in the branch (so onnxruntime treats them as
+    the branch's own initializers) under names unique to the branch."""
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        full = self.prefix + name
+        if full not in self.consts:
+            self.consts[full] = value
+            self.inits.append(numpy_helper.from_array(value, full))
+        return full
+
+
+class BranchParams:
+    """Constant pre-sliced weights for a known width per stage; per-subnet BN via Gather."""
+
+    def __init__(self, weights, tables, widths: dict[int, int]):
+        self.w, self.tables, self.widths = weights, tables, widths
+
+    def width(self, g: Builder, s: int) -> int:
+        return self.widths[s]
+
+    def conv_bn(self, g: Builder, x: str, wname: str, bn: str, cout: int, cin: int, stride: int,
+                pad: int) -> str:
+        w = np.ascontiguousarray(self.w[wname][:cout, :cin])
+        k = int(w.shape[-1])
+        y = g.op("Conv", [x, g.const(f"{wname}.{cout}x{cin}", w)], "conv", kernel_shape=[k, k],
+                 strides=[stride, stride], pads=[pad] * 4)
+        return self.norm(g, y, bn, cout)
+
+    def norm(self, g: Builder, y: str, bn: str, c: int) -> str:
+        scale_t, shift_t = self.tables[bn]
+        s = scale_t.shape[0]
+        sc = g.const(f"{bn}.scale{c}", np.ascontiguousarray(scale_t[:, :c]).reshape(s, c, 1, 1))
+        sh = g.const(f"{bn}.shift{c}", np.ascontiguousarray(shift_t[:, :c]).reshape(s, c, 1, 1))
+        y = g.op("Mul", [y, g.op("Gather", [sc, "sidx"], "scale", axis=0)], "scaled")
+        return g.op("Add", [y, g.op("Gather", [sh, "sidx"], "shift", axis=0)], "shifted")
+
+    def linear(self, g: Builder, pooled: str, wname: str, bname: str, cin: int) -> str:
+        wt = np.ascontiguousarray(self.w[wname][:, :cin].T).astype(np.float32)
+        y = g.op("MatMul", [pooled, g.const(f"{wname}.T{cin}", wt)], "fc")
+        return g.op("Add", [y, g.const(bname, self.w[bname])], "fcb")
+
+
+def if_chain(g: Builder, options: list, cond_of, body, n_out: int, hint: str) -> list[str]:
+    """Nested If nodes choosing `body(branch_builder, option)` for the option whose condition
+    holds (the last option is the final else). Returns the output names in `g`."""
+
+    def build(b: Builder, opts: list) -> list[str]:
+        if len(opts) == 1:
+            return body(b, opts[0])
+        tb = ScopedBuilder(prefix=f"{b.prefix}{hint}{opts[0]}_", consts={})
+        eb = ScopedBuilder(prefix=f"{b.prefix}{hint}not{opts[0]}_", consts={})
+        touts = [tb.op_into("Identity", [o], tb.fresh("out")) for o in body(tb, opts[0])]
+        eouts = [eb.op_into("Identity", [o], eb.fresh("out")) for o in build(eb, opts[1:])]
+        graph = lambda bb, outs: helper.make_graph(  # noqa: E731
+            bb.nodes, bb.prefix.rstrip("_"), [], [helper.make_tensor_value_info(o, FLOAT, None) for o in outs],
+            bb.inits)
+        outs = [b.fresh(hint) for _ in range(n_out)]
+        b.nodes.append(helper.make_node("If", [cond_of(opts[0])], outs,
+                                        then_branch=graph(tb, touts), else_branch=graph(eb, eouts)))
+        return outs
+
+    return build(g, options)
+
+
+class Branches:
+    """Builds width branches for one graph: the control-derived conditions live in `g` (the
+    graph's top level) and every branch references them from the enclosing scope."""
+
+    def __init__(self, g: Builder, arch, weights, tables, catalogue):
+        self.g, self.arch, self.weights, self.tables = g, arch, weights, tables
+        self.catalogue = catalogue
+        g.op_into("Squeeze", ["subnet", g.i64([0])], "sidx")
+        self.eq: dict = {}
+        self.deeper: dict = {}
+
+    def is_width(self, s: int, w: int) -> str:
+        if (s, w) not in self.eq:
+            g = self.g
+            ws = g.op("Slice", ["width", g.i64([s]), g.i64([s + 1]), g.i64([0])], f"w{s}")
+            self.eq[s, w] = g.op("Equal", [ws, g.i64([w])], f"is_w{s}_{w}")
+        return self.eq[s, w]
+
+    def runs_block(self, s: int, j: int) -> str:
+        if (s, j) not in self.deeper:
+            g = self.g
+            ds = g.op("Slice", ["depth", g.i64([s]), g.i64([s + 1]), g.i64([0])], f"d{s}")
+            self.deeper[s, j] = g.op("Greater", [ds, g.i64([j])], f"run_s{s}b{j}")
+        return self.deeper[s, j]
+
+    def widths(self, s: int, j: int = 0) -> list[int]:
+        """Widths of stage s used by catalogue subnets that run block (s, j)."""
+        return sorted({n.width[s] for n in self.catalogue if n.depth[s] > j})
+
+    def params(self, s: int, w: int) -> BranchParams:
+        return BranchParams(self.weights, self.tables, {s: w})
+
+    def block_at(self, b: Builder, s: int, j: int, w: int, h: str) -> str:
+        """Block (s, j) at width w on input h. Stage 0's first block includes the stem; later
+        stages' first blocks pick their input-side weights with an inner chain over w[s-1]."""
+        p = self.params(s, w)
+        if s == 0 and j == 0:
+            return block(b, p, stem(b, p, h), 0, 0, w)
+        if j > 0:
+            return block(b, p, h, s, j, w)
+        pre = f"stages.{s}.0"
+        prev = sorted({n.width[s - 1] for n in self.catalogue if n.width[s] == w and n.depth[s] > 0})
+
+        def inner(bb: Builder, cin: int) -> list[str]:
+            r = bb.op("Relu", [p.conv_bn(bb, h, f"{pre}.conv1", f"{pre}.bn1", w, cin, 2, 1)], "relu")
+            return [r, p.conv_bn(bb, h, f"{pre}.proj", f"{pre}.bnp", w, cin, 2, 0)]
+
+        r, sc = if_chain(b, prev, lambda c: self.is_width(s - 1, c), inner, 2, f"s{s}in")
+        y = p.conv_bn(b, r, f"{pre}.conv2", f"{pre}.bn2", w, w, 1, 1)
+        return b.op("Relu", [b.op("Add", [y, sc], "res")], "block_out")
+
+    def depth_if(self, b: Builder, s: int, j: int, w: int, h: str) -> str:
+        """LayerSelect inside a width branch: block (s, j) runs iff depth[s] > j."""
+        tb = ScopedBuilder(prefix=f"{b.prefix}b{j}_", consts={})
+        out = tb.op_into("Identity", [self.block_at(tb, s, j, w, h)], tb.fresh("out"))
+        eb = ScopedBuilder(prefix=f"{b.prefix}skip{j}_", consts={})
+        skip = eb.op_into("Identity", [h], eb.fresh("out"))
+        mk = lambda bb, o: helper.make_graph(bb.nodes, bb.prefix.rstrip("_"), [],  # noqa: E731
+                                              [helper.make_tensor_value_info(o, FLOAT, None)], bb.inits)
+        return b.op("If", [self.runs_block(s, j)], f"h_s{s}b{j}", then_branch=mk(tb, out),
+                    else_branch=mk(eb, skip))
+
+
+def branched_graph(arch, weights, tables, catalogue) -> onnx.ModelProto:
+    """The whole network: one If chain per stage over that stage's width."""
+    g = Builder()
+    br = Branches(g, arch, weights, tables, catalogue)
+    last = arch.num_stages - 1
+    h = resize(g, "image", "resolution")
+    for s in range(arch.num_stages):
+        def body(b: Builder, w: int, s=s, h=h) -> list[str]:
+            out = br.block_at(b, s, 0, w, h)
+            for j in range(1, arch.max_depth(s)):
+                out = br.depth_if(b, s, j, w, out)
+            if s == last:
+                out = classifier(b, br.params(s, w), out, "head.weight", "head.bias", w)
+            return [out]
+        (h,) = if_chain(g, br.widths(s), lambda w, s=s: br.is_width(s, w), body, 1, f"s{s}w")
+    g.op_into("Identity", [h], "logits")
+    return make_model(
+        g, [image_input()] + control_inputs(["subnet", "resolution", "depth", "width"], arch.num_stages),
+        [helper.make_tensor_value_info("logits", FLOAT, ["N", arch.num_classes])], "supernet_branched")
+
+
+def branched_stage_graph(arch, weights, tables, catalogue, s: int, j: int) -> onnx.ModelProto:
+    """Block position (s, j) with its ramp, width-branched: hidden -> (hidden_out, ramp_logits).
+    Same inputs and outputs as the sliced stage graph of onnx_graphs.stage_graph."""
+    g = Builder()
+    br = Branches(g, arch, weights, tables, catalogue)
+    first = s == 0 and j == 0
+    x = resize(g, "image", "resolution") if first else "hidden"
+
+    def body(b: Builder, w: int) -> list[str]:
+        h = br.block_at(b, s, j, w, x)
+        ramp = classifier(b, br.params(s, w), h, f"ramps.{s}.{j}.fc.weight", f"ramps.{s}.{j}.fc.bias", w)
+        return [h, ramp]
+
+    h, ramp = if_chain(g, br.widths(s, j), lambda w: br.is_width(s, w), body, 2, f"s{s}b{j}w")
+    g.op_into("Identity", [h], "hidden_out")
+    g.op_into("Identity", [ramp], "ramp_logits")
+    inputs = ([image_input()] + control_inputs(["subnet", "resolution", "width"], arch.num_stages)) if first else \
+        ([helper.make_tensor_value_info("hidden", FLOAT, ["N", "C", "H", "W"])] +
+         control_inputs(["subnet", "width"], arch.num_stages))
+    return make_model(g, inputs, [
+        helper.make_tensor_value_info("hidden_out", FLOAT, ["N", "C", "H", "W"]),
+        helper.make_tensor_value_info("ramp_logits", FLOAT, ["N", arch.num_classes])], f"s{s}b{j}_branched")
