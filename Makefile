@@ -4,7 +4,13 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 PYTHON ?= /usr/bin/python3
 SUPERNET ?= supernets/fmnist-resnet
 
-.PHONY: all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime profile clean help
+# Until the server, trace replay and dashboard exist (issue 7), the demo runs the committed test
+# sample through the executor on every Pareto subnet, switching subnet on every batch.
+demo: build
+	node bin/slackserve.js supernet inspect
+	node bin/slackserve.js sample-run --mode staged
+
+.PHONY: demo all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime profile clean help
 
 all: build
 

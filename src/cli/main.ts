@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { asSlackserveError } from '../errors.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerRuntimeCommands } from './runtime-commands.js';
+import { registerSampleCommands } from './sample-commands.js';
 import { registerSupernetCommands } from './supernet-commands.js';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerSupernetCommands(program);
   registerRuntimeCommands(program);
+  registerSampleCommands(program);
   registerConfigCommands(program);
   return program;
 }

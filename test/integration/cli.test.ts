@@ -22,7 +22,7 @@ describe('slackserve CLI', () => {
     expect(top.code).toBe(0);
     expect(top.out).toMatch(/supernet/);
     expect(top.out).toMatch(/config/);
-    for (const args of [['supernet', '--help'], ['supernet', 'inspect', '--help'], ['supernet', 'validate', '--help'], ['supernet', 'evaluate', '--help'], ['supernet', 'report', '--help'], ['profile', '--help'], ['config', '--help']]) {
+    for (const args of [['supernet', '--help'], ['supernet', 'inspect', '--help'], ['supernet', 'validate', '--help'], ['supernet', 'evaluate', '--help'], ['supernet', 'report', '--help'], ['profile', '--help'], ['sample-run', '--help'], ['config', '--help']]) {
       const r = cli(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.out).toMatch(/Usage: slackserve/);
@@ -81,6 +81,14 @@ describe('slackserve CLI', () => {
     const p = JSON.parse(readFileSync(join(SUPERNET_DIR, 'profiles/cpu-2core.json'), 'utf8')) as Profile;
     expect(p.subnets.map((s) => s.id)).toEqual(cat.pareto.map((s) => s.id));
     for (const s of p.subnets) for (const b of p.batch_sizes) expect(s.whole[b]?.p50).toBeGreaterThan(0);
+  });
+
+  it('sample-run reports every Pareto subnet with its sample accuracy', () => {
+    const r = cli('sample-run', '--supernet', SUPERNET_DIR, '--batch', '64');
+    expect(r.code, r.err).toBe(0);
+    const cat = Catalogue.load(SUPERNET_DIR);
+    for (const s of cat.pareto) expect(r.out).toMatch(new RegExp(`${s.id}\\s+\\d+\\.\\d\\d%`));
+    expect(cli('sample-run', '--mode', 'sideways').err).toMatch(/INPUT_INVALID.*--mode must be whole or staged/);
   });
 
   it('bad flags and bad settings are rejected', () => {
