@@ -53,3 +53,11 @@ export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   }
   return a;
 }
+
+/** Largest absolute elementwise difference of two equally long arrays. */
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
+  return d;
+}

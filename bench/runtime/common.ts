@@ -12,11 +12,7 @@ export const ENCODING_FILES: Record<Exclude<Encoding, 'static'>, string> = {
   'branched-extended': 'supernet-branched.onnx',
 };
 
-export function inputs(n: number, size: number): Float32Array {
-  const x = new Float32Array(n * size);
-  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 400 - 0.8;
-  return x;
-}
+export { syntheticBatch as inputs } from '../../src/runtime/timing.js';
 
 /** A runner for (encoding, subnet, batch): returns a function doing one session.run. */
 export async function runners(cat: Catalogue, encodings: readonly Encoding[], ids: readonly string[]) {

@@ -10,7 +10,7 @@ import type { Catalogue } from '../supernet/catalogue.js';
 import { Executor, type ExecutorSettings } from './executor.js';
 import { ort } from './session.js';
 import { SupernetGraphs } from './supernet-graphs.js';
-import { timeIt, type Timing } from './timing.js';
+import { syntheticBatch, timeIt, type Timing } from './timing.js';
 
 export const PROFILE_FORMAT = 'slackserve-profile/1';
 
@@ -62,13 +62,6 @@ export interface ProfileOptions {
 const q = (t: Timing): LatencyQuantiles => ({ p50: round(t.p50), p95: round(t.p95) });
 const round = (v: number): number => Math.round(v * 1000) / 1000;
 
-/** Deterministic inputs in the normalised range (content does not change the cost). */
-function inputs(n: number, size: number): Float32Array {
-  const x = new Float32Array(n * size);
-  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 400 - 0.8;
-  return x;
-}
-
 export async function profileSupernet(opts: ProfileOptions): Promise<Profile> {
   const cat = opts.catalogue;
   const ids = opts.subnets ?? cat.pareto.map((s) => s.id);
@@ -88,7 +81,7 @@ export async function profileSupernet(opts: ProfileOptions): Promise<Profile> {
       const staged: Record<string, LatencyQuantiles> = {};
       const stages: Record<string, { stage: string; p50: number }[]> = {};
       for (const b of opts.batchSizes) {
-        const x = inputs(b, cat.sampleSize);
+        const x = syntheticBatch(b, cat.sampleSize);
         // the executor takes ownership of its input, so each run gets its own copy
         whole[b] = q(await timeIt(() => executor.run(x.slice(), id, { mode: 'whole' }), opts.repeats));
         staged[b] = q(await timeIt(() => executor.run(x.slice(), id, { mode: 'staged' }), opts.repeats));

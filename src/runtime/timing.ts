@@ -28,3 +28,10 @@ export async function timeIt(fn: () => Promise<unknown>, repeats: number, warmup
   ms.sort((a, b) => a - b);
   return { p50: quantile(ms, 0.5), p95: quantile(ms, 0.95), samples: ms.length };
 }
+
+/** A deterministic batch of `n` samples in the normalised input range, for timing (content does not change the cost). */
+export function syntheticBatch(n: number, sampleSize: number): Float32Array {
+  const x = new Float32Array(n * sampleSize);
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 400 - 0.8;
+  return x;
+}

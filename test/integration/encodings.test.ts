@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SupernetGraphs } from '../../src/runtime/supernet-graphs.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { preprocess, readLabelledImages } from '../../src/supernet/dataset.js';
-import { rng, shuffle, SUPERNET_DIR } from '../helpers.js';
+import { maxAbsDiff, rng, shuffle, SUPERNET_DIR } from '../helpers.js';
 
 const TOL = 1e-4;
 let cat: Catalogue;
@@ -27,13 +27,6 @@ afterAll(async () => {
   await graphs?.close();
   await branched?.close();
 });
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
-  return d;
-}
 
 describe('SubNetAct encodings agree with the static per-subnet graphs', () => {
   it('for every subnet at batch 1, 7 and 64 in random order', async () => {

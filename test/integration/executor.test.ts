@@ -10,7 +10,7 @@ import { Executor } from '../../src/runtime/executor.js';
 import { SupernetGraphs } from '../../src/runtime/supernet-graphs.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { preprocess, readLabelledImages } from '../../src/supernet/dataset.js';
-import { rng, shuffle, SUPERNET_DIR } from '../helpers.js';
+import { maxAbsDiff, rng, shuffle, SUPERNET_DIR } from '../helpers.js';
 
 let cat: Catalogue;
 let executor: Executor;
@@ -28,12 +28,6 @@ afterAll(async () => {
   await executor?.close();
   await reference?.close();
 });
-
-const maxAbsDiff = (a: Float32Array, b: Float32Array): number => {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
-  return d;
-};
 
 describe('executor', () => {
   it('matches the static graphs for a random subnet/batch/mode sequence, several batches in flight', async () => {
