@@ -78,6 +78,8 @@ export class Executor {
   private nextId = 1;
   private closed = false;
   private readonly crashNext = new Set<number>();
+  /** Set when a dead thread could not be replaced; later runs fail fast once no thread is left. */
+  private startFailure: SlackserveError | null = null;
   private drained: (() => void) | null = null;
   /** Threads replaced after dying, for metrics and tests. */
   restarts = 0;
@@ -154,14 +156,16 @@ export class Executor {
     }
     this.restarts++;
     this.spawn(thread.index).catch((err: Error) => {
-      // cannot restart: fail everything queued rather than hang
-      for (const j of this.waiting.splice(0)) j.reject(err);
+      // cannot restart: fail everything queued rather than hang, and refuse new work if no thread is left
+      this.startFailure = new SlackserveError('BACKEND_UNAVAILABLE', `executor thread ${thread.index} could not be restarted: ${err.message}`);
+      if (!this.threads.some((t) => t.ready)) for (const j of this.waiting.splice(0)) j.reject(this.startFailure);
     });
   }
 
   /** Runs one batch on a subnet. Takes ownership of `images` (its buffer may be transferred). */
   run(images: Float32Array, subnetId: string, options: RunOptions = {}): Promise<RunResult> {
     if (this.closed) return Promise.reject(new SlackserveError('BACKEND_UNAVAILABLE', 'executor is closed'));
+    if (this.startFailure && !this.threads.some((t) => t.ready)) return Promise.reject(this.startFailure);
     let batch: number;
     try {
       this.catalogue.subnet(subnetId);
@@ -191,8 +195,10 @@ export class Executor {
       if (!thread.ready || thread.job) continue;
       const job = this.waiting.shift() as Job;
       thread.job = job;
-      // Transfer the buffer when the array owns all of it; a view into a larger buffer is copied.
-      const own = job.images.byteOffset === 0 && job.images.byteLength === job.images.buffer.byteLength;
+      // Transfer the buffer when the array owns all of it; a view into a larger buffer, or a
+      // SharedArrayBuffer (not transferable), is copied.
+      const own =
+        job.images.buffer instanceof ArrayBuffer && job.images.byteOffset === 0 && job.images.byteLength === job.images.buffer.byteLength;
       const images = own ? job.images : job.images.slice();
       const crash = this.crashNext.delete(thread.index);
       const msg: ToThread = { type: 'run', id: job.id, subnetId: job.subnetId, mode: job.mode, images, ...(crash ? { crash } : {}) };

@@ -83,6 +83,18 @@ describe('executor', () => {
     expect((err as SlackserveError).message).toMatch(message);
   });
 
+  it('accepts views into larger buffers and shared buffers without detaching the caller\'s memory', async () => {
+    const id = cat.subnets[0]!.id;
+    const big = pool.slice(0, 4 * cat.sampleSize);
+    const view = big.subarray(cat.sampleSize, 3 * cat.sampleSize); // 2 samples inside a larger buffer
+    const shared = new Float32Array(new SharedArrayBuffer(2 * cat.sampleSize * 4));
+    shared.set(view);
+    const [a, b] = await Promise.all([executor.run(view, id), executor.run(shared, id)]);
+    expect(maxAbsDiff(a.logits, b.logits)).toBe(0);
+    expect(big.length).toBe(4 * cat.sampleSize); // the caller's buffer was copied, not transferred
+    expect(shared.length).toBe(2 * cat.sampleSize);
+  });
+
   it('rejects an unknown subnet with SUBNET_UNKNOWN', async () => {
     await expect(executor.run(new Float32Array(784), 'r1_d000_w0-0-0')).rejects.toMatchObject({ code: 'SUBNET_UNKNOWN' });
   });
