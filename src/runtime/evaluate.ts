@@ -160,7 +160,7 @@ function paretoPlot(m: Manifest): string {
       { name: 'served Pareto set', points: onFront.map(pt), labels: onFront.map((s) => s.id) },
       { name: 'other catalogue subnets', points: m.subnets.filter((s) => !front.has(s.id)).map(pt), line: false },
       {
-        name: 'SubNetAct graph (Pareto)',
+        name: 'SubNetAct, sliced (Pareto)',
         points: onFront.map((s) => [s.latency_ms?.supernet.p50 ?? NaN, 100 * (s.top1 ?? NaN)] as [number, number]),
       },
     ],
@@ -189,7 +189,7 @@ export function reportMarkdown(m: Manifest): string {
       `batch-${m.subnets[0]?.latency_ms?.batch ?? '?'} latency ${Math.min(...lats).toFixed(2)}-${Math.max(...lats).toFixed(2)} ms, ` +
       `${(Math.max(...lats) / Math.min(...lats)).toFixed(1)}x).`,
     '',
-    '| | subnet | res | depth | width | MMACs | kparams | top-1 % | static p50 ms | SubNetAct p50 ms | ramp top-1 % (in order) |',
+    '| | subnet | res | depth | width | MMACs | kparams | top-1 % | static p50 ms | SubNetAct (sliced) p50 ms | ramp top-1 % (in order) |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',

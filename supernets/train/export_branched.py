@@ -26,6 +26,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", type=Path, required=True)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--fold-below-params", type=int, default=200_000,
+                    help="served (Pareto) subnets with at most this many parameters get their own "
+                         "folded static leaf (0 = none)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     manifest = json.loads((args.dir / "manifest.json").read_text())
@@ -40,18 +43,25 @@ def main() -> None:
     weights = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     tables = bn_tables(model, weights, catalogue, stats)
     arch = model.arch
-    save(branched_graph(arch, weights, tables, catalogue), args.dir / "supernet-branched.onnx")
+    pareto = set(manifest.get("pareto") or [])
+    folded = [i for i, s in enumerate(manifest["subnets"])
+              if s["id"] in pareto and s["params"] <= args.fold_below_params]
+    print(f"folded leaves for {len(folded)} served subnets: {[manifest['subnets'][i]['id'] for i in folded]}", flush=True)
+    save(branched_graph(arch, weights, tables, catalogue, folded), args.dir / "supernet-branched.onnx")
     stages = {}
     for st in manifest["graphs"]["stages"]:
         rel = f"stages-branched/{st['id']}.onnx"
-        save(branched_stage_graph(arch, weights, tables, catalogue, st["stage"], st["block"]), args.dir / rel)
+        save(branched_stage_graph(arch, weights, tables, catalogue, st["stage"], st["block"], folded), args.dir / rel)
         stages[st["id"]] = rel
     manifest["graphs"]["branched"] = {
         "supernet": {**manifest["graphs"]["supernet"], "file": "supernet-branched.onnx"},
         "stages": stages,
+        "folded": [manifest["subnets"][i]["id"] for i in folded],
         "doc": "The same subnets, controls, inputs and outputs as `supernet` and `stages`, encoded with "
                "constant pre-sliced weights per width choice selected by If chains on `width` "
-               "(WeightSlice at export time), so onnxruntime pre-packs them and uses NCHWc kernels.",
+               "(WeightSlice at export time), so onnxruntime pre-packs them and uses NCHWc kernels. "
+               "The `folded` subnets (small served ones) run their own leaf with SubnetNorm folded "
+               "into constant weights, as in their static graphs.",
     }
     (args.dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote supernet-branched.onnx, {len(stages)} stage graphs and the manifest entry", flush=True)

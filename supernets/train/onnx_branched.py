@@ -62,6 +62,23 @@ class BranchParams:
         return g.op("Add", [y, g.const(bname, self.w[bname])], "fcb")
 
 
+class FoldedParams(BranchParams):
+    """One subnet's weights with its SubnetNorm folded into the convolutions (constant scale and
+    shift), as in its static graph: onnxruntime fuses these fully (NCHWc, no reorders)."""
+
+    def __init__(self, weights, tables, widths: dict[int, int], row: int, tag: str):
+        super().__init__(weights, tables, widths)
+        self.row, self.tag = row, tag
+
+    def conv_bn(self, g: Builder, x: str, wname: str, bn: str, cout: int, cin: int, stride: int,
+                pad: int) -> str:
+        scale, shift = (t[self.row, :cout] for t in self.tables[bn])
+        w = (self.w[wname][:cout, :cin] * scale[:, None, None, None]).astype(np.float32)
+        k = int(w.shape[-1])
+        return g.op("Conv", [x, g.const(f"{self.tag}.{wname}", w), g.const(f"{self.tag}.{bn}.b", shift.astype(np.float32))],
+                    "conv", kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4)
+
+
 def if_chain(g: Builder, options: list, cond_of, body, n_out: int, hint: str) -> list[str]:
     """Nested If nodes choosing `body(branch_builder, option)` for the option whose condition
     holds (the last option is the final else). Returns the output names in `g`."""
@@ -84,6 +101,31 @@ def if_chain(g: Builder, options: list, cond_of, body, n_out: int, hint: str) ->
     return build(g, options)
 
 
+def if_tree(g: Builder, options: list, key: str, key_of, body, n_out: int, hint: str) -> list[str]:
+    """Like if_chain, but a balanced binary tree of If nodes on the int64 value `key`: option o is
+    taken when key == key_of(o) (options sorted by key_of). Depth is ceil(log2(n))."""
+
+    def graph(bb: Builder, outs: list[str]):
+        return helper.make_graph(bb.nodes, bb.prefix.rstrip("_"), [],
+                                 [helper.make_tensor_value_info(o, FLOAT, None) for o in outs], bb.inits)
+
+    def build(b: Builder, opts: list) -> list[str]:
+        if len(opts) == 1:
+            return body(b, opts[0])
+        mid = len(opts) // 2
+        pivot = key_of(opts[mid])
+        lo = ScopedBuilder(prefix=f"{b.prefix}{hint}lt{pivot}_", consts={})
+        hi = ScopedBuilder(prefix=f"{b.prefix}{hint}ge{pivot}_", consts={})
+        louts = [lo.op_into("Identity", [o], lo.fresh("out")) for o in build(lo, opts[:mid])]
+        houts = [hi.op_into("Identity", [o], hi.fresh("out")) for o in build(hi, opts[mid:])]
+        cond = b.op("Less", [key, b.i64([pivot])], f"{hint}lt{pivot}")
+        outs = [b.fresh(hint) for _ in range(n_out)]
+        b.nodes.append(helper.make_node("If", [cond], outs, then_branch=graph(lo, louts), else_branch=graph(hi, houts)))
+        return outs
+
+    return build(g, options)
+
+
 class Branches:
     """Builds width branches for one graph: the control-derived conditions live in `g` (the
     graph's top level) and every branch references them from the enclosing scope."""
@@ -101,6 +143,13 @@ class Branches:
             ws = g.op("Slice", ["width", g.i64([s]), g.i64([s + 1]), g.i64([0])], f"w{s}")
             self.eq[s, w] = g.op("Equal", [ws, g.i64([w])], f"is_w{s}_{w}")
         return self.eq[s, w]
+
+    def width_value(self, s: int) -> str:
+        """width[s] as an int64 [1] tensor at the graph's top level."""
+        if ("w", s) not in self.eq:
+            g = self.g
+            self.eq["w", s] = g.op("Slice", ["width", g.i64([s]), g.i64([s + 1]), g.i64([0])], f"wv{s}")
+        return self.eq["w", s]
 
     def runs_block(self, s: int, j: int) -> str:
         if (s, j) not in self.deeper:
@@ -147,41 +196,100 @@ class Branches:
                     else_branch=mk(eb, skip))
 
 
-def branched_graph(arch, weights, tables, catalogue) -> onnx.ModelProto:
-    """The whole network: one If chain per stage over that stage's width."""
+def folded_network(b: Builder, arch, weights, tables, net, row: int, h: str) -> str:
+    """Subnet `net` (catalogue row `row`) as a static network on the resized image h."""
+    p = FoldedParams(weights, tables, dict(enumerate(net.width)), row, f"n{row}")
+    x = stem(b, p, h)
+    cin = net.width[0]
+    for s in range(arch.num_stages):
+        for j in range(net.depth[s]):
+            x = block(b, p, x, s, j, cin)
+            cin = net.width[s]
+    return classifier(b, p, x, "head.weight", "head.bias", cin)
+
+
+def folded_switch(g: Builder, catalogue, folded: list[int], build_folded, build_shared, n_out: int,
+                  hint: str) -> list[str]:
+    """If the subnet is one of `folded` (catalogue rows), run its own folded leaf (a balanced If
+    tree on the subnet index), else the shared width branches."""
+    if not folded:
+        return build_shared(g)
+    flags = np.zeros(len(catalogue), dtype=bool)
+    flags[folded] = True
+    is_folded = g.op("Gather", [g.const(f"{hint}_folded_flags", flags), "sidx"], f"{hint}_is_folded", axis=0)
+    tb = ScopedBuilder(prefix=f"{hint}F_", consts={})
+    eb = ScopedBuilder(prefix=f"{hint}S_", consts={})
+    touts = [tb.op_into("Identity", [o], tb.fresh("out"))
+             for o in if_tree(tb, sorted(folded), "sidx", lambda r: r, build_folded, n_out, f"{hint}n")]
+    eouts = [eb.op_into("Identity", [o], eb.fresh("out")) for o in build_shared(eb)]
+    mk = lambda bb, outs: helper.make_graph(bb.nodes, bb.prefix.rstrip("_"), [],  # noqa: E731
+                                            [helper.make_tensor_value_info(o, FLOAT, None) for o in outs], bb.inits)
+    outs = [g.fresh(hint) for _ in range(n_out)]
+    g.nodes.append(helper.make_node("If", [is_folded], outs, then_branch=mk(tb, touts), else_branch=mk(eb, eouts)))
+    return outs
+
+
+def branched_graph(arch, weights, tables, catalogue, folded: list[int] | None = None) -> onnx.ModelProto:
+    """The whole network: one If chain per stage over that stage's width. Subnets listed in
+    `folded` (catalogue rows) instead run their own folded static leaf."""
     g = Builder()
     br = Branches(g, arch, weights, tables, catalogue)
     last = arch.num_stages - 1
-    h = resize(g, "image", "resolution")
-    for s in range(arch.num_stages):
-        def body(b: Builder, w: int, s=s, h=h) -> list[str]:
-            out = br.block_at(b, s, 0, w, h)
-            for j in range(1, arch.max_depth(s)):
-                out = br.depth_if(b, s, j, w, out)
-            if s == last:
-                out = classifier(b, br.params(s, w), out, "head.weight", "head.bias", w)
-            return [out]
-        (h,) = if_chain(g, br.widths(s), lambda w, s=s: br.is_width(s, w), body, 1, f"s{s}w")
-    g.op_into("Identity", [h], "logits")
+    x = resize(g, "image", "resolution")
+
+    def shared(b: Builder) -> list[str]:
+        h = x
+        for s in range(arch.num_stages):
+            def body(bb: Builder, w: int, s=s, h=h) -> list[str]:
+                out = br.block_at(bb, s, 0, w, h)
+                for j in range(1, arch.max_depth(s)):
+                    out = br.depth_if(bb, s, j, w, out)
+                if s == last:
+                    out = classifier(bb, br.params(s, w), out, "head.weight", "head.bias", w)
+                return [out]
+            (h,) = if_chain(b, br.widths(s), lambda w, s=s: br.is_width(s, w), body, 1, f"s{s}w")
+        return [h]
+
+    def one(b: Builder, row: int) -> list[str]:
+        return [folded_network(b, arch, weights, tables, catalogue[row], row, x)]
+
+    (logits,) = folded_switch(g, catalogue, folded or [], one, shared, 1, "whole")
+    g.op_into("Identity", [logits], "logits")
     return make_model(
         g, [image_input()] + control_inputs(["subnet", "resolution", "depth", "width"], arch.num_stages),
         [helper.make_tensor_value_info("logits", FLOAT, ["N", arch.num_classes])], "supernet_branched")
 
 
-def branched_stage_graph(arch, weights, tables, catalogue, s: int, j: int) -> onnx.ModelProto:
+def branched_stage_graph(arch, weights, tables, catalogue, s: int, j: int,
+                         folded: list[int] | None = None) -> onnx.ModelProto:
     """Block position (s, j) with its ramp, width-branched: hidden -> (hidden_out, ramp_logits).
-    Same inputs and outputs as the sliced stage graph of onnx_graphs.stage_graph."""
+    Same inputs and outputs as the sliced stage graph of onnx_graphs.stage_graph. Subnets listed
+    in `folded` that run this block get their own folded leaf."""
     g = Builder()
     br = Branches(g, arch, weights, tables, catalogue)
     first = s == 0 and j == 0
     x = resize(g, "image", "resolution") if first else "hidden"
 
-    def body(b: Builder, w: int) -> list[str]:
-        h = br.block_at(b, s, j, w, x)
-        ramp = classifier(b, br.params(s, w), h, f"ramps.{s}.{j}.fc.weight", f"ramps.{s}.{j}.fc.bias", w)
-        return [h, ramp]
+    def ramp_of(b: Builder, p, h: str, w: int) -> str:
+        return classifier(b, p, h, f"ramps.{s}.{j}.fc.weight", f"ramps.{s}.{j}.fc.bias", w)
 
-    h, ramp = if_chain(g, br.widths(s, j), lambda w: br.is_width(s, w), body, 2, f"s{s}b{j}w")
+    def shared(b: Builder) -> list[str]:
+        def body(bb: Builder, w: int) -> list[str]:
+            h = br.block_at(bb, s, j, w, x)
+            return [h, ramp_of(bb, br.params(s, w), h, w)]
+        return if_tree(b, br.widths(s, j), br.width_value(s), lambda w: w, body, 2, f"s{s}b{j}w")
+
+    def one(b: Builder, row: int) -> list[str]:
+        net = catalogue[row]
+        p = FoldedParams(weights, tables, dict(enumerate(net.width)), row, f"n{row}")
+        w = net.width[s]
+        h = stem(b, p, x) if first else x
+        cin = w if j > 0 else (net.width[s - 1] if s > 0 else net.width[0])
+        h = block(b, p, h, s, j, cin)
+        return [h, ramp_of(b, p, h, w)]
+
+    here = [r for r in (folded or []) if catalogue[r].depth[s] > j]
+    h, ramp = folded_switch(g, catalogue, here, one, shared, 2, f"s{s}b{j}")
     g.op_into("Identity", [h], "hidden_out")
     g.op_into("Identity", [ramp], "ramp_logits")
     inputs = ([image_input()] + control_inputs(["subnet", "resolution", "width"], arch.num_stages)) if first else \
