@@ -47,7 +47,8 @@ integration: build
 	npx vitest run test/integration
 
 # --- the supernet: Python (Debian's python3-torch, python3-onnx) trains and exports; Node measures.
-supernet: supernet-train supernet-export supernet-branched supernet-evaluate profile
+# export_branched folds the small *served* subnets, so it runs after evaluate has chosen them.
+supernet: supernet-train supernet-export supernet-evaluate supernet-branched profile
 
 # Two cosine cycles: 10 epochs (peak lr 0.15, sandwich with 2 random subnets), then 9 epochs from
 # those weights (peak lr 0.06, 1 random subnet) -- the recipe behind the committed checkpoint.

@@ -74,6 +74,8 @@ export interface BranchedGraphs {
   readonly supernet: { readonly file: string; readonly inputs: readonly string[]; readonly output: string };
   /** stage id -> graph file; inputs and outputs are those of `graphs.stages`. */
   readonly stages: Readonly<Record<string, string>>;
+  /** Subnet ids that run their own leaf with SubnetNorm folded into constant weights. */
+  readonly folded?: readonly string[];
   readonly doc: string;
 }
 

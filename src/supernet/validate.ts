@@ -116,6 +116,7 @@ export function validateManifest(raw: Json, file = 'manifest.json'): Manifest {
     if (n !== input.name && !controls.has(n)) c.fail(`graphs.supernet.inputs[${i}]`, `unknown input "${n}"`);
   });
   const stageIds = new Set<string>();
+  let foldedIds: string[] = [];
   c.arr(graphs.stages, 'graphs.stages', 1).forEach((x, i) => {
     const p = `graphs.stages[${i}]`;
     const st = c.obj(x, p);
@@ -140,6 +141,7 @@ export function validateManifest(raw: Json, file = 'manifest.json'): Manifest {
     const files = c.obj(b.stages, 'graphs.branched.stages');
     for (const id of stageIds) c.str(files[id], `graphs.branched.stages.${id}`);
     for (const id of Object.keys(files)) if (!stageIds.has(id)) c.fail(`graphs.branched.stages.${id}`, `unknown stage "${id}"`);
+    if (b.folded !== undefined) foldedIds = c.arr(b.folded, 'graphs.branched.folded').map((x, i) => c.str(x, `graphs.branched.folded[${i}]`));
   }
   const head = c.obj(graphs.head, 'graphs.head');
   c.str(head.file, 'graphs.head.file');
@@ -207,6 +209,7 @@ export function validateManifest(raw: Json, file = 'manifest.json'): Manifest {
     }
   });
 
+  foldedIds.forEach((id, i) => ids.has(id) || c.fail(`graphs.branched.folded[${i}]`, `unknown subnet id "${id}"`));
   if (m.pareto !== null && m.pareto !== undefined) {
     c.arr(m.pareto, 'pareto', 1).forEach((x, i) => {
       if (!ids.has(c.str(x, `pareto[${i}]`))) c.fail(`pareto[${i}]`, `unknown subnet id "${String(x)}"`);

@@ -93,6 +93,7 @@ describe('manifest validation rejects broken manifests with a clear message', ()
     ['Pareto set naming an unknown subnet', (m) => (m.pareto = ['nope']), /pareto\[0\]: unknown subnet id "nope"/],
     ['no subnets', (m) => (m.subnets = []), /subnets: expected at least 1 entries/],
     ['branched encoding missing a stage', (m) => delete m.graphs.branched.stages.s1b2, /graphs\.branched\.stages\.s1b2: expected a non-empty string/],
+    ['folded leaf for an unknown subnet', (m) => (m.graphs.branched.folded = ['r0_d000_w0-0-0']), /graphs\.branched\.folded\[0\]: unknown subnet id "r0_d000_w0-0-0"/],
     ['branched encoding with other inputs', (m) => (m.graphs.branched.supernet.inputs = ['image']), /graphs\.branched\.supernet: expected the same inputs and output/],
     ['a field of the wrong type', (m) => (m.subnets[0].macs = 'many'), /subnets\[0\]\.macs: expected a number, got "many"/],
   ];
