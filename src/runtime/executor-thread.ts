@@ -26,7 +26,12 @@ try {
 port.on('message', (msg: ToThread) => void run(msg));
 
 async function run(msg: ToThread): Promise<void> {
-  if (msg.crash) process.exit(70);
+  if (msg.crash) {
+    // Injected death. The sessions are released first: a worker that exits while holding
+    // onnxruntime sessions aborted the whole process in most runs (docs/runtime.md).
+    await graphs.close();
+    process.exit(70);
+  }
   const t0 = performance.now();
   try {
     let logits: Float32Array;
