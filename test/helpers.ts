@@ -2,6 +2,8 @@
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Catalogue } from '../src/supernet/catalogue.js';
+import { preprocess, readLabelledImages, type LabelledImages } from '../src/supernet/dataset.js';
 
 /** The committed supernet the tests run against (override to test a freshly exported one). */
 export const SUPERNET_DIR = resolve(process.env.SLACKSERVE_TEST_SUPERNET ?? 'supernets/fmnist-resnet');
@@ -60,4 +62,12 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let d = 0;
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
   return d;
+}
+
+/** The committed test sample of a supernet, raw and preprocessed as its manifest says. */
+export function loadSample(cat: Catalogue): { sample: LabelledImages; x: Float32Array } {
+  const s = cat.manifest.sample;
+  if (!s) throw new Error(`${cat.dir}/manifest.json names no test sample`);
+  const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
+  return { sample, x: preprocess(sample, cat.manifest.input.preprocessing) };
 }

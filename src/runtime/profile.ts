@@ -7,6 +7,7 @@
 import { cpus } from 'node:os';
 import { SlackserveError } from '../errors.js';
 import type { Catalogue } from '../supernet/catalogue.js';
+import type { LatencyStats } from '../supernet/manifest-types.js';
 import { Executor, type ExecutorSettings } from './executor.js';
 import { ort } from './session.js';
 import { SupernetGraphs } from './supernet-graphs.js';
@@ -14,19 +15,14 @@ import { syntheticBatch, timeIt, type Timing } from './timing.js';
 
 export const PROFILE_FORMAT = 'slackserve-profile/1';
 
-export interface LatencyQuantiles {
-  readonly p50: number;
-  readonly p95: number;
-}
-
 export interface SubnetProfile {
   readonly id: string;
   readonly top1: number | null;
   readonly macs: number;
   /** batch size (as a string key) -> whole-graph latency through the executor, ms */
-  readonly whole: Readonly<Record<string, LatencyQuantiles>>;
+  readonly whole: Readonly<Record<string, LatencyStats>>;
   /** batch size -> staged (stage chain + head) latency through the executor, ms */
-  readonly staged: Readonly<Record<string, LatencyQuantiles>>;
+  readonly staged: Readonly<Record<string, LatencyStats>>;
   /** batch size -> p50 ms of each stage graph (block + its ramp), in chain order, then the head */
   readonly stages: Readonly<Record<string, readonly { readonly stage: string; readonly p50: number }[]>>;
 }
@@ -59,7 +55,7 @@ export interface ProfileOptions {
   readonly log: (line: string) => void;
 }
 
-const q = (t: Timing): LatencyQuantiles => ({ p50: round(t.p50), p95: round(t.p95) });
+const q = (t: Timing): LatencyStats => ({ p50: round(t.p50), p95: round(t.p95) });
 const round = (v: number): number => Math.round(v * 1000) / 1000;
 
 export async function profileSupernet(opts: ProfileOptions): Promise<Profile> {
@@ -77,8 +73,8 @@ export async function profileSupernet(opts: ProfileOptions): Promise<Profile> {
   try {
     for (const id of ids) {
       const s = cat.subnet(id);
-      const whole: Record<string, LatencyQuantiles> = {};
-      const staged: Record<string, LatencyQuantiles> = {};
+      const whole: Record<string, LatencyStats> = {};
+      const staged: Record<string, LatencyStats> = {};
       const stages: Record<string, { stage: string; p50: number }[]> = {};
       for (const b of opts.batchSizes) {
         const x = syntheticBatch(b, cat.sampleSize);
@@ -122,13 +118,15 @@ async function stageCosts(graphs: SupernetGraphs, id: string, x: Float32Array, r
   const costs: { stage: string; p50: number }[] = [];
   const chain = graphs.catalogue.stageChain(id);
   let hidden: ort.Tensor | Float32Array = x;
+  let last: ort.Tensor | null = null;
   for (const st of chain) {
     const input: ort.Tensor | Float32Array = hidden;
     const t = await timeIt(() => graphs.runStage(input, id, st.id), repeats, 2);
     costs.push({ stage: st.id, p50: round(t.p50) });
-    hidden = (await graphs.runStage(input, id, st.id)).hidden;
+    last = (await graphs.runStage(input, id, st.id)).hidden;
+    hidden = last;
   }
-  const last = hidden;
-  costs.push({ stage: 'head', p50: round((await timeIt(() => graphs.runHead(last, id), repeats, 2)).p50) });
+  const final = last as ort.Tensor; // a subnet has at least one stage (validated)
+  costs.push({ stage: 'head', p50: round((await timeIt(() => graphs.runHead(final, id), repeats, 2)).p50) });
   return costs;
 }

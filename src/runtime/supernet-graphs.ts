@@ -82,15 +82,17 @@ export class SupernetGraphs {
     subnetId: string,
     onStage?: (stage: string, rampLogits: Float32Array) => void,
   ): Promise<StagedResult> {
-    let hidden: ort.Tensor | Float32Array = images;
+    let input: ort.Tensor | Float32Array = images;
+    let hidden: ort.Tensor | null = null;
     const ramps: { stage: string; logits: Float32Array }[] = [];
     for (const st of this.catalogue.stageChain(subnetId)) {
-      const out = await this.runStage(hidden, subnetId, st.id);
-      hidden = out.hidden;
+      const out = await this.runStage(input, subnetId, st.id);
+      input = hidden = out.hidden;
       ramps.push({ stage: st.id, logits: out.ramp });
       onStage?.(st.id, out.ramp);
     }
-    return { logits: await this.runHead(hidden, subnetId), ramps };
+    // a subnet has at least one stage (manifest validation)
+    return { logits: await this.runHead(hidden as ort.Tensor, subnetId), ramps };
   }
 
   /** One stage graph: `input` is the image batch (first stage) or the previous hidden state. */
@@ -104,10 +106,9 @@ export class SupernetGraphs {
   }
 
   /** The head graph: final logits from the last stage's hidden state. */
-  async runHead(hidden: ort.Tensor | Float32Array, subnetId: string): Promise<Float32Array> {
+  async runHead(hidden: ort.Tensor, subnetId: string): Promise<Float32Array> {
     const subnet = this.catalogue.subnet(subnetId);
     const h = this.catalogue.manifest.graphs.head;
-    if (hidden instanceof Float32Array) throw new TypeError('runHead needs the hidden-state tensor of the last stage');
     const out = await this.head.run(this.pick(subnet, h.control_inputs, { [h.hidden_input]: hidden }));
     return (out[h.output] as ort.Tensor).data as Float32Array;
   }

@@ -79,6 +79,17 @@ class FoldedParams(BranchParams):
                     "conv", kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4)
 
 
+def branch_graph(bb: Builder, outs: list[str]) -> onnx.GraphProto:
+    """An If branch: the builder's nodes and initializers, no inputs, `outs` as outputs."""
+    return helper.make_graph(bb.nodes, bb.prefix.rstrip("_"), [],
+                             [helper.make_tensor_value_info(o, FLOAT, None) for o in outs], bb.inits)
+
+
+def branch_outputs(bb: Builder, names: list[str]) -> list[str]:
+    """Fresh outputs produced inside the branch (a branch may not output outer-scope names)."""
+    return [bb.op_into("Identity", [n], bb.fresh("out")) for n in names]
+
+
 def if_chain(g: Builder, options: list, cond_of, body, n_out: int, hint: str) -> list[str]:
     """Nested If nodes choosing `body(branch_builder, option)` for the option whose condition
     holds (the last option is the final else). Returns the output names in `g`."""
@@ -88,14 +99,11 @@ def if_chain(g: Builder, options: list, cond_of, body, n_out: int, hint: str) ->
             return body(b, opts[0])
         tb = ScopedBuilder(prefix=f"{b.prefix}{hint}{opts[0]}_", consts={})
         eb = ScopedBuilder(prefix=f"{b.prefix}{hint}not{opts[0]}_", consts={})
-        touts = [tb.op_into("Identity", [o], tb.fresh("out")) for o in body(tb, opts[0])]
-        eouts = [eb.op_into("Identity", [o], eb.fresh("out")) for o in build(eb, opts[1:])]
-        graph = lambda bb, outs: helper.make_graph(  # noqa: E731
-            bb.nodes, bb.prefix.rstrip("_"), [], [helper.make_tensor_value_info(o, FLOAT, None) for o in outs],
-            bb.inits)
+        touts = branch_outputs(tb, body(tb, opts[0]))
+        eouts = branch_outputs(eb, build(eb, opts[1:]))
         outs = [b.fresh(hint) for _ in range(n_out)]
         b.nodes.append(helper.make_node("If", [cond_of(opts[0])], outs,
-                                        then_branch=graph(tb, touts), else_branch=graph(eb, eouts)))
+                                        then_branch=branch_graph(tb, touts), else_branch=branch_graph(eb, eouts)))
         return outs
 
     return build(g, options)
@@ -105,10 +113,6 @@ def if_tree(g: Builder, options: list, key: str, key_of, body, n_out: int, hint:
     """Like if_chain, but a balanced binary tree of If nodes on the int64 value `key`: option o is
     taken when key == key_of(o) (options sorted by key_of). Depth is ceil(log2(n))."""
 
-    def graph(bb: Builder, outs: list[str]):
-        return helper.make_graph(bb.nodes, bb.prefix.rstrip("_"), [],
-                                 [helper.make_tensor_value_info(o, FLOAT, None) for o in outs], bb.inits)
-
     def build(b: Builder, opts: list) -> list[str]:
         if len(opts) == 1:
             return body(b, opts[0])
@@ -116,11 +120,11 @@ def if_tree(g: Builder, options: list, key: str, key_of, body, n_out: int, hint:
         pivot = key_of(opts[mid])
         lo = ScopedBuilder(prefix=f"{b.prefix}{hint}lt{pivot}_", consts={})
         hi = ScopedBuilder(prefix=f"{b.prefix}{hint}ge{pivot}_", consts={})
-        louts = [lo.op_into("Identity", [o], lo.fresh("out")) for o in build(lo, opts[:mid])]
-        houts = [hi.op_into("Identity", [o], hi.fresh("out")) for o in build(hi, opts[mid:])]
+        louts = branch_outputs(lo, build(lo, opts[:mid]))
+        houts = branch_outputs(hi, build(hi, opts[mid:]))
         cond = b.op("Less", [key, b.i64([pivot])], f"{hint}lt{pivot}")
         outs = [b.fresh(hint) for _ in range(n_out)]
-        b.nodes.append(helper.make_node("If", [cond], outs, then_branch=graph(lo, louts), else_branch=graph(hi, houts)))
+        b.nodes.append(helper.make_node("If", [cond], outs, then_branch=branch_graph(lo, louts), else_branch=branch_graph(hi, houts)))
         return outs
 
     return build(g, options)
@@ -187,13 +191,11 @@ class Branches:
     def depth_if(self, b: Builder, s: int, j: int, w: int, h: str) -> str:
         """LayerSelect inside a width branch: block (s, j) runs iff depth[s] > j."""
         tb = ScopedBuilder(prefix=f"{b.prefix}b{j}_", consts={})
-        out = tb.op_into("Identity", [self.block_at(tb, s, j, w, h)], tb.fresh("out"))
+        out = branch_outputs(tb, [self.block_at(tb, s, j, w, h)])
         eb = ScopedBuilder(prefix=f"{b.prefix}skip{j}_", consts={})
-        skip = eb.op_into("Identity", [h], eb.fresh("out"))
-        mk = lambda bb, o: helper.make_graph(bb.nodes, bb.prefix.rstrip("_"), [],  # noqa: E731
-                                              [helper.make_tensor_value_info(o, FLOAT, None)], bb.inits)
-        return b.op("If", [self.runs_block(s, j)], f"h_s{s}b{j}", then_branch=mk(tb, out),
-                    else_branch=mk(eb, skip))
+        skip = branch_outputs(eb, [h])
+        return b.op("If", [self.runs_block(s, j)], f"h_s{s}b{j}", then_branch=branch_graph(tb, out),
+                    else_branch=branch_graph(eb, skip))
 
 
 def folded_network(b: Builder, arch, weights, tables, net, row: int, h: str) -> str:
@@ -219,13 +221,11 @@ def folded_switch(g: Builder, catalogue, folded: list[int], build_folded, build_
     is_folded = g.op("Gather", [g.const(f"{hint}_folded_flags", flags), "sidx"], f"{hint}_is_folded", axis=0)
     tb = ScopedBuilder(prefix=f"{hint}F_", consts={})
     eb = ScopedBuilder(prefix=f"{hint}S_", consts={})
-    touts = [tb.op_into("Identity", [o], tb.fresh("out"))
-             for o in if_tree(tb, sorted(folded), "sidx", lambda r: r, build_folded, n_out, f"{hint}n")]
-    eouts = [eb.op_into("Identity", [o], eb.fresh("out")) for o in build_shared(eb)]
-    mk = lambda bb, outs: helper.make_graph(bb.nodes, bb.prefix.rstrip("_"), [],  # noqa: E731
-                                            [helper.make_tensor_value_info(o, FLOAT, None) for o in outs], bb.inits)
+    touts = branch_outputs(tb, if_tree(tb, sorted(folded), "sidx", lambda r: r, build_folded, n_out, f"{hint}n"))
+    eouts = branch_outputs(eb, build_shared(eb))
     outs = [g.fresh(hint) for _ in range(n_out)]
-    g.nodes.append(helper.make_node("If", [is_folded], outs, then_branch=mk(tb, touts), else_branch=mk(eb, eouts)))
+    g.nodes.append(helper.make_node("If", [is_folded], outs, then_branch=branch_graph(tb, touts),
+                                    else_branch=branch_graph(eb, eouts)))
     return outs
 
 

@@ -7,8 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SupernetGraphs } from '../../src/runtime/supernet-graphs.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { preprocess, readLabelledImages } from '../../src/supernet/dataset.js';
-import { maxAbsDiff, rng, shuffle, SUPERNET_DIR } from '../helpers.js';
+import { loadSample, maxAbsDiff, rng, shuffle, SUPERNET_DIR } from '../helpers.js';
 
 const TOL = 1e-4;
 let cat: Catalogue;
@@ -20,8 +19,7 @@ beforeAll(async () => {
   cat = Catalogue.load(SUPERNET_DIR);
   graphs = await SupernetGraphs.open(cat);
   branched = await SupernetGraphs.open(cat, undefined, 'branched');
-  const s = cat.manifest.sample!;
-  pool = preprocess(readLabelledImages(cat.path(s.images), cat.path(s.labels)), cat.manifest.input.preprocessing);
+  pool = loadSample(cat).x;
 });
 afterAll(async () => {
   await graphs?.close();

@@ -9,8 +9,7 @@ import { SlackserveError } from '../../src/errors.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { SupernetGraphs } from '../../src/runtime/supernet-graphs.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { preprocess, readLabelledImages } from '../../src/supernet/dataset.js';
-import { maxAbsDiff, rng, shuffle, SUPERNET_DIR } from '../helpers.js';
+import { loadSample, maxAbsDiff, rng, shuffle, SUPERNET_DIR } from '../helpers.js';
 
 let cat: Catalogue;
 let executor: Executor;
@@ -21,8 +20,7 @@ beforeAll(async () => {
   cat = Catalogue.load(SUPERNET_DIR);
   executor = await Executor.start(SUPERNET_DIR, { threads: 2, intraOpThreads: 1, executionProvider: 'cpu', maxBatch: 64 });
   reference = await SupernetGraphs.open(cat);
-  const s = cat.manifest.sample!;
-  pool = preprocess(readLabelledImages(cat.path(s.images), cat.path(s.labels)), cat.manifest.input.preprocessing);
+  pool = loadSample(cat).x;
 });
 afterAll(async () => {
   await executor?.close();

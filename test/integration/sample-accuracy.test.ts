@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmax, SupernetGraphs } from '../../src/runtime/supernet-graphs.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { preprocess, readLabelledImages, type LabelledImages } from '../../src/supernet/dataset.js';
-import { SUPERNET_DIR } from '../helpers.js';
+import type { LabelledImages } from '../../src/supernet/dataset.js';
+import { loadSample, SUPERNET_DIR } from '../helpers.js';
 
 interface Expected {
   indices: number[];
@@ -25,10 +25,8 @@ let expected: Expected;
 beforeAll(async () => {
   cat = Catalogue.load(SUPERNET_DIR);
   graphs = await SupernetGraphs.open(cat);
-  const s = cat.manifest.sample!;
-  sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
-  x = preprocess(sample, cat.manifest.input.preprocessing);
-  expected = JSON.parse(readFileSync(cat.path(s.expected), 'utf8')) as Expected;
+  ({ sample, x } = loadSample(cat));
+  expected = JSON.parse(readFileSync(cat.path(cat.manifest.sample!.expected), 'utf8')) as Expected;
 });
 afterAll(async () => graphs?.close());
 
