@@ -19,11 +19,16 @@ interface IntField extends FieldBase<number> {
   readonly min: number;
   readonly max: number;
 }
+interface NumberField extends FieldBase<number> {
+  readonly type: 'number';
+  readonly min: number;
+  readonly max: number;
+}
 interface EnumField<V extends string> extends FieldBase<V> {
   readonly type: 'enum';
   readonly values: readonly V[];
 }
-type Field = StringField | IntField | EnumField<string>;
+type Field = StringField | IntField | NumberField | EnumField<string>;
 
 /** Every setting, with its doc line. `docs/config.md` is generated from this table. */
 export const SCHEMA = {
@@ -78,6 +83,64 @@ export const SCHEMA = {
     env: 'SLACKSERVE_EXECUTION_PROVIDER',
     doc: 'onnxruntime execution provider; cuda needs onnxruntime-node built with CUDA.',
   },
+  policy: {
+    type: 'string',
+    default: 'slackfit',
+    env: 'SLACKSERVE_POLICY',
+    doc: 'Scheduling policy: slackfit, infaas, or static|clipper|clockwork with :<subnet>, -smallest or -largest (docs/scheduling.md).',
+  },
+  slackfitBucketMs: {
+    type: 'number',
+    default: 1,
+    min: 0.01,
+    max: 1000,
+    env: 'SLACKSERVE_SLACKFIT_BUCKET_MS',
+    doc: "Width of SlackFit's latency buckets, ms (the paper leaves it open).",
+  },
+  slackfitTieBreak: {
+    type: 'enum',
+    values: ['batch', 'accuracy'],
+    default: 'batch',
+    env: 'SLACKSERVE_SLACKFIT_TIE_BREAK',
+    doc: 'Inside a SlackFit bucket, maximise the batch first (then accuracy) or accuracy first (then batch).',
+  },
+  latencyQuantile: {
+    type: 'enum',
+    values: ['p95', 'p50'],
+    default: 'p95',
+    env: 'SLACKSERVE_LATENCY_QUANTILE',
+    doc: 'Which profiled latency the policies plan with (p95 is conservative: fewer misses, smaller subnets).',
+  },
+  admission: {
+    type: 'enum',
+    values: ['reject', 'downgrade', 'off'],
+    default: 'reject',
+    env: 'SLACKSERVE_ADMISSION',
+    doc: 'A request no eligible subnet can serve in time, given the queue ahead: reject at once, downgrade (lift its minimum accuracy), or queue it anyway.',
+  },
+  dispatchOverheadMs: {
+    type: 'number',
+    default: 0.2,
+    min: 0,
+    max: 1000,
+    env: 'SLACKSERVE_DISPATCH_OVERHEAD_MS',
+    doc: 'Time between a scheduling decision and the batch starting (hop to the executor thread), ms; policies plan with it.',
+  },
+  dropInfeasible: {
+    type: 'enum',
+    values: ['on', 'off'],
+    default: 'on',
+    env: 'SLACKSERVE_DROP_INFEASIBLE',
+    doc: 'Drop (with UNAVAILABLE) sheddable queued requests that even the fastest eligible subnet can no longer finish in time.',
+  },
+  maxLoadedVariants: {
+    type: 'int',
+    default: 3,
+    min: 1,
+    max: 64,
+    env: 'SLACKSERVE_MAX_LOADED_VARIANTS',
+    doc: 'INFaaS baseline only: separately loaded model variants an executor keeps (LRU).',
+  },
   logLevel: {
     type: 'enum',
     values: ['debug', 'info', 'warn', 'error'],
@@ -90,7 +153,7 @@ export const SCHEMA = {
 type Schema = typeof SCHEMA;
 type ValueOf<F> = F extends { type: 'enum'; values: readonly (infer V)[] }
   ? V
-  : F extends { type: 'int' }
+  : F extends { type: 'int' | 'number' }
     ? number
     : string;
 
@@ -116,6 +179,12 @@ function coerce(key: string, field: Field, raw: unknown, source: string): string
         throw invalid(key, source, `expected an integer, got ${JSON.stringify(raw)}`);
       if (n < field.min || n > field.max)
         throw invalid(key, source, `${n} is outside [${field.min}, ${field.max}]`);
+      return n;
+    }
+    case 'number': {
+      const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+      if (typeof n !== 'number' || !Number.isFinite(n)) throw invalid(key, source, `expected a number, got ${JSON.stringify(raw)}`);
+      if (n < field.min || n > field.max) throw invalid(key, source, `${n} is outside [${field.min}, ${field.max}]`);
       return n;
     }
     case 'enum':
@@ -190,7 +259,7 @@ export function executorSettings(c: Config): {
 /** The markdown table in docs/config.md. */
 export function configDocs(): string {
   const rows = Object.entries(SCHEMA as Record<string, Field>).map(([key, f]) => {
-    const allowed = f.type === 'enum' ? f.values.join(' \\| ') : f.type === 'int' ? `int ${f.min}..${f.max}` : 'string';
+    const allowed = f.type === 'enum' ? f.values.join(' \\| ') : f.type === 'int' ? `int ${f.min}..${f.max}` : f.type === 'number' ? `number ${f.min}..${f.max}` : 'string';
     return `| \`${key}\` | \`${f.env}\` | ${allowed} | \`${String(f.default)}\` | ${f.doc} |`;
   });
   return ['| key | environment | type | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');

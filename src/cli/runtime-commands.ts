@@ -4,7 +4,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { executorSettings } from '../config.js';
 import { chartSvg } from '../plot/svg.js';
 import { profileSupernet, type Profile } from '../runtime/profile.js';
+import { measureVariantLoads } from '../runtime/variant-load.js';
 import { Catalogue } from '../supernet/catalogue.js';
+import { loadProfile } from '../supernet/profile-file.js';
 import { configFrom, positiveInt } from './options.js';
 
 function batchList(value: string): number[] {
@@ -34,12 +36,22 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--batch-sizes <list>', 'comma-separated batch sizes', batchList, [1, 2, 4, 8, 16, 32, 64])
     .option('--repeats <n>', 'timed runs per measurement', positiveInt, 30)
     .option('--subnets <ids>', 'comma-separated subnet ids (default: the Pareto set)')
-    .action(async (opts: { supernet?: string; out: string; batchSizes: number[]; repeats: number; subnets?: string }, cmd: Command) => {
+    .option('--variant-loads-only', 'only (re)measure the per-subnet static-model load time and update --out in place')
+    .action(async (opts: { supernet?: string; out: string; batchSizes: number[]; repeats: number; subnets?: string; variantLoadsOnly?: boolean }, cmd: Command) => {
       const cfg = configFrom(cmd, { supernet: opts.supernet });
       const catalogue = Catalogue.load(cfg.supernet);
       const ids = opts.subnets?.split(',').map((s) => s.trim());
       ids?.forEach((id) => catalogue.subnet(id));
-      const profile = await profileSupernet({
+      const sessionSettings = executorSettings(cfg);
+      const loadRepeats = Math.min(opts.repeats, 10);
+      if (opts.variantLoadsOnly) {
+        const existing = loadProfile(opts.out);
+        const loads = await measureVariantLoads(catalogue, sessionSettings, ids ?? existing.subnets.map((s) => s.id), loadRepeats, (l) => console.log(l));
+        writeFileSync(opts.out, JSON.stringify({ ...existing, variant_load_ms: loads }, null, 1) + '\n');
+        console.log(`updated variant_load_ms in ${opts.out}`);
+        return;
+      }
+      const measured = await profileSupernet({
         catalogue,
         settings: { ...executorSettings(cfg), threads: 1, maxBatch: Math.max(cfg.maxBatch, ...opts.batchSizes) },
         batchSizes: opts.batchSizes,
@@ -47,6 +59,8 @@ export function registerRuntimeCommands(program: Command): void {
         ...(ids ? { subnets: ids } : {}),
         log: (line) => console.log(line),
       });
+      const loads = await measureVariantLoads(catalogue, sessionSettings, measured.subnets.map((s) => s.id), loadRepeats, (l) => console.log(l));
+      const profile: Profile = { ...measured, variant_load_ms: loads };
       writeFileSync(opts.out, JSON.stringify(profile, null, 1) + '\n');
       const svg = opts.out.replace(/\.json$/, '') + '.svg';
       writeFileSync(svg, profilePlot(profile));

@@ -13,37 +13,8 @@ import { ort } from './session.js';
 import { SupernetGraphs } from './supernet-graphs.js';
 import { syntheticBatch, timeIt, type Timing } from './timing.js';
 
-export const PROFILE_FORMAT = 'slackserve-profile/1';
-
-export interface SubnetProfile {
-  readonly id: string;
-  readonly top1: number | null;
-  readonly macs: number;
-  /** batch size (as a string key) -> whole-graph latency through the executor, ms */
-  readonly whole: Readonly<Record<string, LatencyStats>>;
-  /** batch size -> staged (stage chain + head) latency through the executor, ms */
-  readonly staged: Readonly<Record<string, LatencyStats>>;
-  /** batch size -> p50 ms of each stage graph (block + its ramp), in chain order, then the head */
-  readonly stages: Readonly<Record<string, readonly { readonly stage: string; readonly p50: number }[]>>;
-}
-
-export interface Profile {
-  readonly format: typeof PROFILE_FORMAT;
-  readonly supernet: string;
-  readonly date: string;
-  readonly machine: string;
-  readonly onnxruntime: string;
-  readonly settings: {
-    readonly threads: number;
-    readonly intraOpThreads: number;
-    readonly executionProvider: string;
-    readonly spinning: boolean;
-    readonly encoding: string;
-  };
-  readonly repeats: number;
-  readonly batch_sizes: readonly number[];
-  readonly subnets: readonly SubnetProfile[];
-}
+export { PROFILE_FORMAT, type Profile, type SubnetProfile } from '../supernet/profile-file.js';
+import { PROFILE_FORMAT, type Profile, type SubnetProfile } from '../supernet/profile-file.js';
 
 export interface ProfileOptions {
   readonly catalogue: Catalogue;

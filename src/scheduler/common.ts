@@ -1,0 +1,38 @@
+/** Rules every policy shares: what "cannot make it" means and the accuracy a batch must have. */
+import type { LatencyTable } from './latency-table.js';
+import type { Drop, QueuedRequest } from './types.js';
+
+/**
+ * Splits the head of the EDF candidates into requests to drop and the rest. A request is dropped
+ * when its deadline has passed (always: deadlines are enforced at dequeue) or, with `predictive`,
+ * when even `latencyAtB1(r)` from now would end after its deadline and it may be shed.
+ */
+export function dropHopeless(
+  cands: readonly QueuedRequest[],
+  now: number,
+  predictive: ((r: QueuedRequest) => number) | null,
+): { drops: Drop[]; rest: readonly QueuedRequest[] } {
+  const drops: Drop[] = [];
+  const rest: QueuedRequest[] = [];
+  for (const r of cands) {
+    if (r.deadline <= now) drops.push({ request: r, reason: 'expired' });
+    else if (predictive !== null && r.sheddable && now + predictive(r) > r.deadline) drops.push({ request: r, reason: 'infeasible' });
+    else rest.push(r);
+  }
+  return { drops, rest };
+}
+
+/** prefix[b] = the highest minimum accuracy among the first b candidates (prefix[0] = 0). */
+export function accuracyPrefix(cands: readonly QueuedRequest[]): Float64Array {
+  const out = new Float64Array(cands.length + 1);
+  for (let i = 0; i < cands.length; i++) out[i + 1] = Math.max(out[i] as number, (cands[i] as QueuedRequest).minAccuracy);
+  return out;
+}
+
+/** Latency of the fastest subnet able to serve `r` alone (at batch 1), plus the dispatch overhead. */
+export function fastestAlone(table: LatencyTable, overheadMs: number): (r: QueuedRequest) => number {
+  return (r) => {
+    const s = table.fastest(1, r.minAccuracy) ?? table.fastest(1, 0);
+    return overheadMs + (s ? table.ms(s.index, 1) : 0);
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * SlackFit (SuperServe, NSDI '25), as reconstructed in mechanisms.md section 1: the slack of the
+ * earliest-deadline request picks a latency bucket; inside it the largest batch the queue can fill
+ * runs on the most accurate subnet that fits. At low load slack is large and slow, accurate subnets
+ * run; as a burst builds, slack shrinks and fast subnets with big batches drain it. No load
+ * prediction at all.
+ *
+ * Choices the paper leaves open (docs/scheduling.md, "SlackFit"):
+ * - Buckets: (subnet, batch) pairs grouped by planning latency into buckets `bucketMs` wide; a
+ *   bucket's upper bound is the slowest pair actually in it, so a slack below the first nominal
+ *   edge still finds pairs that fit.
+ * - If the highest bucket that fits holds no pair the queue can fill (batch > queue length, or no
+ *   subnet accurate enough for the batch), the next lower bucket is tried.
+ * - Tie-breaking inside a bucket: `batch` (largest batch, then most accurate subnet; the paper's
+ *   reading) or `accuracy` (most accurate subnet, then largest batch).
+ * - Minimum accuracy: a batch of the b earliest requests needs a subnet at least as accurate as
+ *   the most demanding of them.
+ * - Hopeless requests (even the fastest eligible subnet alone would miss) are dropped when
+ *   sheddable (`dropInfeasible`), else served late on the fastest subnet at batch 1.
+ */
+import { accuracyPrefix, dropHopeless, fastestAlone } from './common.js';
+import type { LatencyTable, SubnetInfo } from './latency-table.js';
+import type { DecisionContext, Decision, Policy, QueuedRequest } from './types.js';
+
+export interface SlackFitOptions {
+  /** Width of a latency bucket, ms. */
+  readonly bucketMs: number;
+  readonly tieBreak: 'batch' | 'accuracy';
+  /** Time between a decision and the batch starting (queue hop, tensor copy), ms. */
+  readonly dispatchOverheadMs: number;
+  readonly dropInfeasible: boolean;
+}
+
+export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({ bucketMs: 1, tieBreak: 'batch', dispatchOverheadMs: 0.2, dropInfeasible: true });
+
+interface Bucket {
+  /** Slowest pair in the bucket: the bucket fits when this is <= slack. */
+  readonly upperMs: number;
+  /** byBatch[b] = subnets whose batch-b latency falls in this bucket, most accurate first. */
+  readonly byBatch: readonly (readonly SubnetInfo[])[];
+  /** Largest b with a non-empty byBatch[b]. */
+  readonly maxB: number;
+}
+
+export function buildBuckets(table: LatencyTable, bucketMs: number): Bucket[] {
+  const groups = new Map<number, { upper: number; byBatch: SubnetInfo[][] }>();
+  for (const s of table.byAccuracy)
+    for (let b = 1; b <= table.maxBatch; b++) {
+      const ms = table.ms(s.index, b);
+      const k = Math.floor(ms / bucketMs);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { upper: 0, byBatch: Array.from({ length: table.maxBatch + 1 }, () => []) }));
+      g.upper = Math.max(g.upper, ms);
+      (g.byBatch[b] as SubnetInfo[]).push(s); // byAccuracy order is kept
+    }
+  return [...groups.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([, g]) => ({ upperMs: g.upper, byBatch: g.byBatch, maxB: g.byBatch.findLastIndex((l) => l.length > 0) }));
+}
+
+export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> = {}): Policy<null> {
+  const o: SlackFitOptions = { ...SLACKFIT_DEFAULTS, ...options };
+  const buckets = buildBuckets(table, o.bucketMs);
+  const alone = fastestAlone(table, o.dispatchOverheadMs);
+
+  /** Index of the highest bucket whose upper bound is <= slack (-1 when none). */
+  const highestFitting = (slack: number): number => {
+    let lo = 0;
+    let hi = buckets.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((buckets[mid] as Bucket).upperMs <= slack) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  };
+
+  const pickInBucket = (bk: Bucket, n: number, need: Float64Array): { s: SubnetInfo; b: number } | null => {
+    if (o.tieBreak === 'batch') {
+      for (let b = Math.min(n, bk.maxB); b >= 1; b--) {
+        const s = (bk.byBatch[b] as SubnetInfo[])[0];
+        if (s && s.accuracy >= (need[b] as number)) return { s, b };
+      }
+      return null;
+    }
+    let best: { s: SubnetInfo; b: number } | null = null;
+    for (let b = Math.min(n, bk.maxB); b >= 1; b--) {
+      const s = (bk.byBatch[b] as SubnetInfo[])[0];
+      if (s && s.accuracy >= (need[b] as number) && (best === null || s.accuracy > best.s.accuracy)) best = { s, b };
+    }
+    return best;
+  };
+
+  const decide = (ctx: DecisionContext): Decision => {
+    const { now } = ctx;
+    const { drops, rest } = dropHopeless(ctx.queue.earliest(table.maxBatch), now, o.dropInfeasible ? alone : null);
+    if (rest.length === 0) return { dispatch: null, drops };
+    const head = rest[0] as QueuedRequest;
+    const slack = head.deadline - now - o.dispatchOverheadMs;
+    const need = accuracyPrefix(rest);
+    for (let k = highestFitting(slack); k >= 0; k--) {
+      const pick = pickInBucket(buckets[k] as Bucket, rest.length, need);
+      if (pick) return { dispatch: { subnet: pick.s.id, requests: rest.slice(0, pick.b), expectedMs: table.ms(pick.s.index, pick.b), loadMs: 0 }, drops };
+    }
+    // Nothing fits the slack: serve the head alone on the fastest subnet it accepts (late).
+    const s = table.fastest(1, head.minAccuracy) ?? table.mostAccurate;
+    return { dispatch: { subnet: s.id, requests: [head], expectedMs: table.ms(s.index, 1), loadMs: 0 }, drops };
+  };
+
+  return {
+    name: 'slackfit',
+    loadsVariants: false,
+    init: () => null,
+    decide: (ctx) => ({ decision: decide(ctx), state: null }),
+    observe: (s) => s,
+  };
+}

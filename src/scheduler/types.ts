@@ -1,0 +1,88 @@
+/**
+ * The scheduler's vocabulary. Policies are pure: a decision is a function of (queue snapshot,
+ * latency table, executor state, now, the policy's own explicit state). Nothing here reads a
+ * clock or does I/O, so the live worker loop and the simulator run the same code.
+ */
+
+/** A queued request as the scheduler sees it. Times are ms on the caller's (injected) clock. */
+export interface QueuedRequest {
+  /** Opaque key the caller uses to find the request again (an index in the simulator). */
+  readonly key: number;
+  readonly arrival: number;
+  readonly deadline: number;
+  /** Minimum top-1 accuracy (0..1) the serving subnet must have; 0 = none. */
+  readonly minAccuracy: number;
+  /** Triton's meaning: 0 = default, 1 = highest, larger = lower. */
+  readonly priority: number;
+  /** May the scheduler drop it when it can no longer meet its deadline? */
+  readonly sheddable: boolean;
+}
+
+/** Read-only view of the pending requests in scheduling order (earliest deadline first). */
+export interface QueueView {
+  readonly length: number;
+  /** The first `k` requests in scheduling order (fewer if the queue is shorter). */
+  earliest(k: number): readonly QueuedRequest[];
+}
+
+/** What a policy may know about the executor it is deciding for. */
+export interface ExecutorView {
+  readonly id: number;
+  /** Separately loaded model variants, least recently used first (INFaaS-style executors). */
+  readonly loaded: readonly string[];
+  /** Number of executors in the deployment (admission estimates the backlog with it). */
+  readonly workers: number;
+}
+
+export type DropReason = 'expired' | 'infeasible';
+
+export interface Drop {
+  readonly request: QueuedRequest;
+  readonly reason: DropReason;
+}
+
+/** One batch to run: these requests, on this subnet. */
+export interface Dispatch {
+  readonly subnet: string;
+  readonly requests: readonly QueuedRequest[];
+  /** The policy's latency estimate for the batch (ms, including any variant load). */
+  readonly expectedMs: number;
+  /** Variant load time the executor must pay first (0 for a supernet: switching is free). */
+  readonly loadMs: number;
+}
+
+export interface Decision {
+  readonly dispatch: Dispatch | null;
+  readonly drops: readonly Drop[];
+}
+
+/** Feedback after a batch finished, for policies that adapt (AIMD). */
+export interface BatchOutcome {
+  readonly subnet: string;
+  readonly batch: number;
+  readonly latencyMs: number;
+  /** Tightest latency budget (deadline - arrival) among the batch's requests. */
+  readonly tightestSloMs: number;
+  readonly missed: number;
+}
+
+export interface DecisionContext {
+  readonly now: number;
+  readonly queue: QueueView;
+  readonly executor: ExecutorView;
+}
+
+/**
+ * A scheduling policy. `S` is its explicit state (AIMD's batch cap...); `decide` and `observe`
+ * return a new state instead of mutating, so a run can be replayed from any point.
+ */
+export interface Policy<S = unknown> {
+  readonly name: string;
+  /** True when switching subnet loads a separate model (the executor then charges `loadMs`). */
+  readonly loadsVariants: boolean;
+  init(): S;
+  decide(ctx: DecisionContext, state: S): { readonly decision: Decision; readonly state: S };
+  observe(state: S, outcome: BatchOutcome): S;
+}
+
+export const NO_DECISION: Decision = Object.freeze({ dispatch: null, drops: Object.freeze([]) as readonly Drop[] });

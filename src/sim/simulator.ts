@@ -1,0 +1,188 @@
+/**
+ * Discrete-event simulator: arrivals from a trace, any number of executors, batch latency from the
+ * measured profile (the p50, or a log-normal draw matching the measured p50/p95), and the very
+ * policy objects the server uses. The clock is simulated; one decision happens whenever an
+ * executor is idle and the queue is not empty, exactly as in the worker loop.
+ */
+import { admit, type AdmissionMode } from '../scheduler/admission.js';
+import { EdfQueue } from '../scheduler/edf-queue.js';
+import type { LatencyTable } from '../scheduler/latency-table.js';
+import type { Policy, QueuedRequest } from '../scheduler/types.js';
+import { SimRng } from './rng.js';
+
+/** Arrivals, columnar (what `toColumns` of src/trace makes): ms offsets, budgets, NaN = no minimum. */
+export interface SimArrivals {
+  readonly t_ms: Float64Array;
+  readonly slo_ms: Float64Array;
+  readonly min_accuracy: Float64Array;
+  readonly priority?: Int32Array;
+}
+
+export interface SimOptions {
+  readonly workers: number;
+  readonly seed: number;
+  /** Draw batch latency from the measured p50/p95 (log-normal) instead of using the p50. */
+  readonly noise: boolean;
+  readonly admission: AdmissionMode;
+  /** Added to every batch (queue hop, tensor copies), ms; also what policies plan with. */
+  readonly dispatchOverheadMs: number;
+  /** Separately loaded variants an executor keeps (INFaaS baseline). */
+  readonly maxLoadedVariants: number;
+}
+
+export const SIM_DEFAULTS: SimOptions = Object.freeze({ workers: 1, seed: 1, noise: true, admission: 'off', dispatchOverheadMs: 0.2, maxLoadedVariants: 3 });
+
+/** Per-request fate codes in `SimRun.status`. */
+export const Fate = Object.freeze({ Pending: 0, Served: 1, DroppedExpired: 2, DroppedInfeasible: 3, Rejected: 4 } as const);
+
+/** Everything a report needs, per request (typed arrays: a million requests stay cheap). */
+export interface SimRun {
+  readonly policy: string;
+  readonly workers: number;
+  readonly arrivals: SimArrivals;
+  readonly status: Uint8Array;
+  /** Completion time (served) or drop/reject time, ms. */
+  readonly finish: Float64Array;
+  /** Index into `subnets` of the subnet that served it; -1 when not served. */
+  readonly subnet: Int16Array;
+  readonly downgraded: Uint8Array;
+  readonly subnets: readonly { readonly id: string; readonly accuracy: number }[];
+  readonly batches: number;
+  readonly variantLoads: number;
+  readonly wallMs: number;
+}
+
+interface Exec {
+  id: number;
+  busyUntil: number;
+  running: readonly QueuedRequest[] | null;
+  subnet: number;
+  startedAt: number;
+  tightest: number;
+  loaded: string[];
+}
+
+export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Policy, options: Partial<SimOptions> = {}): SimRun {
+  const o: SimOptions = { ...SIM_DEFAULTS, ...options };
+  const wall0 = performance.now();
+  const n = arrivals.t_ms.length;
+  const status = new Uint8Array(n);
+  const finish = new Float64Array(n);
+  const served = new Int16Array(n).fill(-1);
+  const downgraded = new Uint8Array(n);
+  const rng = new SimRng(o.seed);
+  const queue = new EdfQueue();
+  const index = new Map(table.subnets.map((s) => [s.id, s.index]));
+  const execs: Exec[] = Array.from({ length: o.workers }, (_, id) => ({ id, busyUntil: 0, running: null, subnet: -1, startedAt: 0, tightest: 0, loaded: [] }));
+  let state = policy.init();
+  let batches = 0;
+  let variantLoads = 0;
+
+  const dispatch = (e: Exec, now: number): void => {
+    while (e.running === null && queue.length > 0) {
+      const { decision, state: next } = policy.decide({ now, queue, executor: { id: e.id, loaded: e.loaded, workers: o.workers } }, state);
+      state = next;
+      for (const d of decision.drops) {
+        status[d.request.key] = d.reason === 'expired' ? Fate.DroppedExpired : Fate.DroppedInfeasible;
+        finish[d.request.key] = now;
+      }
+      queue.take(decision.drops.map((d) => d.request));
+      const run = decision.dispatch;
+      if (run === null) {
+        if (decision.drops.length === 0) return; // the policy chose to wait
+        continue;
+      }
+      queue.take(run.requests);
+      const si = index.get(run.subnet) as number;
+      const b = run.requests.length;
+      const st = table.stats(si, b);
+      let ms = o.noise ? rng.lognormal(st.p50, st.p95) : st.p50;
+      if (policy.loadsVariants) {
+        const at = e.loaded.indexOf(run.subnet);
+        if (at >= 0) e.loaded.splice(at, 1);
+        else {
+          ms += table.loadMs(si) || 0;
+          variantLoads++;
+          if (e.loaded.length >= o.maxLoadedVariants) e.loaded.shift();
+        }
+        e.loaded.push(run.subnet); // most recently used last
+      }
+      e.running = run.requests;
+      e.subnet = si;
+      e.startedAt = now;
+      e.busyUntil = now + o.dispatchOverheadMs + ms;
+      e.tightest = Math.min(...run.requests.map((r) => r.deadline - r.arrival));
+      batches++;
+    }
+  };
+
+  const complete = (e: Exec): void => {
+    const now = e.busyUntil;
+    const rs = e.running as readonly QueuedRequest[];
+    let missed = 0;
+    for (const r of rs) {
+      status[r.key] = Fate.Served;
+      finish[r.key] = now;
+      served[r.key] = e.subnet;
+      if (now > r.deadline) missed++;
+    }
+    state = policy.observe(state, { subnet: (table.subnets[e.subnet] as { id: string }).id, batch: rs.length, latencyMs: now - e.startedAt, tightestSloMs: e.tightest, missed });
+    e.running = null;
+  };
+
+  let i = 0;
+  for (;;) {
+    let next: Exec | null = null;
+    for (const e of execs) if (e.running !== null && (next === null || e.busyUntil < next.busyUntil)) next = e;
+    const ta = i < n ? (arrivals.t_ms[i] as number) : Infinity;
+    if (next === null && ta === Infinity) break;
+    if (next !== null && next.busyUntil <= ta) {
+      complete(next);
+      dispatch(next, next.busyUntil);
+      continue;
+    }
+    const now = ta;
+    const minAcc = arrivals.min_accuracy[i] as number;
+    const r: QueuedRequest = {
+      key: i,
+      arrival: now,
+      deadline: now + (arrivals.slo_ms[i] as number),
+      minAccuracy: Number.isNaN(minAcc) ? 0 : minAcc,
+      priority: arrivals.priority?.[i] ?? 0,
+      sheddable: true,
+    };
+    i++;
+    let soonest = Infinity;
+    for (const e of execs) soonest = Math.min(soonest, e.running === null ? now : e.busyUntil);
+    const verdict = admit(table, o.admission, {
+      now,
+      deadline: r.deadline,
+      minAccuracy: r.minAccuracy,
+      queuedAhead: queue.length,
+      workers: o.workers,
+      soonestFree: soonest,
+      dispatchOverheadMs: o.dispatchOverheadMs,
+    });
+    if (verdict === 'reject') {
+      status[r.key] = Fate.Rejected;
+      finish[r.key] = now;
+      continue;
+    }
+    if (verdict === 'downgrade') downgraded[r.key] = 1;
+    queue.push(verdict === 'downgrade' ? { ...r, minAccuracy: 0 } : r);
+    for (const e of execs) if (e.running === null) dispatch(e, now);
+  }
+  return {
+    policy: policy.name,
+    workers: o.workers,
+    arrivals,
+    status,
+    finish,
+    subnet: served,
+    downgraded,
+    subnets: table.subnets.map((s) => ({ id: s.id, accuracy: s.accuracy })),
+    batches,
+    variantLoads,
+    wallMs: performance.now() - wall0,
+  };
+}
