@@ -6,11 +6,12 @@
  * prediction at all.
  *
  * Choices the paper leaves open (docs/scheduling.md, "SlackFit"):
- * - Buckets: (subnet, batch) pairs grouped by planning latency into buckets `bucketMs` wide; a
- *   bucket's upper bound is the slowest pair actually in it, so a slack below the first nominal
- *   edge still finds pairs that fit.
- * - If the highest bucket that fits holds no pair the queue can fill (batch > queue length, or no
- *   subnet accurate enough for the batch), the next lower bucket is tried.
+ * - Buckets: (subnet, batch) pairs grouped by planning latency into buckets `bucketMs` wide
+ *   (bucket k holds latencies in [k*w, (k+1)*w)). The bucket chosen is the highest one holding a
+ *   pair that fits: latency <= slack, batch <= queue length, subnet accurate enough for the batch.
+ *   Only fitting pairs of that bucket compete, so no slack is lost to the bucket's width; the
+ *   bucket still makes "a bigger batch at about the same latency" win over "a slightly slower,
+ *   more accurate subnet at a small batch" (tie-break `batch`).
  * - Tie-breaking inside a bucket: `batch` (largest batch, then most accurate subnet; the paper's
  *   reading) or `accuracy` (most accurate subnet, then largest batch).
  * - Minimum accuracy: a batch of the b earliest requests needs a subnet at least as accurate as
@@ -34,7 +35,8 @@ export interface SlackFitOptions {
 export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({ bucketMs: 1, tieBreak: 'batch', dispatchOverheadMs: 0.2, dropInfeasible: true });
 
 interface Bucket {
-  /** Slowest pair in the bucket: the bucket fits when this is <= slack. */
+  /** Fastest pair in the bucket: no pair of it fits a slack below this. */
+  readonly lowerMs: number;
   readonly upperMs: number;
   /** byBatch[b] = subnets whose batch-b latency falls in this bucket, most accurate first. */
   readonly byBatch: readonly (readonly SubnetInfo[])[];
@@ -43,19 +45,20 @@ interface Bucket {
 }
 
 export function buildBuckets(table: LatencyTable, bucketMs: number): Bucket[] {
-  const groups = new Map<number, { upper: number; byBatch: SubnetInfo[][] }>();
+  const groups = new Map<number, { lower: number; upper: number; byBatch: SubnetInfo[][] }>();
   for (const s of table.byAccuracy)
     for (let b = 1; b <= table.maxBatch; b++) {
       const ms = table.ms(s.index, b);
       const k = Math.floor(ms / bucketMs);
       let g = groups.get(k);
-      if (!g) groups.set(k, (g = { upper: 0, byBatch: Array.from({ length: table.maxBatch + 1 }, () => []) }));
+      if (!g) groups.set(k, (g = { lower: Infinity, upper: 0, byBatch: Array.from({ length: table.maxBatch + 1 }, () => []) }));
+      g.lower = Math.min(g.lower, ms);
       g.upper = Math.max(g.upper, ms);
       (g.byBatch[b] as SubnetInfo[]).push(s); // byAccuracy order is kept
     }
   return [...groups.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([, g]) => ({ upperMs: g.upper, byBatch: g.byBatch, maxB: g.byBatch.findLastIndex((l) => l.length > 0) }));
+    .map(([, g]) => ({ lowerMs: g.lower, upperMs: g.upper, byBatch: g.byBatch, maxB: g.byBatch.findLastIndex((l) => l.length > 0) }));
 }
 
 export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> = {}): Policy<null> {
@@ -63,14 +66,14 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
   const buckets = buildBuckets(table, o.bucketMs);
   const alone = fastestAlone(table, o.dispatchOverheadMs);
 
-  /** Index of the highest bucket whose upper bound is <= slack (-1 when none). */
+  /** Index of the highest bucket holding a pair no slower than the slack (-1 when none). */
   const highestFitting = (slack: number): number => {
     let lo = 0;
     let hi = buckets.length - 1;
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if ((buckets[mid] as Bucket).upperMs <= slack) {
+      if ((buckets[mid] as Bucket).lowerMs <= slack) {
         found = mid;
         lo = mid + 1;
       } else hi = mid - 1;
@@ -78,18 +81,22 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
     return found;
   };
 
-  const pickInBucket = (bk: Bucket, n: number, need: Float64Array): { s: SubnetInfo; b: number } | null => {
-    if (o.tieBreak === 'batch') {
-      for (let b = Math.min(n, bk.maxB); b >= 1; b--) {
-        const s = (bk.byBatch[b] as SubnetInfo[])[0];
-        if (s && s.accuracy >= (need[b] as number)) return { s, b };
-      }
-      return null;
+  /** Most accurate subnet of the list (sorted most accurate first) that fits at batch b. */
+  const firstFit = (list: readonly SubnetInfo[], b: number, need: number, slack: number): SubnetInfo | null => {
+    for (const s of list) {
+      if (s.accuracy < need) return null;
+      if (table.ms(s.index, b) <= slack) return s;
     }
+    return null;
+  };
+
+  const pickInBucket = (bk: Bucket, n: number, need: Float64Array, slack: number): { s: SubnetInfo; b: number } | null => {
     let best: { s: SubnetInfo; b: number } | null = null;
     for (let b = Math.min(n, bk.maxB); b >= 1; b--) {
-      const s = (bk.byBatch[b] as SubnetInfo[])[0];
-      if (s && s.accuracy >= (need[b] as number) && (best === null || s.accuracy > best.s.accuracy)) best = { s, b };
+      const s = firstFit(bk.byBatch[b] as SubnetInfo[], b, need[b] as number, slack);
+      if (s === null) continue;
+      if (o.tieBreak === 'batch') return { s, b };
+      if (best === null || s.accuracy > best.s.accuracy) best = { s, b };
     }
     return best;
   };
@@ -102,7 +109,7 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
     const slack = head.deadline - now - o.dispatchOverheadMs;
     const need = accuracyPrefix(rest);
     for (let k = highestFitting(slack); k >= 0; k--) {
-      const pick = pickInBucket(buckets[k] as Bucket, rest.length, need);
+      const pick = pickInBucket(buckets[k] as Bucket, rest.length, need, slack);
       if (pick) return { dispatch: { subnet: pick.s.id, requests: rest.slice(0, pick.b), expectedMs: table.ms(pick.s.index, pick.b), loadMs: 0 }, drops };
     }
     // Nothing fits the slack: serve the head alone on the fastest subnet it accepts (late).
