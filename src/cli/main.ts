@@ -7,7 +7,9 @@ import { asSlackserveError } from '../errors.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerRuntimeCommands } from './runtime-commands.js';
 import { registerSampleCommands } from './sample-commands.js';
+import { registerSimulateCommands } from './simulate-commands.js';
 import { registerSupernetCommands } from './supernet-commands.js';
+import { registerTraceCommands } from './trace-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command('slackserve')
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerRuntimeCommands(program);
   registerSampleCommands(program);
   registerConfigCommands(program);
+  registerTraceCommands(program);
+  registerSimulateCommands(program);
   return program;
 }
 
