@@ -10,7 +10,7 @@ demo: build
 	node bin/slackserve.js supernet inspect
 	node bin/slackserve.js sample-run --mode staged
 
-.PHONY: demo all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime profile clean help
+.PHONY: demo all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime bench-scheduling profile clean help
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make supernet   retrain, export and evaluate $(SUPERNET) end to end (~80 min on 2 cores)"
 	@echo "make profile    latency profile of the served subnets -> $(SUPERNET)/profiles/"
 	@echo "make bench-runtime  runtime benchmarks (JSON with same-run ratios)"
+	@echo "make bench-scheduling  simulator speed (1M requests) and the docs/scheduling.md experiments"
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci
@@ -78,6 +79,13 @@ bench-runtime: build
 	node dist-bench/bench/runtime/latency.js --supernet $(SUPERNET)
 	node dist-bench/bench/runtime/memory.js --supernet $(SUPERNET)
 	node dist-bench/bench/runtime/executor.js --supernet $(SUPERNET)
+
+# Scheduling benchmarks: simulator speed on 1M requests, then the experiments of docs/scheduling.md
+# (tables on stdout, JSON in bench/results/, plots in docs/scheduling/).
+bench-scheduling: build
+	npx tsc -p tsconfig.bench.json
+	node dist-bench/bench/scheduling/sim-speed.js | tee bench/results/sim-speed.json
+	node dist-bench/bench/scheduling/experiments.js
 
 clean:
 	rm -rf dist dist-bench coverage test-artifacts

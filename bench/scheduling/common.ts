@@ -4,9 +4,9 @@ import { manifestAccuracy } from '../../src/cli/simulate-commands.js';
 import { LatencyTable } from '../../src/scheduler/latency-table.js';
 import { loadProfile } from '../../src/supernet/profile-file.js';
 
-export function committedTable(supernet = 'supernets/fmnist-resnet'): LatencyTable {
+export function committedTable(loadScale = 1, supernet = 'supernets/fmnist-resnet'): LatencyTable {
   const profile = loadProfile(join(supernet, 'profiles', 'cpu-2core.json'));
-  return LatencyTable.fromProfile(profile, { accuracy: manifestAccuracy(join(supernet, 'manifest.json')), quantile: 'p95' });
+  return LatencyTable.fromProfile(profile, { accuracy: manifestAccuracy(join(supernet, 'manifest.json')), quantile: 'p95', loadScale });
 }
 
 /** Best throughput (req/s) of one executor on a subnet: max over batch sizes of b / p50 latency. */

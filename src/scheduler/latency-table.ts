@@ -46,7 +46,14 @@ export class LatencyTable {
    */
   static fromProfile(
     profile: Profile,
-    opts: { accuracy?: Readonly<Record<string, number>>; quantile?: LatencyQuantile; maxBatch?: number; ids?: readonly string[] } = {},
+    opts: {
+      accuracy?: Readonly<Record<string, number>>;
+      quantile?: LatencyQuantile;
+      maxBatch?: number;
+      ids?: readonly string[];
+      /** Multiplies the measured variant load times (what-if studies of the INFaaS baseline). */
+      loadScale?: number;
+    } = {},
   ): LatencyTable {
     const sizes = profile.batch_sizes;
     const maxBatch = opts.maxBatch ?? (sizes[sizes.length - 1] as number);
@@ -70,7 +77,7 @@ export class LatencyTable {
         p50[j] = Math.min(p50[j] as number, p50[j + 1] as number);
         p95[j] = Math.min(p95[j] as number, p95[j + 1] as number);
       }
-      loads[i] = profile.variant_load_ms?.[s.id]?.p50 ?? NaN;
+      loads[i] = (profile.variant_load_ms?.[s.id]?.p50 ?? NaN) * (opts.loadScale ?? 1);
       return { id: s.id, index: i, accuracy: acc };
     });
     return new LatencyTable(subnets, maxBatch, opts.quantile ?? 'p95', p50, p95, loads);

@@ -8,7 +8,8 @@
  *   clockwork:<subnet>        fixed subnet, EDF + predictive drop (also clockwork-smallest / -largest)
  *   infaas                    per-request choice among separately loaded variants
  *
- * "smallest" is the fastest subnet (at batch 1), "largest" the most accurate.
+ * "smallest" is the least accurate served subnet (on a Pareto set also the fastest), "largest" the
+ * most accurate.
  */
 import type { Config } from '../config.js';
 import { SlackserveError } from '../errors.js';
@@ -26,7 +27,7 @@ export interface PolicyOptions {
 }
 
 function fixedSubnet(table: LatencyTable, which: string): SubnetInfo {
-  if (which === 'smallest') return table.fastest(1) as SubnetInfo;
+  if (which === 'smallest') return table.byAccuracy[table.byAccuracy.length - 1] as SubnetInfo;
   if (which === 'largest') return table.mostAccurate;
   return table.subnet(which);
 }

@@ -22,7 +22,7 @@ describe('slackserve CLI', () => {
     expect(top.code).toBe(0);
     expect(top.out).toMatch(/supernet/);
     expect(top.out).toMatch(/config/);
-    for (const args of [['supernet', '--help'], ['supernet', 'inspect', '--help'], ['supernet', 'validate', '--help'], ['supernet', 'evaluate', '--help'], ['supernet', 'report', '--help'], ['profile', '--help'], ['sample-run', '--help'], ['config', '--help']]) {
+    for (const args of [['supernet', '--help'], ['supernet', 'inspect', '--help'], ['supernet', 'validate', '--help'], ['supernet', 'evaluate', '--help'], ['supernet', 'report', '--help'], ['profile', '--help'], ['sample-run', '--help'], ['config', '--help'], ['simulate', '--help'], ['trace', 'stats', '--help'], ['trace', 'generate', '--help']]) {
       const r = cli(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.out).toMatch(/Usage: slackserve/);
