@@ -7,6 +7,7 @@ import { asSlackserveError } from '../errors.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerRuntimeCommands } from './runtime-commands.js';
 import { registerSampleCommands } from './sample-commands.js';
+import { registerServeCommands } from './serve-commands.js';
 import { registerSimulateCommands } from './simulate-commands.js';
 import { registerSupernetCommands } from './supernet-commands.js';
 import { registerTraceCommands } from './trace-commands.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerTraceCommands(program);
   registerSimulateCommands(program);
+  registerServeCommands(program);
   return program;
 }
 

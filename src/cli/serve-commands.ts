@@ -1,0 +1,75 @@
+/** `slackserve serve | frontend | worker`: the server, all in one process or split across processes. */
+import type { Command } from 'commander';
+import type { ConfigKey } from '../config.js';
+import { startServer, type Roles } from '../server/serve.js';
+import { configFrom, nonNegativeInt, positiveInt } from './options.js';
+
+interface ServeFlags {
+  supernet?: string;
+  policy?: string;
+  redis?: string;
+  host?: string;
+  grpcPort?: number;
+  httpPort?: number;
+  metricsPort?: number;
+  threads?: number;
+  defaultSloMs?: string;
+  admission?: string;
+}
+
+function addServeOptions(cmd: Command, roles: Roles): Command {
+  cmd
+    .option('--supernet <dir>', 'supernet directory (config `supernet`)')
+    .option('--redis <url>', roles.frontend && roles.worker ? 'Redis URL for the request queue (default: in-process)' : 'Redis URL shared by frontends and workers (required)')
+    .option('--host <addr>', 'bind address (config `host`)');
+  if (roles.worker) cmd.option('--policy <name>', 'scheduling policy (config `policy`, docs/scheduling.md)').option('--threads <n>', 'executor threads (config `executorThreads`)', positiveInt);
+  if (roles.frontend)
+    cmd
+      .option('--grpc-port <n>', 'gRPC port (config `grpcPort`, 8001)', nonNegativeInt)
+      .option('--http-port <n>', 'HTTP port (config `httpPort`, 8000)', nonNegativeInt)
+      .option('--default-slo-ms <ms>', 'budget of requests without an SLO (config `defaultSloMs`)')
+      .option('--admission <mode>', 'reject | downgrade | off (config `admission`)');
+  if (roles.worker && !roles.frontend) cmd.option('--metrics-port <n>', '/metrics and health port (config `metricsPort`, 8002)', nonNegativeInt);
+  return cmd;
+}
+
+async function run(roles: Roles, flags: ServeFlags, cmd: Command): Promise<void> {
+  const overrides: Partial<Record<ConfigKey, unknown>> = {
+    supernet: flags.supernet,
+    policy: flags.policy,
+    redisUrl: flags.redis,
+    host: flags.host,
+    grpcPort: flags.grpcPort,
+    httpPort: flags.httpPort,
+    metricsPort: flags.metricsPort,
+    executorThreads: flags.threads,
+    defaultSloMs: flags.defaultSloMs,
+    admission: flags.admission,
+  };
+  const cfg = configFrom(cmd, overrides);
+  const server = await startServer(cfg, roles, (l) => console.log(l));
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string): void => {
+      console.log(`${sig}: stopping (pulling stops, queued work is handed back, running batches finish)`);
+      void server.stop().then(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  console.log('stopped');
+}
+
+export function registerServeCommands(program: Command): void {
+  const both = { frontend: true, worker: true };
+  addServeOptions(program.command('serve').description('serve the supernet: gRPC (Open Inference Protocol) + HTTP, queue, scheduler and executor in one process'), both).action(
+    (flags: ServeFlags, cmd: Command) => run(both, flags, cmd),
+  );
+  const fe = { frontend: true, worker: false };
+  addServeOptions(program.command('frontend').description('the gRPC/HTTP edge only: admits requests into Redis and returns the answers workers send back'), fe).action(
+    (flags: ServeFlags, cmd: Command) => run(fe, flags, cmd),
+  );
+  const wk = { frontend: false, worker: true };
+  addServeOptions(program.command('worker').description('a worker only: pulls requests from Redis, schedules (SlackFit), runs the supernet, replies'), wk).action(
+    (flags: ServeFlags, cmd: Command) => run(wk, flags, cmd),
+  );
+}

@@ -1,0 +1,260 @@
+/**
+ * The frontend: the `InferenceBackend` behind the gRPC and HTTP edges. It admits a request
+ * (admission: reject or downgrade what no eligible subnet can serve in time), puts it on the shared
+ * request queue, and completes the client's call when a worker's reply comes back on this
+ * frontend's reply channel. It owns the map of calls in flight; nothing else does.
+ */
+import type { InferAnswer, InferContext, InferenceBackend, DecodedInfer, ModelMetadata, ServerMetadata } from '../api/types.js';
+import { SlackserveError } from '../errors.js';
+import type { FailureReason, Metrics, SloOutcome } from '../metrics/metrics.js';
+import type { InferenceReply, RequestQueue } from '../queue/types.js';
+import { admit, type AdmissionMode } from '../scheduler/admission.js';
+import type { LatencyTable } from '../scheduler/latency-table.js';
+import type { Catalogue } from '../supernet/catalogue.js';
+import { bytesOf, floatsOf } from '../worker/tensors.js';
+
+export interface FrontendOptions {
+  readonly id: string;
+  readonly queue: RequestQueue;
+  readonly catalogue: Catalogue;
+  readonly table: LatencyTable;
+  readonly admission: AdmissionMode;
+  readonly dispatchOverheadMs: number;
+  /** Executors serving the queue, for the admission estimate (all workers' threads). */
+  readonly executors: number;
+  readonly maxBatch: number;
+  /** How long past its deadline a call waits for a worker before failing (covers reclaim after a worker death). */
+  readonly graceMs: number;
+  readonly clock: () => number;
+  readonly version: string;
+  readonly metrics?: Metrics;
+  /** Liveness of the workers this process runs itself (serve mode); undefined for a pure frontend. */
+  readonly localReady?: () => boolean;
+}
+
+interface Call {
+  readonly req: DecodedInfer;
+  readonly sloClass: string;
+  readonly resolve: (a: InferAnswer) => void;
+  readonly reject: (e: Error) => void;
+  readonly onEarly: ((a: InferAnswer) => void) | undefined;
+  readonly started: number;
+  timer: NodeJS.Timeout | null;
+  cleanup: () => void;
+}
+
+const FAILURE_OF: Partial<Record<string, FailureReason>> = {
+  QUEUE_FULL: 'REJECTED',
+  DEADLINE_EXPIRED: 'REJECTED',
+  CANCELLED: 'CANCELED',
+  BACKEND_UNAVAILABLE: 'BACKEND',
+  INTERNAL: 'BACKEND',
+};
+
+export class Frontend implements InferenceBackend {
+  private readonly calls = new Map<string, Call>();
+  private seq = 0;
+  private depth = 0;
+  private depthTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => Promise<void>) | null = null;
+  private readonly meta: ModelMetadata;
+  private readonly accuracy: Map<string, number>;
+
+  constructor(private readonly o: FrontendOptions) {
+    const m = o.catalogue.manifest;
+    this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
+    this.meta = {
+      name: m.name,
+      versions: [o.version],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: m.input.name, datatype: 'FP32', shape: [-1, ...o.catalogue.sampleShape] }],
+      outputs: [
+        { name: 'logits', datatype: 'FP32', shape: [-1, o.catalogue.numClasses] },
+        { name: 'class', datatype: 'INT64', shape: [-1] },
+      ],
+      maxBatch: o.maxBatch,
+    };
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.o.queue.subscribeReplies(this.o.id, (r) => this.onReply(r));
+    // admission needs the queue depth; one read every 20 ms instead of one per request
+    const poll = async (): Promise<void> => {
+      this.depth = await this.o.queue.depth().catch(() => this.depth);
+      this.o.metrics?.queueDepth.set({ where: 'shared' }, this.depth);
+    };
+    await poll();
+    this.depthTimer = setInterval(() => void poll(), 20);
+    this.depthTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.depthTimer) clearInterval(this.depthTimer);
+    for (const [id, c] of this.calls) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', 'the server is shutting down'));
+    await this.unsubscribe?.();
+  }
+
+  get inFlight(): number {
+    return this.calls.size;
+  }
+
+  live(): boolean {
+    return true;
+  }
+
+  async ready(): Promise<boolean> {
+    return (this.o.localReady?.() ?? true) && (await this.o.queue.ready());
+  }
+
+  async modelReady(name: string, version: string): Promise<boolean> {
+    return name === this.meta.name && (version === '' || version === this.o.version) && this.ready();
+  }
+
+  serverMetadata(): ServerMetadata {
+    return { name: 'slackserve', version: '0.1.0', extensions: ['slo_parameters', 'model_stream_infer', 'early_exit'] };
+  }
+
+  modelMetadata(name: string, version: string): ModelMetadata {
+    if (name !== this.meta.name) throw new SlackserveError('MODEL_UNKNOWN', `unknown model "${name}" (this server serves "${this.meta.name}")`);
+    if (version !== '' && version !== this.o.version) throw new SlackserveError('MODEL_UNKNOWN', `model "${name}" has no version "${version}" (have: ${this.o.version})`);
+    return this.meta;
+  }
+
+  async infer(req: DecodedInfer, ctx: InferContext): Promise<InferAnswer> {
+    this.modelMetadata(req.model, req.version);
+    const m = this.o.metrics;
+    const sloClass = m?.classLabel(req.slo.sloClass) ?? req.slo.sloClass;
+    const now = this.o.clock();
+    const verdict = admit(this.o.table, this.o.admission, {
+      now,
+      deadline: req.slo.deadlineMs,
+      minAccuracy: req.slo.minAccuracy,
+      queuedAhead: this.depth,
+      workers: this.o.executors,
+      soonestFree: now,
+      dispatchOverheadMs: this.o.dispatchOverheadMs,
+    });
+    if (verdict === 'reject') {
+      m?.requestFailure.inc({ model: req.model, reason: 'REJECTED' });
+      m?.sloOutcome.inc({ class: sloClass, outcome: 'shed' });
+      const why = req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}` : `${this.depth} requests are queued ahead`;
+      throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why}); rejected at admission`, { admission: 'reject' });
+    }
+    const id = `${this.o.id}:${this.seq++}`;
+    const downgraded = verdict === 'downgrade';
+    const answer = new Promise<InferAnswer>((resolve, reject) => {
+      const call: Call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, timer: null, cleanup: () => undefined };
+      const onAbort = (): void => {
+        void this.o.queue.cancel(id).catch(() => undefined);
+        this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
+      };
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      call.cleanup = () => ctx.signal.removeEventListener('abort', onAbort);
+      // a worker that died holding the request is reclaimed by another, which answers; this only
+      // bounds the wait if every worker is gone
+      call.timer = setTimeout(() => this.finish(id, call, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: no worker answered')), Math.max(0, req.slo.deadlineMs - now) + this.o.graceMs);
+      call.timer.unref();
+      this.calls.set(id, call);
+    });
+    m?.pending.set({ model: req.model }, this.calls.size);
+    try {
+      await this.o.queue.enqueue({
+        id,
+        frontend: this.o.id,
+        model: req.model,
+        arrivalMs: req.slo.arrivalMs,
+        deadlineMs: req.slo.deadlineMs,
+        minAccuracy: downgraded ? 0 : req.slo.minAccuracy,
+        priority: req.slo.priority,
+        sheddable: req.slo.sheddable,
+        sloClass: req.slo.sloClass,
+        downgraded,
+        shape: req.tensor.shape,
+        data: bytesOf(req.tensor.data),
+        ...(ctx.onEarly ? { stream: true } : {}),
+      });
+    } catch (e) {
+      const c = this.calls.get(id);
+      if (c) this.finish(id, c, e as Error);
+    }
+    if (ctx.signal.aborted) {
+      const c = this.calls.get(id);
+      if (c) this.finish(id, c, new SlackserveError('CANCELLED', 'the client cancelled the request'));
+    }
+    return answer;
+  }
+
+  private finish(id: string, c: Call, outcome: InferAnswer | Error): void {
+    if (this.calls.get(id) !== c) return;
+    this.calls.delete(id);
+    if (c.timer) clearTimeout(c.timer);
+    c.cleanup();
+    const m = this.o.metrics;
+    const model = c.req.model;
+    m?.pending.set({ model }, this.calls.size);
+    if (outcome instanceof Error) {
+      const code = outcome instanceof SlackserveError ? outcome.code : 'INTERNAL';
+      m?.requestFailure.inc({ model, reason: FAILURE_OF[code] ?? 'OTHER' });
+      const shed = code === 'DEADLINE_EXPIRED' || code === 'QUEUE_FULL';
+      m?.sloOutcome.inc({ class: c.sloClass, outcome: code === 'CANCELLED' ? 'cancelled' : shed ? 'shed' : 'missed' });
+      c.reject(outcome);
+      return;
+    }
+    const done = this.o.clock();
+    m?.requestSuccess.inc({ model });
+    m?.requestDuration.observe({ model }, (done - c.started) / 1000);
+    const sb = outcome.servedBy;
+    const outcomeLabel: SloOutcome = sb.downgraded ? 'downgraded' : sb.deadlineMet ? 'met' : 'missed';
+    m?.sloOutcome.inc({ class: c.sloClass, outcome: outcomeLabel });
+    m?.slack.observe({ class: c.sloClass }, (c.req.slo.deadlineMs - done) / 1000);
+    const acc = this.accuracy.get(sb.subnet);
+    if (acc !== undefined) m?.servedAccuracy.observe({ class: c.sloClass }, acc);
+    m?.subnetChoice.inc({ subnet: sb.subnet });
+    m?.exitChoice.inc({ exit: sb.exit });
+    c.resolve(outcome);
+  }
+
+  private onReply(r: InferenceReply): void {
+    const c = this.calls.get(r.id);
+    if (!c) return; // answered already (duplicate after a reclaim), cancelled, or timed out
+    if (!r.ok) {
+      this.finish(r.id, c, new SlackserveError(r.code, r.message));
+      return;
+    }
+    const logits = floatsOf(r.logits);
+    const answer: InferAnswer = {
+      logits,
+      classes: r.classes,
+      servedBy: {
+        subnet: r.subnet,
+        exit: r.exit ?? 'final',
+        confidence: minConfidence(logits, c.req.tensor.batch),
+        queueUs: r.queueUs,
+        computeUs: r.computeUs,
+        deadlineMet: r.deadlineMet,
+        downgraded: r.downgraded,
+        ...(r.final ? {} : { early: true }),
+        ...(r.extra?.deadline_answer === true ? { deadlineAnswer: true } : {}),
+      },
+    };
+    if (!r.final) {
+      c.onEarly?.(answer);
+      return;
+    }
+    this.finish(r.id, c, answer);
+  }
+}
+
+/** Lowest top-softmax probability over the rows (the batch's least confident answer). */
+export function minConfidence(logits: Float32Array, rows: number): number {
+  const cols = logits.length / rows;
+  let min = 1;
+  for (let r = 0; r < rows; r++) {
+    let mx = -Infinity;
+    for (let c = 0; c < cols; c++) mx = Math.max(mx, logits[r * cols + c] as number);
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += Math.exp((logits[r * cols + c] as number) - mx);
+    min = Math.min(min, 1 / sum);
+  }
+  return min;
+}

@@ -1,0 +1,183 @@
+/**
+ * Assembles a process from the configuration: a frontend (gRPC + HTTP edges, admission, reply
+ * routing), a worker (worker loop + executor threads), or both (`slackserve serve`). Every role
+ * talks only through the request queue, so the same code runs all-in-one (in-process queue) or
+ * split across processes and machines (Redis).
+ */
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { GrpcInferenceServer } from '../api/grpc-server.js';
+import { HttpInferenceServer, sendJson } from '../api/http-server.js';
+import { executorSettings, type Config } from '../config.js';
+import { SlackserveError } from '../errors.js';
+import { Metrics } from '../metrics/metrics.js';
+import { createQueue } from '../queue/index.js';
+import type { RequestQueue } from '../queue/types.js';
+import { Executor } from '../runtime/executor.js';
+import { LatencyTable } from '../scheduler/latency-table.js';
+import { buildPolicy, policyOptionsFrom } from '../scheduler/registry.js';
+import { Catalogue } from '../supernet/catalogue.js';
+import { loadProfile } from '../supernet/profile-file.js';
+import { epochMs, WorkerLoop } from '../worker/worker-loop.js';
+import { Frontend } from './frontend.js';
+
+export interface Roles {
+  readonly frontend: boolean;
+  readonly worker: boolean;
+}
+
+export interface ServerHandle {
+  readonly grpcPort: number | undefined;
+  readonly httpPort: number | undefined;
+  readonly metricsPort: number | undefined;
+  readonly frontend: Frontend | undefined;
+  readonly worker: WorkerLoop | undefined;
+  readonly executor: Executor | undefined;
+  readonly metrics: Metrics;
+  readonly queue: RequestQueue;
+  readonly catalogue: Catalogue;
+  readonly table: LatencyTable;
+  /** Extra HTTP routes (dashboard) can be added here before or after start. */
+  readonly http: HttpInferenceServer | undefined;
+  stop(): Promise<void>;
+}
+
+export function latencyTableFor(cfg: Config, cat: Catalogue): LatencyTable {
+  const file = cfg.profile === 'auto' ? join(cfg.supernet, 'profiles', 'cpu-2core.json') : cfg.profile;
+  const accuracy: Record<string, number> = {};
+  for (const s of cat.subnets) if (s.top1 !== undefined) accuracy[s.id] = s.top1;
+  return LatencyTable.fromProfile(loadProfile(file), { accuracy, quantile: cfg.latencyQuantile, maxBatch: cfg.maxBatch });
+}
+
+const queueFor = (cfg: Config): RequestQueue =>
+  createQueue({ redisUrl: cfg.redisUrl === 'embedded' ? undefined : cfg.redisUrl, prefix: cfg.queuePrefix, maxPending: cfg.maxPending });
+
+export async function startServer(cfg: Config, roles: Roles, log: (line: string) => void = () => undefined): Promise<ServerHandle> {
+  if (!roles.frontend && !roles.worker) throw new SlackserveError('CONFIG_INVALID', 'a process needs at least one role');
+  if (cfg.redisUrl === 'embedded' && !(roles.frontend && roles.worker))
+    throw new SlackserveError('CONFIG_INVALID', 'split frontend/worker processes share work through Redis: set redisUrl (--redis URL)');
+  const catalogue = Catalogue.load(cfg.supernet);
+  const table = latencyTableFor(cfg, catalogue);
+  const policy = buildPolicy(cfg.policy, table, policyOptionsFrom(cfg)); // fail on a bad name before binding ports
+  const model = catalogue.manifest.name;
+  const metrics = new Metrics(roles.frontend && roles.worker ? 'serve' : roles.frontend ? 'frontend' : 'worker');
+  const queue = queueFor(cfg);
+  const tag = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.splice(0).reverse()) await s().catch((e: unknown) => log(`shutdown step failed: ${String(e)}`));
+  };
+  try {
+    stops.push(() => queue.close());
+    let executor: Executor | undefined;
+    let worker: WorkerLoop | undefined;
+    if (roles.worker) {
+      executor = await Executor.start(cfg.supernet, executorSettings(cfg));
+      const ex = executor;
+      stops.push(() => ex.close());
+      worker = new WorkerLoop({
+        id: `worker-${tag}`,
+        model,
+        queue,
+        executor,
+        policy,
+        table,
+        slots: cfg.executorThreads,
+        maxBatch: cfg.maxBatch,
+        sampleSize: catalogue.sampleSize,
+        localCap: cfg.workerLocalCap,
+        pullBlockMs: 200,
+        reclaimEveryMs: Math.max(50, cfg.reclaimIdleMs / 2),
+        reclaimIdleMs: cfg.reclaimIdleMs,
+        clock: epochMs,
+        metrics,
+        log,
+      });
+      const w = worker;
+      w.start();
+      stops.push(() => w.stop());
+    }
+    let frontend: Frontend | undefined;
+    let grpc: GrpcInferenceServer | undefined;
+    let http: HttpInferenceServer | undefined;
+    let metricsServer: Server | undefined;
+    if (roles.frontend) {
+      frontend = new Frontend({
+        id: `frontend-${tag}`,
+        queue,
+        catalogue,
+        table,
+        admission: cfg.admission,
+        dispatchOverheadMs: cfg.dispatchOverheadMs,
+        executors: cfg.executorThreads,
+        maxBatch: cfg.maxBatch,
+        graceMs: 2 * cfg.reclaimIdleMs + 2000,
+        clock: epochMs,
+        version: cfg.modelVersion,
+        metrics,
+        ...(executor ? { localReady: () => true } : {}),
+      });
+      const f = frontend;
+      await f.start();
+      stops.push(() => f.stop());
+      grpc = new GrpcInferenceServer(f, { host: cfg.host, port: cfg.grpcPort, defaultBudgetMs: cfg.defaultSloMs, now: epochMs });
+      await grpc.start();
+      const g = grpc;
+      stops.push(() => g.stop());
+      http = new HttpInferenceServer(f, { host: cfg.host, port: cfg.httpPort, defaultBudgetMs: cfg.defaultSloMs, now: epochMs });
+      http.route('GET', '/metrics', async (_req, res) => {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(await metrics.text());
+      });
+      await http.start();
+      const h = http;
+      stops.push(() => h.stop());
+    } else {
+      metricsServer = await workerMetricsServer(cfg, metrics, queue);
+      const ms = metricsServer;
+      stops.push(() => new Promise<void>((res) => ms.close(() => res())));
+    }
+    const addr = metricsServer?.address();
+    log(
+      `slackserve ${metrics.role}: model ${model} (${table.subnets.length} subnets), policy ${policy.name}, queue ${cfg.redisUrl === 'embedded' ? 'in-process' : cfg.redisUrl}` +
+        (grpc ? `, gRPC :${grpc.port}, HTTP :${http?.port}` : '') +
+        (addr && typeof addr === 'object' ? `, metrics :${addr.port}` : ''),
+    );
+    return {
+      grpcPort: grpc?.port,
+      httpPort: http?.port,
+      metricsPort: addr && typeof addr === 'object' ? addr.port : undefined,
+      frontend,
+      worker,
+      executor,
+      metrics,
+      queue,
+      catalogue,
+      table,
+      http,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** A worker-only process still answers /metrics and health checks (liveness never needs Redis). */
+async function workerMetricsServer(cfg: Config, metrics: Metrics, queue: RequestQueue): Promise<Server> {
+  const server = createServer((req, res) => {
+    void (async () => {
+      if (req.url === '/metrics') {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(await metrics.text());
+      } else if (req.url === '/v2/health/live') res.writeHead(200).end();
+      else if (req.url === '/v2/health/ready') res.writeHead((await queue.ready()) ? 200 : 503).end();
+      else sendJson(res, 404, { error: `no route ${req.url ?? ''}` });
+    })();
+  });
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(cfg.metricsPort, cfg.host, () => res());
+  });
+  return server;
+}

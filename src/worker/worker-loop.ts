@@ -1,0 +1,315 @@
+/**
+ * The worker loop: the one place that owns I/O on the serving path.
+ *   pull (shared queue -> local EDF queue) -> schedule (pure policy) -> execute (onnxruntime
+ *   worker threads) -> respond (reply to the frontend, ack) -> feed back (policy.observe, metrics)
+ * Deadlines are enforced here: at dequeue (expired requests answer DEADLINE_EXPIRED at once) and
+ * by the policy (hopeless sheddable requests are dropped). Work that dead workers left pending is
+ * reclaimed periodically (at-least-once). On stop, pulling ends, queued work is handed back to
+ * the shared queue, and running batches finish.
+ */
+import { asSlackserveError, SlackserveError } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Delivery, InferenceReply, RequestQueue } from '../queue/types.js';
+import type { RunOptions, RunResult } from '../runtime/executor.js';
+import { EdfQueue } from '../scheduler/edf-queue.js';
+import type { LatencyTable } from '../scheduler/latency-table.js';
+import type { Dispatch, Drop, Policy, QueuedRequest } from '../scheduler/types.js';
+import { argmaxRows, bytesOf, concatBatch, floatsOf } from './tensors.js';
+
+/** What the loop needs from the executor (the real one, or a trivial model in queue benchmarks). */
+export interface BatchRunner {
+  run(images: Float32Array, subnetId: string, options?: RunOptions): Promise<RunResult>;
+}
+
+export interface WorkerLoopOptions {
+  readonly id: string;
+  readonly model: string;
+  readonly queue: RequestQueue;
+  readonly executor: BatchRunner;
+  readonly policy: Policy;
+  readonly table: LatencyTable;
+  /** Batches that may run at once (the executor's threads). */
+  readonly slots: number;
+  readonly maxBatch: number;
+  /** Floats per image. */
+  readonly sampleSize: number;
+  /** Requests held locally at most (pulled, not yet running): leaves work for other workers. */
+  readonly localCap: number;
+  readonly pullBlockMs: number;
+  readonly reclaimEveryMs: number;
+  readonly reclaimIdleMs: number;
+  /** Epoch ms with sub-ms resolution (injected: tests may drive it). */
+  readonly clock: () => number;
+  readonly metrics?: Metrics;
+  readonly log?: (line: string) => void;
+}
+
+interface Held {
+  readonly delivery: Delivery;
+  readonly images: Float32Array;
+  readonly count: number;
+}
+
+export class WorkerLoop {
+  private readonly local = new EdfQueue();
+  private readonly held = new Map<number, Held>();
+  private readonly byId = new Map<string, QueuedRequest>();
+  private readonly cancelled = new Set<string>();
+  private state: unknown;
+  private seq = 0;
+  private free: number;
+  private running = false;
+  private pulling: Promise<void> | null = null;
+  private reclaimTimer: NodeJS.Timeout | null = null;
+  private readonly inflight = new Set<Promise<void>>();
+  private wakePuller: (() => void) | null = null;
+  private offCancel: (() => void) | null = null;
+  private readonly accuracy: Map<string, number>;
+  /** Batches run and requests answered, for tests and health reporting. */
+  readonly stats = { batches: 0, answered: 0, expired: 0, dropped: 0, reclaimed: 0 };
+
+  constructor(private readonly o: WorkerLoopOptions) {
+    this.free = o.slots;
+    this.state = o.policy.init();
+    this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.offCancel = this.o.queue.onCancel((id) => this.onCancel(id));
+    this.pulling = this.pullLoop();
+    this.reclaimTimer = setInterval(() => void this.reclaim(), this.o.reclaimEveryMs);
+    this.reclaimTimer.unref();
+  }
+
+  /** Graceful: stop pulling, hand queued work back, let running batches finish. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.reclaimTimer) clearInterval(this.reclaimTimer);
+    this.wakePuller?.();
+    await this.pulling;
+    const back = this.local.drain().map((r) => (this.held.get(r.key) as Held).delivery);
+    for (const r of back) this.forget(r.request.id);
+    if (back.length > 0) await this.o.queue.release(back).catch((e: unknown) => this.o.log?.(`release failed: ${String(e)}`));
+    await Promise.allSettled([...this.inflight]);
+    this.offCancel?.();
+  }
+
+  /** Requests held locally (pulled, not yet running). */
+  get localDepth(): number {
+    return this.local.length;
+  }
+
+  private async pullLoop(): Promise<void> {
+    while (this.running) {
+      const room = this.o.localCap - this.local.length;
+      if (room <= 0) {
+        await new Promise<void>((res) => (this.wakePuller = res));
+        this.wakePuller = null;
+        continue;
+      }
+      let got: Delivery[];
+      try {
+        got = await this.o.queue.pull(this.o.id, room, this.o.pullBlockMs);
+      } catch (e) {
+        this.o.log?.(`pull failed: ${asSlackserveError(e).message}`);
+        await new Promise((res) => setTimeout(res, 200));
+        continue;
+      }
+      await this.admit(got);
+    }
+  }
+
+  private async reclaim(): Promise<void> {
+    if (!this.running) return;
+    try {
+      const got = await this.o.queue.reclaim(this.o.id, this.o.reclaimIdleMs, this.o.localCap);
+      if (got.length > 0) {
+        this.stats.reclaimed += got.length;
+        this.o.log?.(`reclaimed ${got.length} request(s) left by a dead worker`);
+        await this.admit(got);
+      }
+    } catch (e) {
+      this.o.log?.(`reclaim failed: ${asSlackserveError(e).message}`);
+    }
+  }
+
+  /** Pulled requests enter the local queue, unless already expired or cancelled. */
+  private async admit(got: readonly Delivery[]): Promise<void> {
+    const now = this.o.clock();
+    const done: Delivery[] = [];
+    const replies: Promise<void>[] = [];
+    for (const d of got) {
+      const q = d.request;
+      if (this.cancelled.delete(q.id)) {
+        done.push(d);
+        continue;
+      }
+      if (q.deadlineMs <= now) {
+        this.stats.expired++;
+        replies.push(this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired')));
+        done.push(d);
+        continue;
+      }
+      const key = this.seq++;
+      const r: QueuedRequest = { key, arrival: q.arrivalMs, deadline: q.deadlineMs, minAccuracy: q.minAccuracy, priority: q.priority, sheddable: q.sheddable };
+      const images = floatsOf(q.data);
+      this.held.set(key, { delivery: d, images, count: images.length / this.o.sampleSize });
+      this.byId.set(q.id, r);
+      this.local.push(r);
+    }
+    await Promise.all(replies);
+    if (done.length > 0) await this.o.queue.ack(done);
+    this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
+    this.kick();
+  }
+
+  private onCancel(id: string): void {
+    const r = this.byId.get(id);
+    if (!r) {
+      // it may still arrive (pulled later, or reclaimed); bounded, since most such ids already ran
+      this.cancelled.add(id);
+      if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.values().next().value as string);
+      return;
+    }
+    this.local.take([r]);
+    const h = this.held.get(r.key) as Held;
+    this.forget(id);
+    void this.o.queue.ack([h.delivery]);
+  }
+
+  private forget(id: string): void {
+    const r = this.byId.get(id);
+    if (!r) return;
+    this.byId.delete(id);
+    this.held.delete(r.key);
+  }
+
+  /** Schedules while an executor slot is free and requests wait. */
+  private kick(): void {
+    while (this.free > 0 && this.local.length > 0) {
+      const { decision, state } = this.o.policy.decide(
+        { now: this.o.clock(), queue: this.local, executor: { id: 0, loaded: [], workers: this.o.slots } },
+        this.state,
+      );
+      this.state = state;
+      if (decision.drops.length > 0) this.shed(decision.drops);
+      if (decision.dispatch === null) {
+        if (decision.drops.length === 0) break;
+        continue;
+      }
+      const batch = this.fit(decision.dispatch);
+      this.local.take(batch);
+      this.free--;
+      const p = this.execute(decision.dispatch.subnet, batch).finally(() => {
+        this.free++;
+        this.inflight.delete(p);
+        this.wakePuller?.();
+        this.kick();
+      });
+      this.inflight.add(p);
+    }
+    this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
+    if (this.local.length < this.o.localCap) this.wakePuller?.();
+  }
+
+  /** Requests may carry several images: keep the batch within the executor's maximum. */
+  private fit(d: Dispatch): QueuedRequest[] {
+    const out: QueuedRequest[] = [];
+    let images = 0;
+    for (const r of d.requests) {
+      const n = (this.held.get(r.key) as Held).count;
+      if (out.length > 0 && images + n > this.o.maxBatch) break;
+      out.push(r);
+      images += n;
+    }
+    return out;
+  }
+
+  private shed(drops: readonly Drop[]): void {
+    this.local.take(drops.map((d) => d.request));
+    const acks: Delivery[] = [];
+    for (const d of drops) {
+      const h = this.held.get(d.request.key) as Held;
+      const q = h.delivery.request;
+      this.forget(q.id);
+      acks.push(h.delivery);
+      if (d.reason === 'expired') this.stats.expired++;
+      else this.stats.dropped++;
+      const msg = d.reason === 'expired' ? 'Request timeout expired' : 'Request timeout expired: no subnet can finish it before its deadline (shed)';
+      void this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', msg, { shed: d.reason === 'infeasible' }));
+    }
+    void this.o.queue.ack(acks);
+  }
+
+  private async execute(subnet: string, batch: readonly QueuedRequest[]): Promise<void> {
+    const helds = batch.map((r) => this.held.get(r.key) as Held);
+    for (const h of helds) this.forget(h.delivery.request.id);
+    const start = this.o.clock();
+    const images = concatBatch(helds.map((h) => h.images));
+    const total = images.length / this.o.sampleSize;
+    let result: RunResult;
+    try {
+      result = await this.o.executor.run(images, subnet, { mode: 'whole' });
+    } catch (e) {
+      const err = asSlackserveError(e);
+      await Promise.all(helds.map((h) => this.replyError(h.delivery.request.id, h.delivery.request.frontend, err)));
+      await this.o.queue.ack(helds.map((h) => h.delivery));
+      return;
+    }
+    const end = this.o.clock();
+    const classes = result.logits.length / total;
+    const m = this.o.metrics;
+    let row = 0;
+    let missed = 0;
+    const replies = helds.map((h) => {
+      const q = h.delivery.request;
+      const logits = result.logits.slice(row * classes, (row + h.count) * classes);
+      row += h.count;
+      const met = end <= q.deadlineMs;
+      if (!met) missed++;
+      const reply: InferenceReply = {
+        id: q.id,
+        ok: true,
+        final: true,
+        subnet,
+        exit: null,
+        logits: bytesOf(logits),
+        classes: argmaxRows(logits, h.count),
+        queueUs: Math.round((start - q.arrivalMs) * 1000),
+        computeUs: Math.round((end - start) * 1000),
+        deadlineMet: met,
+        downgraded: q.downgraded,
+        worker: this.o.id,
+        extra: { accuracy: this.accuracy.get(subnet) ?? -1, batch: total },
+      };
+      m?.queueDuration.observe({ model: this.o.model }, (start - q.arrivalMs) / 1000);
+      return this.o.queue.reply(reply, q.frontend);
+    });
+    await Promise.all(replies);
+    await this.o.queue.ack(helds.map((h) => h.delivery));
+    this.stats.batches++;
+    this.stats.answered += helds.length;
+    if (m) {
+      m.execCount.inc({ model: this.o.model, subnet });
+      m.inferenceCount.inc({ model: this.o.model }, total);
+      m.computeDuration.observe({ model: this.o.model }, (end - start) / 1000);
+      m.batchSize.observe({ subnet }, total);
+    }
+    const tightest = Math.min(...helds.map((h) => h.delivery.request.deadlineMs - h.delivery.request.arrivalMs));
+    this.state = this.o.policy.observe(this.state, { subnet, batch: helds.length, latencyMs: end - start, tightestSloMs: tightest, missed });
+  }
+
+  private async replyError(id: string, frontend: string, e: SlackserveError): Promise<void> {
+    try {
+      await this.o.queue.reply({ id, ok: false, code: e.code, message: e.message }, frontend);
+    } catch (err) {
+      this.o.log?.(`reply to ${frontend} failed: ${String(err)}`);
+    }
+  }
+}
+
+/** Epoch milliseconds with sub-millisecond resolution, comparable across processes on one host. */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
