@@ -1,0 +1,258 @@
+/**
+ * The in-process request queue: the embedded default when no Redis is configured, so a single
+ * `slackserve serve` process needs nothing installed. It keeps the Redis queue's semantics (the
+ * contract test runs the same suite against both), modelled as a broker (the shared state, like
+ * the Redis server) and handles (one per "process connection", like a RedisQueue instance):
+ * closing a handle is how a worker dies here, which makes what it held reclaimable.
+ */
+import { SlackserveError } from '../errors.js';
+import { validateRequest } from './codec.js';
+import {
+  DEFAULT_MAX_PENDING,
+  QUEUE_FULL_MESSAGE,
+  type Delivery,
+  type InferenceReply,
+  type QueuedInference,
+  type RequestQueue,
+} from './types.js';
+
+class MemoryDelivery implements Delivery {
+  constructor(
+    readonly request: QueuedInference,
+    readonly worker: string,
+  ) {}
+}
+
+/** A pulled request: who holds it, since when, and whether the client has cancelled it. */
+interface Held {
+  readonly request: QueuedInference;
+  worker: string;
+  handle: MemoryQueue;
+  sinceMs: number;
+  cancelled: boolean;
+}
+
+interface Waiter {
+  readonly handle: MemoryQueue;
+  readonly worker: string;
+  readonly max: number;
+  readonly resolve: (d: Delivery[]) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface MemoryQueueOptions {
+  readonly maxPending?: number;
+}
+
+/** Shared state of every handle connected to it. */
+export class MemoryBroker {
+  readonly maxPending: number;
+  /** Admitted, not yet pulled; a Map keeps FIFO (insertion) order and deletes by id in O(1). */
+  readonly pending = new Map<string, QueuedInference>();
+  readonly held = new Map<string, Held>();
+  readonly waiters: Waiter[] = [];
+  readonly replyListeners = new Map<string, Set<(r: InferenceReply) => void>>();
+  readonly handles = new Set<MemoryQueue>();
+
+  constructor(opts: MemoryQueueOptions = {}) {
+    this.maxPending = opts.maxPending ?? DEFAULT_MAX_PENDING;
+  }
+
+  /** A new handle (what one process would hold). */
+  connect(): MemoryQueue {
+    const h = new MemoryQueue(this);
+    this.handles.add(h);
+    return h;
+  }
+
+  isAlive(worker: string): boolean {
+    for (const h of this.handles) if (h.workers.has(worker)) return true;
+    return false;
+  }
+
+  /** Moves up to `max` pending requests to `worker`, in FIFO order. */
+  take(handle: MemoryQueue, worker: string, max: number): Delivery[] {
+    const out: Delivery[] = [];
+    const now = Date.now();
+    for (const [id, r] of this.pending) {
+      if (out.length >= max) break;
+      this.pending.delete(id);
+      this.held.set(id, { request: r, worker, handle, sinceMs: now, cancelled: false });
+      out.push(new MemoryDelivery(r, worker));
+    }
+    return out;
+  }
+
+  /** Hands pending work to blocked pullers, oldest waiter first. */
+  wake(): void {
+    while (this.pending.size > 0 && this.waiters.length > 0) {
+      const w = this.waiters.shift()!;
+      clearTimeout(w.timer);
+      w.resolve(this.take(w.handle, w.worker, w.max));
+    }
+  }
+}
+
+export class MemoryQueue implements RequestQueue {
+  /** Worker names pulling through this handle: alive until it closes. */
+  readonly workers = new Set<string>();
+  private readonly cancelListeners = new Set<(id: string) => void>();
+  private readonly subscriptions: Array<{ frontend: string; listener: (r: InferenceReply) => void }> = [];
+  private closed = false;
+
+  constructor(private readonly broker: MemoryBroker) {}
+
+  async enqueue(r: QueuedInference): Promise<void> {
+    this.open();
+    validateRequest(r);
+    const b = this.broker;
+    // The Redis queue cannot detect a reused id; here entries are keyed by it, so refuse.
+    if (b.pending.has(r.id) || b.held.has(r.id))
+      throw new SlackserveError('INPUT_INVALID', `request id ${JSON.stringify(r.id)} is already queued`, { id: r.id });
+    if (b.pending.size >= b.maxPending)
+      throw new SlackserveError('QUEUE_FULL', QUEUE_FULL_MESSAGE, { maxPending: b.maxPending });
+    b.pending.set(r.id, r);
+    b.wake();
+  }
+
+  async cancel(id: string): Promise<boolean> {
+    this.open();
+    const b = this.broker;
+    if (b.pending.delete(id)) return true;
+    const h = b.held.get(id);
+    if (h && !h.cancelled) {
+      h.cancelled = true; // release drops it, reclaim drops it
+      h.handle.notifyCancel(id);
+    }
+    return false;
+  }
+
+  onCancel(listener: (id: string) => void): () => void {
+    this.cancelListeners.add(listener);
+    return () => this.cancelListeners.delete(listener);
+  }
+
+  /** @internal the broker tells the handle that holds `id`. Async, like a pub/sub message. */
+  notifyCancel(id: string): void {
+    if (this.closed) return;
+    queueMicrotask(() => {
+      for (const l of this.cancelListeners) l(id);
+    });
+  }
+
+  async pull(worker: string, max: number, blockMs: number): Promise<Delivery[]> {
+    if (this.closed) return [];
+    this.workers.add(worker);
+    const b = this.broker;
+    if (b.pending.size > 0) return b.take(this, worker, max);
+    if (blockMs <= 0) return [];
+    return new Promise<Delivery[]>((resolve) => {
+      const w: Waiter = { handle: this, worker, max, resolve, timer: undefined };
+      w.timer = setTimeout(() => {
+        const i = b.waiters.indexOf(w);
+        if (i >= 0) b.waiters.splice(i, 1);
+        resolve([]);
+      }, blockMs);
+      b.waiters.push(w);
+    });
+  }
+
+  async ack(deliveries: readonly Delivery[]): Promise<void> {
+    for (const d of deliveries) this.broker.held.delete(d.request.id);
+  }
+
+  async release(deliveries: readonly Delivery[]): Promise<void> {
+    const b = this.broker;
+    for (const d of deliveries) {
+      const h = b.held.get(d.request.id);
+      // Only what this worker still holds: another may have reclaimed it meanwhile.
+      if (!h || !(d instanceof MemoryDelivery) || h.worker !== d.worker) continue;
+      b.held.delete(d.request.id);
+      // Back at the tail, like the Redis queue's re-XADD; a cancelled one is simply dropped.
+      if (!h.cancelled) b.pending.set(d.request.id, d.request);
+    }
+    b.wake();
+  }
+
+  async reclaim(worker: string, minIdleMs: number, max: number): Promise<Delivery[]> {
+    this.open();
+    this.workers.add(worker);
+    const b = this.broker;
+    const now = Date.now();
+    const out: Delivery[] = [];
+    for (const [id, h] of b.held) {
+      if (out.length >= max) break;
+      if (h.worker === worker || now - h.sinceMs < minIdleMs || b.isAlive(h.worker)) continue;
+      if (h.cancelled) {
+        b.held.delete(id); // the client is gone: drop instead of re-running
+        continue;
+      }
+      h.worker = worker;
+      h.handle = this;
+      h.sinceMs = now;
+      out.push(new MemoryDelivery(h.request, worker));
+    }
+    return out;
+  }
+
+  async reply(r: InferenceReply, frontend: string): Promise<void> {
+    const listeners = this.broker.replyListeners.get(frontend);
+    if (!listeners) return; // nobody listens: dropped, like the Redis queue
+    for (const l of listeners) queueMicrotask(() => l(r));
+  }
+
+  async subscribeReplies(frontend: string, onReply: (r: InferenceReply) => void): Promise<() => Promise<void>> {
+    this.open();
+    const map = this.broker.replyListeners;
+    let set = map.get(frontend);
+    if (!set) map.set(frontend, (set = new Set()));
+    const listener = (r: InferenceReply): void => onReply(r);
+    set.add(listener);
+    const sub = { frontend, listener };
+    this.subscriptions.push(sub);
+    return async () => {
+      const i = this.subscriptions.indexOf(sub);
+      if (i >= 0) this.subscriptions.splice(i, 1);
+      this.unlisten(frontend, listener);
+    };
+  }
+
+  async depth(): Promise<number> {
+    return this.broker.pending.size;
+  }
+
+  async ready(): Promise<boolean> {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const b = this.broker;
+    b.handles.delete(this); // its workers are dead from now on: what they hold is reclaimable
+    for (let i = b.waiters.length - 1; i >= 0; i--) {
+      const w = b.waiters[i]!;
+      if (w.handle !== this) continue;
+      clearTimeout(w.timer);
+      b.waiters.splice(i, 1);
+      w.resolve([]);
+    }
+    for (const s of this.subscriptions.splice(0)) this.unlisten(s.frontend, s.listener);
+    this.cancelListeners.clear();
+  }
+
+  private unlisten(frontend: string, listener: (r: InferenceReply) => void): void {
+    const set = this.broker.replyListeners.get(frontend);
+    set?.delete(listener);
+    if (set?.size === 0) this.broker.replyListeners.delete(frontend);
+  }
+
+  private open(): void {
+    if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
+  }
+}
+
+/** A fresh in-process queue (its own broker); `broker.connect()` gives more handles on it. */
+export function createMemoryQueue(opts: MemoryQueueOptions = {}): MemoryQueue {
+  return new MemoryBroker(opts).connect();
+}

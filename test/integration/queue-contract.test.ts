@@ -1,0 +1,434 @@
+/**
+ * The request-queue contract, one suite body run against every implementation: in-process, and
+ * Redis Streams (both reply transports) on the real Redis at 127.0.0.1:6379, each test under a
+ * unique key prefix that is deleted afterwards. Then what only Redis can show: readiness against
+ * a closed port, and a worker process killed with SIGKILL whose requests another worker reclaims.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { MemoryBroker } from '../../src/queue/memory-queue.js';
+import { RedisQueue, type ReplyTransport } from '../../src/queue/redis-queue.js';
+import type { Delivery, InferenceReply, QueuedInference, RequestQueue } from '../../src/queue/types.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const admin = new Redis(REDIS_URL, { protocol: 2 });
+afterAll(() => admin.disconnect());
+
+function uniquePrefix(): string {
+  return `test-queue-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await admin.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+/** One test's world: handles on one broker (memory) or one prefix (Redis), like processes. */
+interface World {
+  make(): RequestQueue;
+  cleanup(): Promise<void>;
+}
+interface Impl {
+  readonly name: string;
+  world(opts?: { maxPending?: number }): World;
+}
+
+const memory: Impl = {
+  name: 'memory',
+  world(opts = {}) {
+    const broker = new MemoryBroker(opts);
+    const made: RequestQueue[] = [];
+    return {
+      make: () => {
+        const q = broker.connect();
+        made.push(q);
+        return q;
+      },
+      cleanup: async () => {
+        await Promise.all(made.map((q) => q.close()));
+      },
+    };
+  },
+};
+
+function redis(replyTransport: ReplyTransport): Impl {
+  return {
+    name: `redis (${replyTransport} replies)`,
+    world(opts = {}) {
+      const prefix = uniquePrefix();
+      const made: RequestQueue[] = [];
+      return {
+        make: () => {
+          const q = new RedisQueue({ url: REDIS_URL, prefix, replyTransport, workerTtlMs: 500, ...opts });
+          made.push(q);
+          return q;
+        },
+        cleanup: async () => {
+          await Promise.all(made.map((q) => q.close()));
+          await deleteKeys(prefix);
+        },
+      };
+    },
+  };
+}
+
+let seq = 0;
+function request(overrides: Partial<QueuedInference> = {}, batch = 1): QueuedInference {
+  seq++;
+  return {
+    id: `f1:${seq}`,
+    frontend: 'f1',
+    model: 'fmnist',
+    arrivalMs: Date.now(),
+    deadlineMs: Date.now() + 60_000,
+    minAccuracy: 0.9,
+    priority: 0,
+    sheddable: true,
+    sloClass: 'interactive',
+    downgraded: false,
+    shape: [batch, 1, 28, 28],
+    data: new Uint8Array(randomBytes(batch * 784 * 4)),
+    ...overrides,
+  };
+}
+
+function okReply(id: string, logits: Uint8Array, final = true): InferenceReply {
+  return {
+    id,
+    ok: true,
+    final,
+    subnet: 'd2-w0.5',
+    exit: final ? null : 'ramp-1',
+    logits,
+    classes: [3],
+    queueUs: 120,
+    computeUs: 800,
+    deadlineMet: true,
+    downgraded: false,
+    worker: 'w1',
+    extra: { confidence: 0.93, note: 'x' },
+  };
+}
+
+async function waitFor(cond: () => boolean, ms = 2_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const ids = (ds: readonly Delivery[]): string[] => ds.map((d) => d.request.id);
+
+describe.each([memory, redis('stream'), redis('pubsub')])('request queue contract: $name', (impl) => {
+  let world: World | undefined;
+  const setup = (opts?: { maxPending?: number }): World => (world = impl.world(opts));
+  afterEach(async () => {
+    await world?.cleanup();
+    world = undefined;
+  });
+
+  it('enqueue -> pull -> reply reaches the subscribed frontend, with every field intact', async () => {
+    const w = setup();
+    const frontend = w.make();
+    const worker = w.make();
+    const replies: InferenceReply[] = [];
+    const stop = await frontend.subscribeReplies('f1', (r) => replies.push(r));
+    const r = request({ stream: true, downgraded: true, priority: 2 });
+    await frontend.enqueue(r);
+    const ds = await worker.pull('w1', 10, 1_000);
+    expect(ids(ds)).toEqual([r.id]);
+    expect({ ...ds[0]!.request, data: null }).toEqual({ ...r, data: null });
+    const logits = new Uint8Array(randomBytes(40));
+    await worker.reply(okReply(r.id, logits, false), r.frontend);
+    await worker.reply(okReply(r.id, logits), r.frontend);
+    await worker.ack(ds);
+    await worker.reply({ id: 'f1:other', ok: false, code: 'DEADLINE_EXPIRED', message: 'Request timeout expired' }, 'f1');
+    await worker.reply(okReply('f2:1', logits), 'f2'); // nobody listens: dropped, no error
+    await waitFor(() => replies.length === 3);
+    expect(replies[0]).toEqual(okReply(r.id, logits, false));
+    expect(replies[1]).toEqual(okReply(r.id, logits));
+    expect(Buffer.from(replies[1]!.ok ? replies[1]!.logits : []).equals(Buffer.from(logits))).toBe(true);
+    expect(replies[2]).toEqual({ id: 'f1:other', ok: false, code: 'DEADLINE_EXPIRED', message: 'Request timeout expired' });
+    await stop();
+    await worker.reply(okReply(r.id, logits), 'f1');
+    await new Promise((res) => setTimeout(res, 50));
+    expect(replies).toHaveLength(3);
+    expect(await frontend.depth()).toBe(0);
+  });
+
+  it('pulls in FIFO order, up to max at a time', async () => {
+    const w = setup();
+    const frontend = w.make();
+    const worker = w.make();
+    const rs = Array.from({ length: 20 }, () => request());
+    for (const r of rs) await frontend.enqueue(r);
+    const got: string[] = [];
+    for (;;) {
+      const ds = await worker.pull('w1', 7, 0);
+      if (ds.length === 0) break;
+      expect(ds.length).toBeLessThanOrEqual(7);
+      got.push(...ids(ds));
+      await worker.ack(ds);
+    }
+    expect(got).toEqual(rs.map((r) => r.id));
+  });
+
+  it('a pull blocks until work arrives, or returns [] after blockMs', async () => {
+    const w = setup();
+    const frontend = w.make();
+    const worker = w.make();
+    let t = Date.now();
+    expect(await worker.pull('w1', 4, 150)).toEqual([]);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(140);
+    t = Date.now();
+    const pending = worker.pull('w1', 4, 3_000);
+    await new Promise((res) => setTimeout(res, 100));
+    const r = request();
+    await frontend.enqueue(r);
+    const ds = await pending;
+    expect(ids(ds)).toEqual([r.id]);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(90);
+    expect(Date.now() - t).toBeLessThan(1_500);
+  });
+
+  it('rejects with QUEUE_FULL once maxPending requests wait; pulled ones do not count', async () => {
+    const w = setup({ maxPending: 5 });
+    const frontend = w.make();
+    const worker = w.make();
+    for (let i = 0; i < 5; i++) await frontend.enqueue(request());
+    await expect(frontend.enqueue(request())).rejects.toMatchObject({ code: 'QUEUE_FULL', message: 'Exceeds maximum queue size' });
+    expect(await frontend.depth()).toBe(5);
+    const ds = await worker.pull('w1', 2, 0);
+    expect(ds).toHaveLength(2);
+    expect(await frontend.depth()).toBe(3);
+    await frontend.enqueue(request());
+    await frontend.enqueue(request());
+    await expect(frontend.enqueue(request())).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+    await worker.ack(ds);
+    expect(await frontend.depth()).toBe(5);
+  });
+
+  it('rejects malformed requests with INPUT_INVALID', async () => {
+    const w = setup();
+    const frontend = w.make();
+    await expect(frontend.enqueue({ ...request(), data: new Uint8Array(10) })).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+    await expect(frontend.enqueue({ ...request(), shape: [0, 784] })).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+    expect(await frontend.depth()).toBe(0);
+  });
+
+  it('cancel before a pull removes the request; after a pull it fires onCancel on the holder', async () => {
+    const w = setup();
+    const frontend = w.make();
+    const worker = w.make();
+    const heard: string[] = [];
+    worker.onCancel((id) => heard.push(id));
+    const [a, b, c] = [request(), request(), request()];
+    for (const r of [a, b, c]) await frontend.enqueue(r);
+    expect(await frontend.cancel(b.id)).toBe(true);
+    expect(await frontend.depth()).toBe(2);
+    const ds = await worker.pull('w1', 10, 0);
+    expect(ids(ds)).toEqual([a.id, c.id]); // b is never delivered
+    expect(await frontend.cancel(a.id)).toBe(false); // already pulled: the holder is told
+    await waitFor(() => heard.length === 1);
+    expect(heard).toEqual([a.id]);
+    // The holder hands everything back; the cancelled one is dropped, not re-run.
+    await worker.release(ds);
+    const again = await worker.pull('w1', 10, 200);
+    expect(ids(again)).toEqual([c.id]);
+    await worker.ack(again);
+    expect(await frontend.depth()).toBe(0);
+  });
+
+  it('two workers pulling concurrently never receive the same request', async () => {
+    const w = setup();
+    const frontend = w.make();
+    const workers = [w.make(), w.make()];
+    const n = 300;
+    const got: string[][] = [[], []];
+    let done = 0;
+    const loops = workers.map(async (q, i) => {
+      while (done < n) {
+        const ds = await q.pull(`w${i}`, 7, 100);
+        got[i]!.push(...ids(ds));
+        done += ds.length;
+        await q.ack(ds);
+      }
+    });
+    const rs = Array.from({ length: n }, () => request({}, 1));
+    await Promise.all(rs.map((r) => frontend.enqueue(r)));
+    await Promise.all(loops);
+    const all = [...got[0]!, ...got[1]!];
+    expect(all).toHaveLength(n);
+    expect(new Set(all).size).toBe(n);
+    expect(new Set(all)).toEqual(new Set(rs.map((r) => r.id)));
+  });
+
+  it('a worker that dies holding requests loses nothing: another reclaims them after minIdleMs', async () => {
+    const w = setup();
+    const frontend = w.make();
+    const doomed = w.make();
+    const live = w.make();
+    const rescuer = w.make();
+    const rs = Array.from({ length: 8 }, () => request());
+    for (const r of rs) await frontend.enqueue(r);
+    const held = await doomed.pull('doomed', 5, 0);
+    const kept = await live.pull('live', 3, 0);
+    expect(held).toHaveLength(5);
+    expect(kept).toHaveLength(3);
+    await doomed.ack(held.slice(0, 1)); // finished one before dying
+    await doomed.close(); // dies: never acks the other 4
+    expect(await rescuer.reclaim('rescuer', 300, 100)).toEqual([]); // not idle long enough yet
+    await new Promise((res) => setTimeout(res, 350));
+    const back = await rescuer.reclaim('rescuer', 300, 100);
+    expect(ids(back).sort()).toEqual(ids(held.slice(1)).sort()); // the live worker's 3 stay
+    expect(back.map((d) => Buffer.from(d.request.data))).toEqual(held.slice(1).map((d) => Buffer.from(d.request.data)));
+    expect(await rescuer.reclaim('rescuer', 0, 100)).toEqual([]); // taken once only
+    await rescuer.ack(back);
+    await live.ack(kept);
+    expect(await frontend.depth()).toBe(0);
+  });
+
+  it('release hands un-run requests back to another worker', async () => {
+    const w = setup();
+    const frontend = w.make();
+    const leaving = w.make();
+    const other = w.make();
+    const rs = Array.from({ length: 3 }, () => request());
+    for (const r of rs) await frontend.enqueue(r);
+    const ds = await leaving.pull('leaving', 10, 0);
+    expect(await frontend.depth()).toBe(0);
+    const waiting = other.pull('other', 10, 2_000); // blocked: nothing pending
+    await leaving.release(ds);
+    const got = await waiting;
+    expect(ids(got)).toEqual(rs.map((r) => r.id));
+    expect(got.map((d) => Buffer.from(d.request.data))).toEqual(rs.map((r) => Buffer.from(r.data)));
+    await leaving.close();
+    await other.ack(got);
+    expect(await frontend.depth()).toBe(0);
+  });
+
+  it('tensor bytes round-trip exactly (random FP32 bytes up to batch 64) and arrive 4-byte aligned', async () => {
+    const w = setup();
+    const frontend = w.make();
+    const worker = w.make();
+    const rs = [1, 7, 64].map((b) => request({}, b));
+    for (const r of rs) await frontend.enqueue(r);
+    const ds = await worker.pull('w1', 10, 1_000);
+    expect(ids(ds)).toEqual(rs.map((r) => r.id));
+    for (const [i, d] of ds.entries()) {
+      expect(d.request.shape).toEqual(rs[i]!.shape);
+      expect(Buffer.from(d.request.data).equals(Buffer.from(rs[i]!.data))).toBe(true);
+      const f = new Float32Array(d.request.data.buffer, d.request.data.byteOffset, d.request.data.byteLength / 4);
+      expect(f.length).toBe(rs[i]!.shape[0]! * 784);
+    }
+    await worker.ack(ds);
+  });
+
+  it('depth counts requests admitted and not yet pulled', async () => {
+    const w = setup();
+    const frontend = w.make();
+    const worker = w.make();
+    expect(await frontend.depth()).toBe(0);
+    const rs = [request(), request(), request()];
+    for (const r of rs) await frontend.enqueue(r);
+    expect(await frontend.depth()).toBe(3);
+    const ds = await worker.pull('w1', 2, 0);
+    expect(await frontend.depth()).toBe(1);
+    await worker.ack(ds);
+    expect(await frontend.depth()).toBe(1);
+    await frontend.cancel(rs[2]!.id);
+    expect(await frontend.depth()).toBe(0);
+  });
+
+  it('is ready while open; close resolves blocked pulls with [] and is idempotent', async () => {
+    const w = setup();
+    const q = w.make();
+    expect(await q.ready()).toBe(true);
+    const blocked = q.pull('w1', 1, 5_000);
+    await new Promise((res) => setTimeout(res, 50));
+    const t = Date.now();
+    await q.close();
+    expect(await blocked).toEqual([]);
+    expect(Date.now() - t).toBeLessThan(1_000);
+    await q.close();
+    expect(await q.ready()).toBe(false);
+    expect(await q.pull('w1', 1, 10)).toEqual([]);
+  });
+});
+
+describe('redis queue only', () => {
+  const prefixes: string[] = [];
+  afterAll(async () => {
+    for (const p of prefixes) await deleteKeys(p);
+  });
+
+  it('ready() is false within ~1 s, without throwing, when Redis is not there; close() returns', async () => {
+    const q = new RedisQueue({ url: 'redis://127.0.0.1:1', prefix: uniquePrefix(), readyTimeoutMs: 800 });
+    const t = Date.now();
+    expect(await q.ready()).toBe(false);
+    expect(Date.now() - t).toBeLessThan(1_200);
+    await expect(q.enqueue(request())).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await q.close();
+  });
+
+  it('a worker process killed with SIGKILL loses no accepted request: the rest are reclaimed', async () => {
+    const fixture = 'dist/queue/index.js';
+    // `make test` builds first; run `npx tsc -p tsconfig.build.json` before running this file alone.
+    expect(existsSync(fixture), `${fixture} missing: build first`).toBe(true);
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const frontend = new RedisQueue({ url: REDIS_URL, prefix });
+    const rescuer = new RedisQueue({ url: REDIS_URL, prefix });
+    try {
+      const rs = Array.from({ length: 100 }, () => request());
+      await Promise.all(rs.map((r) => frontend.enqueue(r)));
+      const child = spawn(process.execPath, ['test/fixtures/queue-worker.mjs', REDIS_URL, prefix, 'child-worker', '40', '10'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const [line] = (await once(child.stdout, 'data')) as [Buffer];
+      const report = JSON.parse(line.toString()) as { pulled: string[]; acked: string[] };
+      expect(report.pulled).toHaveLength(40);
+      expect(report.acked).toHaveLength(10);
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      const [, signal] = (await exited) as [number | null, string | null];
+      expect(signal).toBe('SIGKILL');
+
+      // The child's heartbeat (300 ms) lapses; then its 30 unacked requests are ours.
+      const reclaimed: string[] = [];
+      const end = Date.now() + 5_000;
+      while (reclaimed.length < 30 && Date.now() < end) {
+        const ds = await rescuer.reclaim('rescuer', 100, 1_000);
+        reclaimed.push(...ids(ds));
+        await rescuer.ack(ds);
+        if (ds.length === 0) await new Promise((res) => setTimeout(res, 50));
+      }
+      const unacked = report.pulled.filter((id) => !report.acked.includes(id));
+      expect(reclaimed.sort()).toEqual([...unacked].sort());
+      const rest: string[] = [];
+      for (;;) {
+        const ds = await rescuer.pull('rescuer', 256, 0);
+        if (ds.length === 0) break;
+        rest.push(...ids(ds));
+        await rescuer.ack(ds);
+      }
+      // Every accepted request was delivered: acked by the child, reclaimed, or never pulled.
+      const delivered = [...report.acked, ...reclaimed, ...rest];
+      expect(delivered).toHaveLength(rs.length);
+      expect(new Set(delivered)).toEqual(new Set(rs.map((r) => r.id)));
+      expect(await frontend.depth()).toBe(0);
+    } finally {
+      await frontend.close();
+      await rescuer.close();
+    }
+  });
+});
