@@ -1,0 +1,390 @@
+/**
+ * The gRPC edge: `inference.GRPCInferenceService` (Open Inference Protocol + Triton's
+ * ModelStreamInfer) and `grpc.health.v1.Health`, over an `InferenceBackend`. Each call decodes and
+ * validates (errors -> status through status.ts), calls the backend with an AbortSignal that
+ * fires when the client cancels, and encodes the answer. A bad request fails only its own call.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { asSlackserveError, SlackserveError } from '../errors.js';
+import { fromWireParams, toWireParams } from './params.js';
+import {
+  type HealthStatus,
+  INFERENCE_SERVICE,
+  loadProtos,
+  type WireModelInferRequest,
+  type WireModelInferResponse,
+  type WireModelMetadataResponse,
+  type WireModelStreamInferResponse,
+} from './proto.js';
+import { parseSlo } from './slo.js';
+import { toGrpcServiceError, toGrpcStatus } from './status.js';
+import { decodeGrpcInput, encodeGrpcResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
+import type { DecodedInfer, InferAnswer, InferenceBackend, ModelMetadata, Protocol } from './types.js';
+
+export interface GrpcServerOptions {
+  /** Bind address (default 0.0.0.0). */
+  readonly host?: string;
+  /** Port (default 8001, Triton's); 0 picks a free one (tests). */
+  readonly port?: number;
+  /** SLO budget for requests that give none (ms). */
+  readonly defaultBudgetMs: number;
+  /** `slackserve.sheddable` when a request does not say (default true). */
+  readonly defaultSheddable?: boolean;
+  /** Largest request message accepted (bytes, default 16 MiB). */
+  readonly maxReceiveMessageBytes?: number;
+  /** How often Health/Watch re-checks readiness (ms, default 1000). */
+  readonly healthWatchIntervalMs?: number;
+  /** Clock for arrival times (epoch ms; default Date.now). */
+  readonly now?: () => number;
+  /** Told about every failed call or stream request (for logs and metrics). */
+  readonly onCallError?: (err: SlackserveError, rpc: string) => void;
+}
+
+export const DEFAULT_GRPC_PORT = 8001;
+
+/** Health `service` names answered with the server's readiness. */
+export const HEALTH_SERVICES: readonly string[] = ['', INFERENCE_SERVICE];
+
+interface Prepared {
+  readonly decoded: DecodedInfer;
+  readonly spec: TensorSpec;
+  readonly responseVersion: string;
+}
+
+function deadlineMsOf(call: { getDeadline(): grpc.Deadline }): number {
+  const d = call.getDeadline();
+  return d instanceof Date ? d.getTime() : d;
+}
+
+/** A plain gRPC status for protocol-level outcomes that are no SlackserveError (Health NOT_FOUND). */
+class GrpcStatusError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function cancelledError(): SlackserveError {
+  return new SlackserveError('CANCELLED', 'the client cancelled the call');
+}
+
+function modelMetadataToWire(m: ModelMetadata): WireModelMetadataResponse {
+  const tensor = (t: ModelMetadata['inputs'][number]) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape] });
+  return { name: m.name, versions: [...m.versions], platform: m.platform, inputs: m.inputs.map(tensor), outputs: m.outputs.map(tensor) };
+}
+
+export class GrpcInferenceServer {
+  private readonly server: grpc.Server;
+  private readonly specs = new WeakMap<ModelMetadata, TensorSpec>();
+  private readonly watchers = new Set<{ end(): void }>();
+  private readonly now: () => number;
+  private boundPort: number | undefined;
+
+  constructor(
+    private readonly backend: InferenceBackend,
+    private readonly opts: GrpcServerOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    const protos = loadProtos();
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
+    });
+    this.server.addService(protos.inference, {
+      ServerLive: this.unary('ServerLive', async () => ({ live: this.backend.live() })),
+      ServerReady: this.unary('ServerReady', async () => ({ ready: await this.readySafe() })),
+      ModelReady: this.unary('ModelReady', async (req: { name?: string; version?: string }) => ({
+        ready: await this.backend.modelReady(req.name ?? '', req.version ?? ''),
+      })),
+      ServerMetadata: this.unary('ServerMetadata', async () => {
+        const m = this.backend.serverMetadata();
+        return { name: m.name, version: m.version, extensions: [...m.extensions] };
+      }),
+      ModelMetadata: this.unary('ModelMetadata', async (req: { name?: string; version?: string }) =>
+        modelMetadataToWire(this.backend.modelMetadata(req.name ?? '', req.version ?? '')),
+      ),
+      ModelInfer: this.unary('ModelInfer', (req: WireModelInferRequest, call) => this.modelInfer(req, call)),
+      ModelStreamInfer: (call: grpc.ServerDuplexStream<WireModelInferRequest, WireModelStreamInferResponse>) => this.modelStreamInfer(call),
+    });
+    this.server.addService(protos.health, {
+      Check: this.unary('Health/Check', async (req: { service?: string }) => {
+        const service = req.service ?? '';
+        if (!HEALTH_SERVICES.includes(service))
+          throw new GrpcStatusError(grpc.status.NOT_FOUND, `unknown service '${service}'`);
+        return { status: await this.healthStatus() };
+      }),
+      Watch: (call: grpc.ServerWritableStream<{ service?: string }, { status: HealthStatus }>) => this.healthWatch(call),
+    });
+  }
+
+  /** Binds and starts serving; resolves with the bound port. */
+  start(): Promise<number> {
+    const host = this.opts.host ?? '0.0.0.0';
+    const port = this.opts.port ?? DEFAULT_GRPC_PORT;
+    const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err) {
+          reject(new SlackserveError('CONFIG_INVALID', `cannot bind the gRPC server to ${address}: ${err.message}`, { address }, { cause: err }));
+          return;
+        }
+        this.boundPort = bound;
+        resolve(bound);
+      });
+    });
+  }
+
+  get port(): number | undefined {
+    return this.boundPort;
+  }
+
+  /** Stops accepting calls and lets running ones finish; after `timeoutMs`, cancels the rest. */
+  stop(timeoutMs = 5000): Promise<void> {
+    for (const w of this.watchers) w.end();
+    this.watchers.clear();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private reportError(err: unknown, rpc: string): void {
+    if (!this.opts.onCallError) return;
+    try {
+      this.opts.onCallError(asSlackserveError(err), rpc);
+    } catch {
+      // a failing logger must not fail the call
+    }
+  }
+
+  private unary<Req, Res>(rpc: string, fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      let result: Promise<Res>;
+      try {
+        result = fn(call.request, call);
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      result
+        .then(
+          (res) => callback(null, res),
+          (err: unknown) => {
+            if (err instanceof GrpcStatusError) {
+              callback({ code: err.code, details: err.message });
+              return;
+            }
+            this.reportError(err, rpc);
+            callback(toGrpcServiceError(err));
+          },
+        )
+        // a throwing callback (the call already gone) must not become an unhandled rejection
+        .catch((err: unknown) => this.reportError(err, rpc));
+    };
+  }
+
+  private async readySafe(): Promise<boolean> {
+    try {
+      return (await this.backend.ready()) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async healthStatus(): Promise<HealthStatus> {
+    return (await this.readySafe()) ? 'SERVING' : 'NOT_SERVING';
+  }
+
+  private specOf(meta: ModelMetadata): TensorSpec {
+    let spec = this.specs.get(meta);
+    if (!spec) {
+      spec = tensorSpecOf(meta);
+      this.specs.set(meta, spec);
+    }
+    return spec;
+  }
+
+  /** Model lookup, tensor and SLO validation: everything before the backend. */
+  private prepare(req: WireModelInferRequest, protocol: Protocol, grpcDeadlineMs: number): Prepared {
+    const now = this.now();
+    const model = req.model_name ?? '';
+    const version = req.model_version ?? '';
+    const meta = this.backend.modelMetadata(model, version);
+    const spec = this.specOf(meta);
+    const input = decodeGrpcInput(req, spec);
+    const params = fromWireParams(req.parameters);
+    const slo = parseSlo(params, {
+      now,
+      defaultBudgetMs: this.opts.defaultBudgetMs,
+      grpcDeadlineMs,
+      ...(this.opts.defaultSheddable !== undefined ? { defaultSheddable: this.opts.defaultSheddable } : {}),
+    });
+    const decoded: DecodedInfer = {
+      id: req.id ?? '',
+      model,
+      version,
+      tensor: input.tensor,
+      slo,
+      outputs: input.outputs,
+      wantsRaw: input.wantsRaw,
+      protocol,
+      params,
+    };
+    return { decoded, spec, responseVersion: version || meta.versions[0] || '' };
+  }
+
+  private encode(p: Prepared, answer: InferAnswer): WireModelInferResponse {
+    return encodeGrpcResponse({
+      model: p.decoded.model,
+      version: p.responseVersion,
+      id: p.decoded.id,
+      batch: p.decoded.tensor.batch,
+      classes: p.spec.classes,
+      outputs: p.decoded.outputs,
+      answer,
+      raw: p.decoded.wantsRaw,
+    });
+  }
+
+  private async modelInfer(req: WireModelInferRequest, call: grpc.ServerUnaryCall<WireModelInferRequest, unknown>): Promise<WireModelInferResponse> {
+    const ac = new AbortController();
+    const onCancel = (): void => ac.abort(cancelledError());
+    call.on('cancelled', onCancel);
+    try {
+      if (call.cancelled) throw cancelledError();
+      const prepared = this.prepare(req, 'grpc', deadlineMsOf(call));
+      const answer = await this.backend.infer(prepared.decoded, { signal: ac.signal });
+      return this.encode(prepared, answer);
+    } finally {
+      call.off('cancelled', onCancel);
+    }
+  }
+
+  private modelStreamInfer(call: grpc.ServerDuplexStream<WireModelInferRequest, WireModelStreamInferResponse>): void {
+    const inflight = new Set<AbortController>();
+    let inputEnded = false;
+    let closed = false;
+    const deadline = deadlineMsOf(call);
+
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      for (const ac of inflight) ac.abort(cancelledError());
+    };
+    const write = (msg: WireModelStreamInferResponse): void => {
+      if (closed || call.writableEnded) return;
+      try {
+        call.write(msg);
+      } catch (err) {
+        this.reportError(err, 'ModelStreamInfer/write');
+      }
+    };
+    const maybeEnd = (): void => {
+      if (inputEnded && inflight.size === 0 && !closed && !call.writableEnded) call.end();
+    };
+    call.on('cancelled', close);
+    call.on('error', close);
+    call.on('end', () => {
+      inputEnded = true;
+      maybeEnd();
+    });
+    call.on('data', (req: WireModelInferRequest) => {
+      if (closed) return;
+      const ac = new AbortController();
+      inflight.add(ac);
+      void this.streamOne(req, deadline, ac.signal, write).finally(() => {
+        inflight.delete(ac);
+        maybeEnd();
+      });
+    });
+  }
+
+  /** One request of a stream: early answers, then the final answer or an error_message. */
+  private async streamOne(
+    req: WireModelInferRequest,
+    deadline: number,
+    signal: AbortSignal,
+    write: (msg: WireModelStreamInferResponse) => void,
+  ): Promise<void> {
+    let finished = false;
+    try {
+      const prepared = this.prepare(req, 'grpc-stream', deadline);
+      const onEarly = (partial: InferAnswer): void => {
+        if (finished || signal.aborted) return;
+        try {
+          const early = { ...partial, servedBy: { ...partial.servedBy, early: true } };
+          write({ error_message: '', infer_response: this.encode(prepared, early) });
+        } catch (err) {
+          this.reportError(err, 'ModelStreamInfer/early');
+        }
+      };
+      const answer = await this.backend.infer(prepared.decoded, { signal, onEarly });
+      finished = true;
+      write({ error_message: '', infer_response: this.encode(prepared, answer) });
+    } catch (err) {
+      finished = true;
+      if (signal.aborted) return;
+      this.reportError(err, 'ModelStreamInfer');
+      const g = toGrpcStatus(err);
+      write({
+        error_message: g.details,
+        infer_response: {
+          model_name: req.model_name ?? '',
+          model_version: req.model_version ?? '',
+          id: req.id ?? '',
+          parameters: toWireParams([
+            ['slackserve.error_code', { kind: 'string', value: g.errorCode }],
+            ['slackserve.grpc_code', { kind: 'int64', value: g.code }],
+          ]),
+          outputs: [],
+          raw_output_contents: [],
+        },
+      });
+    }
+  }
+
+  private healthWatch(call: grpc.ServerWritableStream<{ service?: string }, { status: HealthStatus }>): void {
+    const service = call.request.service ?? '';
+    let last: HealthStatus | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const watcher = {
+      end: (): void => {
+        if (timer) clearInterval(timer);
+        timer = undefined;
+        if (!call.writableEnded) call.end();
+      },
+    };
+    const stopWatching = (): void => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      this.watchers.delete(watcher);
+    };
+    call.on('cancelled', stopWatching);
+    call.on('error', stopWatching);
+    this.watchers.add(watcher);
+    if (!HEALTH_SERVICES.includes(service)) {
+      // the health protocol: SERVICE_UNKNOWN, and the call stays open
+      call.write({ status: 'SERVICE_UNKNOWN' });
+      return;
+    }
+    const poll = async (): Promise<void> => {
+      const s = await this.healthStatus();
+      if (s === last || call.writableEnded || call.cancelled) return;
+      last = s;
+      try {
+        call.write({ status: s });
+      } catch {
+        stopWatching();
+      }
+    };
+    void poll();
+    timer = setInterval(() => void poll(), this.opts.healthWatchIntervalMs ?? 1000);
+    timer.unref();
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * The REST edge (KServe v2 HTTP/JSON, same semantics as gRPC) on node:http, with a small router
+ * other modules use to add their own routes (`/metrics`, `/dashboard/*`). Every request is
+ * handled inside a try/catch: a bad request gets a 4xx JSON error and never affects the server.
+ * A client that disconnects aborts the signal its request's work runs under.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { SlackserveError } from '../errors.js';
+import { parseSlo } from './slo.js';
+import { toHttpError } from './status.js';
+import { decodeRestInfer, encodeRestResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
+import type { DecodedInfer, InferenceBackend, ModelMetadata } from './types.js';
+
+export interface RouteContext {
+  /** `{name}` segments of the route's path (URL-decoded); `*` holds the rest for prefix routes. */
+  readonly params: Readonly<Record<string, string>>;
+  readonly url: URL;
+  /** Aborted when the client disconnects before the response is finished. */
+  readonly signal: AbortSignal;
+}
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => void | Promise<void>;
+
+export interface HttpServerOptions {
+  /** Bind address (default 0.0.0.0). */
+  readonly host?: string;
+  /** Port (default 8000, Triton's); 0 picks a free one (tests). */
+  readonly port?: number;
+  /** SLO budget for requests that give none (ms). */
+  readonly defaultBudgetMs: number;
+  readonly defaultSheddable?: boolean;
+  /** Largest request body (bytes, default 16 MiB); larger ones get 413. */
+  readonly bodyLimitBytes?: number;
+  /** Clock for arrival times (epoch ms; default Date.now). */
+  readonly now?: () => number;
+  /** Told about every failed request (for logs and metrics). */
+  readonly onRequestError?: (err: unknown, method: string, path: string) => void;
+}
+
+export const DEFAULT_HTTP_PORT = 8000;
+export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+
+/** An HTTP-level failure that is no SlackserveError: unknown route, wrong method, body too large. */
+export class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** Reads a request body up to `limitBytes` (413 beyond it). */
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limitBytes)
+    throw new HttpStatusError(413, `request body of ${declared} bytes exceeds the limit of ${limitBytes} bytes`, { connection: 'close' });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limitBytes)
+      throw new HttpStatusError(413, `request body exceeds the limit of ${limitBytes} bytes`, { connection: 'close' });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Reads and parses a JSON body: 400 (INPUT_INVALID) when it is not JSON. */
+export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (req.headers['inference-header-content-length'] !== undefined || /octet-stream/i.test(type))
+    throw new SlackserveError('INPUT_INVALID', 'the binary tensor data extension is not supported: send a JSON body');
+  const body = await readBody(req, limitBytes);
+  if (body.length === 0) throw new SlackserveError('INPUT_INVALID', 'empty request body: expected a JSON object');
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new SlackserveError('INPUT_INVALID', `invalid JSON body: ${(err as Error).message}`);
+  }
+}
+
+interface Route {
+  readonly method: string;
+  readonly segments: readonly string[];
+  readonly prefix: boolean;
+  readonly handler: RouteHandler;
+}
+
+function splitPath(path: string): string[] {
+  return path.split('/').filter((s) => s.length > 0);
+}
+
+function match(route: Route, segs: readonly string[]): Record<string, string> | undefined {
+  const fixed = route.prefix ? route.segments.slice(0, -1) : route.segments;
+  if (route.prefix ? segs.length < fixed.length : segs.length !== fixed.length) return undefined;
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < fixed.length; i++) {
+    const pat = fixed[i]!;
+    const seg = segs[i]!;
+    if (pat.startsWith('{') && pat.endsWith('}')) params[pat.slice(1, -1)] = seg;
+    else if (pat !== seg) return undefined;
+  }
+  if (route.prefix) params['*'] = segs.slice(fixed.length).join('/');
+  return params;
+}
+
+export class HttpInferenceServer {
+  private readonly server: Server;
+  private readonly routes: Route[] = [];
+  private readonly specs = new WeakMap<ModelMetadata, TensorSpec>();
+  private readonly now: () => number;
+  private readonly bodyLimit: number;
+  private boundPort: number | undefined;
+
+  constructor(
+    private readonly backend: InferenceBackend,
+    private readonly opts: HttpServerOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+    this.server = createServer((req, res) => {
+      // dispatch answers every error itself; this only guards against a failure while doing so
+      this.dispatch(req, res).catch(() => res.destroy());
+    });
+    this.server.on('clientError', (_err: Error, socket: Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    this.registerBuiltins();
+  }
+
+  /**
+   * Adds a route. `path` segments may be `{name}` (one segment, in ctx.params) and the last one
+   * may be `*` (any rest, in ctx.params['*']). GET routes also answer HEAD.
+   */
+  route(method: string, path: string, handler: RouteHandler): void {
+    const segments = splitPath(path);
+    const prefix = segments[segments.length - 1] === '*';
+    const m = method.toUpperCase();
+    if (this.routes.some((r) => r.method === m && r.segments.join('/') === segments.join('/')))
+      throw new SlackserveError('CONFIG_INVALID', `HTTP route ${m} ${path} is already registered`);
+    this.routes.push({ method: m, segments, prefix, handler });
+  }
+
+  start(): Promise<number> {
+    const host = this.opts.host ?? '0.0.0.0';
+    const port = this.opts.port ?? DEFAULT_HTTP_PORT;
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void =>
+        reject(new SlackserveError('CONFIG_INVALID', `cannot bind the HTTP server to ${host}:${port}: ${err.message}`, { host, port }, { cause: err }));
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : port;
+        resolve(this.boundPort);
+      });
+    });
+  }
+
+  get port(): number | undefined {
+    return this.boundPort;
+  }
+
+  /** Stops accepting connections, lets running requests finish; after `timeoutMs` closes the rest. */
+  stop(timeoutMs = 5000): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => this.server.closeAllConnections(), timeoutMs);
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort(new SlackserveError('CANCELLED', 'the client disconnected'));
+    });
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      let segs: string[];
+      try {
+        segs = splitPath(url.pathname).map((s) => decodeURIComponent(s));
+      } catch {
+        throw new HttpStatusError(400, `malformed percent-encoding in path ${rawPath}`);
+      }
+      const matches = this.routes.flatMap((r) => {
+        const params = match(r, segs);
+        return params ? [{ r, params }] : [];
+      });
+      if (matches.length === 0) throw new HttpStatusError(404, `no route for ${method} ${url.pathname}`);
+      const want = method === 'HEAD' ? ['HEAD', 'GET'] : [method];
+      const found = want.map((m) => matches.find((x) => x.r.method === m)).find((x) => x !== undefined);
+      if (!found) {
+        const allow = [...new Set(matches.map((x) => x.r.method))].join(', ');
+        throw new HttpStatusError(405, `${method} is not allowed on ${url.pathname} (allowed: ${allow})`, { allow });
+      }
+      await found.r.handler(req, res, { params: found.params, url, signal: ac.signal });
+    } catch (err) {
+      this.fail(res, err, method, rawPath);
+    }
+  }
+
+  private fail(res: ServerResponse, err: unknown, method: string, path: string): void {
+    try {
+      this.opts.onRequestError?.(err, method, path);
+    } catch {
+      // a failing logger must not fail the response
+    }
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof HttpStatusError) {
+      sendJson(res, err.status, { error: err.message }, err.headers);
+      return;
+    }
+    const h = toHttpError(err);
+    sendJson(res, h.status, h.body, h.headers);
+  }
+
+  private specOf(meta: ModelMetadata): TensorSpec {
+    let spec = this.specs.get(meta);
+    if (!spec) {
+      spec = tensorSpecOf(meta);
+      this.specs.set(meta, spec);
+    }
+    return spec;
+  }
+
+  private registerBuiltins(): void {
+    const b = this.backend;
+    this.route('GET', '/v2/health/live', (_req, res) => {
+      const live = b.live();
+      sendJson(res, live ? 200 : 503, { live });
+    });
+    this.route('GET', '/v2/health/ready', async (_req, res) => {
+      let ready: boolean;
+      try {
+        ready = (await b.ready()) === true;
+      } catch {
+        ready = false;
+      }
+      sendJson(res, ready ? 200 : 503, { ready });
+    });
+    const modelReady: RouteHandler = async (_req, res, ctx) => {
+      const name = ctx.params['model'] ?? '';
+      const ready = await b.modelReady(name, ctx.params['version'] ?? '');
+      sendJson(res, ready ? 200 : 503, { name, ready });
+    };
+    this.route('GET', '/v2/models/{model}/ready', modelReady);
+    this.route('GET', '/v2/models/{model}/versions/{version}/ready', modelReady);
+    this.route('GET', '/v2', (_req, res) => {
+      const m = b.serverMetadata();
+      sendJson(res, 200, { name: m.name, version: m.version, extensions: m.extensions });
+    });
+    const metadata: RouteHandler = (_req, res, ctx) => {
+      const m = b.modelMetadata(ctx.params['model'] ?? '', ctx.params['version'] ?? '');
+      sendJson(res, 200, { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs, outputs: m.outputs });
+    };
+    this.route('GET', '/v2/models/{model}', metadata);
+    this.route('GET', '/v2/models/{model}/versions/{version}', metadata);
+    const infer: RouteHandler = (req, res, ctx) => this.infer(req, res, ctx);
+    this.route('POST', '/v2/models/{model}/infer', infer);
+    this.route('POST', '/v2/models/{model}/versions/{version}/infer', infer);
+  }
+
+  private async infer(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> {
+    const now = this.now();
+    const model = ctx.params['model'] ?? '';
+    const version = ctx.params['version'] ?? '';
+    const body = await readJsonBody(req, this.bodyLimit);
+    const meta = this.backend.modelMetadata(model, version);
+    const spec = this.specOf(meta);
+    const rest = decodeRestInfer(body, spec);
+    const slo = parseSlo(rest.params, {
+      now,
+      defaultBudgetMs: this.opts.defaultBudgetMs,
+      ...(this.opts.defaultSheddable !== undefined ? { defaultSheddable: this.opts.defaultSheddable } : {}),
+    });
+    const decoded: DecodedInfer = {
+      id: rest.id,
+      model,
+      version,
+      tensor: rest.tensor,
+      slo,
+      outputs: rest.outputs,
+      wantsRaw: false,
+      protocol: 'http',
+      params: rest.params,
+    };
+    const answer = await this.backend.infer(decoded, { signal: ctx.signal });
+    if (ctx.signal.aborted) return;
+    sendJson(
+      res,
+      200,
+      encodeRestResponse({
+        model,
+        version: version || meta.versions[0] || '',
+        id: rest.id,
+        batch: rest.tensor.batch,
+        classes: spec.classes,
+        outputs: rest.outputs,
+        answer,
+      }),
+    );
+  }
+}

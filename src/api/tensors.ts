@@ -1,0 +1,443 @@
+/**
+ * Tensors on the wire: decoding a request's single FP32 input (gRPC raw or typed contents, REST
+ * JSON), and encoding the `logits` and `class` outputs with the `slackserve.*` parameters that say
+ * what served the request. Every malformed request becomes an INPUT_INVALID naming the tensor and
+ * what was wrong; nothing here trusts a length or a shape it was given.
+ *
+ * Response form (docs/api.md): over gRPC, a request that sent `raw_input_contents` gets
+ * `raw_output_contents` (Triton's clients always send raw and read raw), one that sent typed
+ * `contents` gets typed `contents`. REST answers JSON.
+ */
+import { endianness } from 'node:os';
+import { SlackserveError } from '../errors.js';
+import type { Manifest } from '../supernet/manifest-types.js';
+import { fromJsonParams, type OutParam, type Params, toJsonParams, toWireParams } from './params.js';
+import type { WireInferOutputTensor, WireLong, WireModelInferRequest, WireModelInferResponse, WireTensorContents } from './proto.js';
+import {
+  type DecodedTensor,
+  type InferAnswer,
+  type ModelMetadata,
+  OUTPUT_NAMES,
+  type OutputName,
+  type ServedBy,
+} from './types.js';
+
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+
+/** What a request's tensor must look like, from the model's metadata. */
+export interface TensorSpec {
+  readonly inputName: string;
+  /** Per-sample shape, e.g. [1, 28, 28]. */
+  readonly sampleShape: readonly number[];
+  readonly classes: number;
+  readonly maxBatch: number;
+}
+
+export const PLATFORM = 'slackserve_supernet_onnx';
+
+/** The API's view of a supernet manifest: one FP32 input, `logits` and `class` outputs. */
+export function modelMetadataFromManifest(
+  manifest: Pick<Manifest, 'name' | 'input' | 'output'>,
+  opts: { readonly maxBatch: number; readonly versions?: readonly string[] },
+): ModelMetadata {
+  const sample = manifest.input.shape.slice(1);
+  const classes = manifest.output.shape[1];
+  if (manifest.input.shape[0] !== -1 || sample.some((d) => !Number.isInteger(d) || d < 1))
+    throw new SlackserveError('MANIFEST_INVALID', `input shape [${manifest.input.shape.join(',')}] is not [-1, fixed sample dims]`);
+  if (classes === undefined || !Number.isInteger(classes) || classes < 1)
+    throw new SlackserveError('MANIFEST_INVALID', `output shape [${manifest.output.shape.join(',')}] is not [-1, classes]`);
+  return Object.freeze({
+    name: manifest.name,
+    versions: Object.freeze([...(opts.versions ?? ['1'])]),
+    platform: PLATFORM,
+    inputs: Object.freeze([{ name: manifest.input.name, datatype: 'FP32', shape: Object.freeze([-1, ...sample]) }]),
+    outputs: Object.freeze([
+      { name: 'logits', datatype: 'FP32', shape: Object.freeze([-1, classes]) },
+      { name: 'class', datatype: 'INT64', shape: Object.freeze([-1]) },
+    ]),
+    maxBatch: opts.maxBatch,
+  });
+}
+
+export function tensorSpecOf(meta: ModelMetadata): TensorSpec {
+  const input = meta.inputs[0];
+  const logits = meta.outputs.find((o) => o.name === 'logits');
+  const classes = logits?.shape[1];
+  if (!input || meta.inputs.length !== 1 || input.datatype !== 'FP32' || classes === undefined)
+    throw new SlackserveError('INTERNAL', `model ${meta.name}: metadata is not one FP32 input and a [-1, classes] logits output`);
+  return { inputName: input.name, sampleShape: input.shape.slice(1), classes, maxBatch: meta.maxBatch };
+}
+
+function invalid(message: string, details: Record<string, unknown> = {}): SlackserveError {
+  return new SlackserveError('INPUT_INVALID', message, details);
+}
+
+const fmtShape = (s: readonly (number | string)[]): string => `[${s.join(',')}]`;
+
+function product(dims: readonly number[]): number {
+  let p = 1;
+  for (const d of dims) p *= d;
+  return p;
+}
+
+/** Validates [batch, ...sampleShape] and returns the batch. */
+function checkShape(dims: readonly number[], spec: TensorSpec): number {
+  const name = spec.inputName;
+  const want = `[batch,${spec.sampleShape.join(',')}]`;
+  if (dims.some((d) => d < 0))
+    throw invalid(`input '${name}': shape ${fmtShape(dims)} has a negative dimension; a request's shape must be concrete, ${want}`);
+  if (dims.length !== spec.sampleShape.length + 1 || spec.sampleShape.some((d, i) => dims[i + 1] !== d))
+    throw invalid(`input '${name}': shape ${fmtShape(dims)} does not match ${want}`, { shape: dims });
+  const batch = dims[0]!;
+  if (batch < 1) throw invalid(`input '${name}': batch dimension is 0 in shape ${fmtShape(dims)}; at least 1 sample is needed`);
+  if (batch > spec.maxBatch)
+    throw invalid(`input '${name}': batch ${batch} exceeds the maximum batch size ${spec.maxBatch}`, { batch, maxBatch: spec.maxBatch });
+  return batch;
+}
+
+/** Wire int64 dims (strings with `longs: String`) as numbers. */
+function wireDims(shape: readonly WireLong[] | undefined, name: string): number[] {
+  return (shape ?? []).map((d) => {
+    const n = typeof d === 'number' ? d : /^-?\d{1,16}$/.test(d) ? Number(d) : NaN;
+    if (!Number.isSafeInteger(n)) throw invalid(`input '${name}': shape dimension ${String(d)} is not an integer in range`);
+    return n;
+  });
+}
+
+/** Rejects NaN and +-Infinity (also values outside the FP32 range, which became Infinity). */
+function checkFinite(data: Float32Array, spec: TensorSpec): void {
+  const sampleSize = product(spec.sampleShape);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!Number.isFinite(v)) {
+      const sample = Math.floor(i / sampleSize);
+      throw invalid(`input '${spec.inputName}': non-finite value ${v} at element ${i} (sample ${sample}); FP32 inputs must be finite`, {
+        element: i,
+        sample,
+      });
+    }
+  }
+}
+
+/** Little-endian FP32 bytes into a fresh (aligned, unshared) Float32Array. */
+export function float32FromLE(bytes: Uint8Array): Float32Array {
+  const n = bytes.byteLength / 4;
+  const out = new Float32Array(n);
+  if (LITTLE_ENDIAN_HOST) {
+    new Uint8Array(out.buffer).set(bytes.subarray(0, n * 4));
+  } else {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+  }
+  return out;
+}
+
+export function float32ToLE(data: Float32Array): Buffer {
+  const out = Buffer.allocUnsafe(data.length * 4);
+  if (LITTLE_ENDIAN_HOST) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  else for (let i = 0; i < data.length; i++) out.writeFloatLE(data[i]!, i * 4);
+  return out;
+}
+
+export function int64ToLE(values: ArrayLike<number>): Buffer {
+  const out = Buffer.alloc(values.length * 8);
+  for (let i = 0; i < values.length; i++) out.writeBigInt64LE(BigInt(values[i]!), i * 8);
+  return out;
+}
+
+const TYPED_FIELDS = [
+  'bool_contents',
+  'int_contents',
+  'int64_contents',
+  'uint_contents',
+  'uint64_contents',
+  'fp32_contents',
+  'fp64_contents',
+  'bytes_contents',
+] as const satisfies readonly (keyof WireTensorContents)[];
+
+function nonEmptyTyped(c: WireTensorContents | null | undefined): string[] {
+  if (!c) return [];
+  return TYPED_FIELDS.filter((f) => (c[f]?.length ?? 0) > 0);
+}
+
+/** Requested output names, validated: known, not repeated. Empty request: every output. */
+export function checkRequestedOutputs(names: readonly string[]): OutputName[] {
+  if (names.length === 0) return [...OUTPUT_NAMES];
+  const out: OutputName[] = [];
+  for (const n of names) {
+    if (!(OUTPUT_NAMES as readonly string[]).includes(n))
+      throw invalid(`unknown output '${n}': the outputs are ${OUTPUT_NAMES.map((o) => `'${o}'`).join(', ')}`, { output: n });
+    if (out.includes(n as OutputName)) throw invalid(`output '${n}' is requested twice`, { output: n });
+    out.push(n as OutputName);
+  }
+  return out;
+}
+
+export interface DecodedGrpcInput {
+  readonly tensor: DecodedTensor;
+  readonly outputs: readonly OutputName[];
+  readonly wantsRaw: boolean;
+}
+
+/** Decodes and validates the tensor part of a gRPC ModelInferRequest. */
+export function decodeGrpcInput(req: WireModelInferRequest, spec: TensorSpec): DecodedGrpcInput {
+  const inputs = req.inputs ?? [];
+  const raw = req.raw_input_contents ?? [];
+  const name = spec.inputName;
+  if (inputs.length === 0) throw invalid(`no input tensor: the model takes 1 input '${name}'`);
+  if (inputs.length > 1)
+    throw invalid(`${inputs.length} input tensors (${inputs.map((i) => `'${i.name ?? ''}'`).join(', ')}): the model takes 1 input '${name}'`);
+  if (raw.length !== 0 && raw.length !== inputs.length)
+    throw invalid(`raw_input_contents has ${raw.length} entries for ${inputs.length} input: give one per input, in the order of inputs`);
+  const input = inputs[0]!;
+  if (input.name !== name) throw invalid(`unknown input '${input.name ?? ''}': the model's input is '${name}'`, { input: input.name });
+  if (input.datatype !== 'FP32')
+    throw invalid(`input '${name}': datatype '${input.datatype ?? ''}' is not supported; the input is FP32`, { datatype: input.datatype });
+  const dims = wireDims(input.shape, name);
+  const batch = checkShape(dims, spec);
+  const count = product(dims);
+
+  let data: Float32Array;
+  const typed = nonEmptyTyped(input.contents);
+  const rawBytes = raw[0];
+  if (rawBytes !== undefined) {
+    if (typed.length > 0)
+      throw invalid(`input '${name}': raw_input_contents is given, so contents must be empty (it has ${typed.join(', ')})`);
+    if (rawBytes.byteLength !== count * 4)
+      throw invalid(
+        `input '${name}': raw content has ${rawBytes.byteLength} bytes, expected ${count * 4} (shape ${fmtShape(dims)} x 4 bytes of FP32)`,
+        { bytes: rawBytes.byteLength, expected: count * 4 },
+      );
+    data = float32FromLE(rawBytes);
+  } else {
+    const others = typed.filter((f) => f !== 'fp32_contents');
+    if (others.length > 0) throw invalid(`input '${name}': FP32 data belongs in contents.fp32_contents, got ${others.join(', ')}`);
+    const values = input.contents?.fp32_contents ?? [];
+    if (values.length === 0) throw invalid(`input '${name}': no data: give raw_input_contents[0] or contents.fp32_contents`);
+    if (values.length !== count)
+      throw invalid(`input '${name}': fp32_contents has ${values.length} values, expected ${count} for shape ${fmtShape(dims)}`, {
+        values: values.length,
+        expected: count,
+      });
+    data = Float32Array.from(values);
+  }
+  checkFinite(data, spec);
+  const outputs = checkRequestedOutputs((req.outputs ?? []).map((o) => o.name ?? ''));
+  return { tensor: { data, batch, shape: dims }, outputs, wantsRaw: rawBytes !== undefined };
+}
+
+function jsonKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : typeof v;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** REST `data`: flat, or nested exactly as `shape`, into FP32. */
+function flattenJsonData(data: unknown, dims: readonly number[], name: string): Float32Array {
+  if (!Array.isArray(data)) throw invalid(`input '${name}': data must be an array of numbers, got ${jsonKind(data)}`);
+  const count = product(dims);
+  const out = new Float32Array(count);
+  const put = (v: unknown, i: number): void => {
+    if (typeof v !== 'number') throw invalid(`input '${name}': element ${i} of data is ${jsonKind(v)}, not a number`);
+    out[i] = v;
+  };
+  if (data.length === 0 || !Array.isArray(data[0])) {
+    if (data.length !== count)
+      throw invalid(`input '${name}': data has ${data.length} values, expected ${count} for shape ${fmtShape(dims)}`, {
+        values: data.length,
+        expected: count,
+      });
+    for (let i = 0; i < count; i++) put(data[i], i);
+    return out;
+  }
+  let next = 0;
+  const walk = (arr: unknown, depth: number, path: string): void => {
+    if (!Array.isArray(arr)) throw invalid(`input '${name}': data${path} is ${jsonKind(arr)}; nesting does not match shape ${fmtShape(dims)}`);
+    if (arr.length !== dims[depth])
+      throw invalid(`input '${name}': data${path} has ${arr.length} entries, shape ${fmtShape(dims)} needs ${dims[depth]} at depth ${depth}`);
+    if (depth === dims.length - 1) {
+      for (const v of arr) put(v, next++);
+      return;
+    }
+    arr.forEach((sub, i) => walk(sub, depth + 1, `${path}[${i}]`));
+  };
+  walk(data, 0, '');
+  return out;
+}
+
+function jsonDims(shape: unknown, name: string): number[] {
+  if (!Array.isArray(shape)) throw invalid(`input '${name}': shape must be an array of integers, got ${jsonKind(shape)}`);
+  return shape.map((d) => {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d)) throw invalid(`input '${name}': shape dimension ${JSON.stringify(d)} is not an integer`);
+    return d;
+  });
+}
+
+export interface DecodedRestInfer {
+  readonly id: string;
+  readonly params: Params;
+  readonly tensor: DecodedTensor;
+  readonly outputs: readonly OutputName[];
+}
+
+/** Decodes and validates a REST `POST /v2/models/{m}/infer` body (already JSON-parsed). */
+export function decodeRestInfer(body: unknown, spec: TensorSpec): DecodedRestInfer {
+  if (!isObject(body)) throw invalid(`request body must be a JSON object, got ${jsonKind(body)}`);
+  const id = body['id'];
+  if (id !== undefined && typeof id !== 'string') throw invalid(`id must be a string, got ${jsonKind(id)}`);
+  const params = fromJsonParams(body['parameters']);
+  const inputs = body['inputs'];
+  const name = spec.inputName;
+  if (!Array.isArray(inputs)) throw invalid(`inputs must be an array, got ${jsonKind(inputs)}`);
+  if (inputs.length !== 1)
+    throw invalid(inputs.length === 0 ? `no input tensor: the model takes 1 input '${name}'` : `${inputs.length} input tensors: the model takes 1 input '${name}'`);
+  const input: unknown = inputs[0];
+  if (!isObject(input)) throw invalid(`inputs[0] must be an object, got ${jsonKind(input)}`);
+  if (input['name'] !== name) throw invalid(`unknown input ${JSON.stringify(input['name'])}: the model's input is '${name}'`);
+  if (input['datatype'] !== 'FP32')
+    throw invalid(`input '${name}': datatype ${JSON.stringify(input['datatype'])} is not supported; the input is FP32`);
+  const tp = input['parameters'];
+  if (isObject(tp) && tp['binary_data_size'] !== undefined)
+    throw invalid(`input '${name}': the binary tensor data extension is not supported; send data as a JSON array`);
+  const dims = jsonDims(input['shape'], name);
+  const batch = checkShape(dims, spec);
+  const data = flattenJsonData(input['data'], dims, name);
+  checkFinite(data, spec);
+
+  const outs = body['outputs'];
+  const names: string[] = [];
+  if (outs !== undefined) {
+    if (!Array.isArray(outs)) throw invalid(`outputs must be an array, got ${jsonKind(outs)}`);
+    for (const [i, o] of outs.entries()) {
+      if (!isObject(o) || typeof o['name'] !== 'string') throw invalid(`outputs[${i}] must be an object with a string name`);
+      const op = o['parameters'];
+      if (isObject(op) && op['binary_data'] === true)
+        throw invalid(`output '${o['name']}': binary_data outputs are not supported; request JSON outputs (binary_data false)`);
+      names.push(o['name']);
+    }
+  }
+  return { id: id ?? '', params, tensor: { data, batch, shape: dims }, outputs: checkRequestedOutputs(names) };
+}
+
+/** The `slackserve.*` response parameters describing what served a request. */
+export function servedByParams(s: ServedBy): Array<readonly [string, OutParam]> {
+  return [
+    ['slackserve.subnet', { kind: 'string', value: s.subnet }],
+    ['slackserve.exit', { kind: 'string', value: s.exit }],
+    ['slackserve.confidence', { kind: 'double', value: s.confidence }],
+    ['slackserve.queue_us', { kind: 'int64', value: s.queueUs }],
+    ['slackserve.compute_us', { kind: 'int64', value: s.computeUs }],
+    ['slackserve.deadline_met', { kind: 'bool', value: s.deadlineMet }],
+    ['slackserve.downgraded', { kind: 'bool', value: s.downgraded }],
+    ['slackserve.early', { kind: 'bool', value: s.early ?? false }],
+    ['slackserve.deadline_answer', { kind: 'bool', value: s.deadlineAnswer ?? false }],
+  ];
+}
+
+/** argmax per row. */
+export function argmaxRows(logits: Float32Array, classes: number): Int32Array {
+  const batch = logits.length / classes;
+  const out = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logits[b * classes + c]! > logits[b * classes + best]!) best = c;
+    out[b] = best;
+  }
+  return out;
+}
+
+/** Checks a backend's answer against the request and fills in `classes`. */
+function checkedAnswer(answer: InferAnswer, batch: number, classes: number): { logits: Float32Array; classes: ArrayLike<number> } {
+  if (!(answer.logits instanceof Float32Array) || answer.logits.length !== batch * classes)
+    throw new SlackserveError('INTERNAL', `backend answered ${answer.logits?.length} logits for a batch of ${batch} x ${classes} classes`);
+  const cls = answer.classes ?? argmaxRows(answer.logits, classes);
+  if (cls.length !== batch) throw new SlackserveError('INTERNAL', `backend answered ${cls.length} classes for a batch of ${batch}`);
+  for (let i = 0; i < cls.length; i++) {
+    const c = cls[i]!;
+    if (!Number.isInteger(c) || c < 0 || c >= classes) throw new SlackserveError('INTERNAL', `backend answered class ${c} of ${classes}`);
+  }
+  return { logits: answer.logits, classes: cls };
+}
+
+export interface EncodeArgs {
+  readonly model: string;
+  readonly version: string;
+  readonly id: string;
+  readonly batch: number;
+  readonly classes: number;
+  readonly outputs: readonly OutputName[];
+  readonly answer: InferAnswer;
+}
+
+/** A gRPC ModelInferResponse: raw_output_contents when `raw`, else typed contents. */
+export function encodeGrpcResponse(args: EncodeArgs & { readonly raw: boolean }): WireModelInferResponse {
+  const { logits, classes } = checkedAnswer(args.answer, args.batch, args.classes);
+  const outputs: WireInferOutputTensor[] = [];
+  const rawOut: Buffer[] = [];
+  for (const name of args.outputs) {
+    if (name === 'logits') {
+      outputs.push({
+        name,
+        datatype: 'FP32',
+        shape: [args.batch, args.classes],
+        parameters: {},
+        contents: args.raw ? null : { fp32_contents: Array.from(logits) },
+      });
+      if (args.raw) rawOut.push(float32ToLE(logits));
+    } else {
+      outputs.push({
+        name,
+        datatype: 'INT64',
+        shape: [args.batch],
+        parameters: {},
+        contents: args.raw ? null : { int64_contents: Array.from(classes) },
+      });
+      if (args.raw) rawOut.push(int64ToLE(classes));
+    }
+  }
+  return {
+    model_name: args.model,
+    model_version: args.version,
+    id: args.id,
+    parameters: toWireParams(servedByParams(args.answer.servedBy)),
+    outputs,
+    raw_output_contents: rawOut,
+  };
+}
+
+export interface RestOutputTensor {
+  readonly name: string;
+  readonly datatype: string;
+  readonly shape: number[];
+  readonly data: number[];
+}
+
+export interface RestInferResponse {
+  readonly model_name: string;
+  readonly model_version: string;
+  readonly id: string;
+  readonly parameters: Record<string, boolean | number | string>;
+  readonly outputs: RestOutputTensor[];
+}
+
+/** The REST JSON response (KServe v2 shape): flat `data` arrays. */
+export function encodeRestResponse(args: EncodeArgs): RestInferResponse {
+  const { logits, classes } = checkedAnswer(args.answer, args.batch, args.classes);
+  const outputs = args.outputs.map((name): RestOutputTensor =>
+    name === 'logits'
+      ? { name, datatype: 'FP32', shape: [args.batch, args.classes], data: Array.from(logits) }
+      : { name, datatype: 'INT64', shape: [args.batch], data: Array.from(classes) },
+  );
+  return {
+    model_name: args.model,
+    model_version: args.version,
+    id: args.id,
+    parameters: toJsonParams(servedByParams(args.answer.servedBy)),
+    outputs,
+  };
+}
