@@ -28,11 +28,3 @@ export function accuracyPrefix(cands: readonly QueuedRequest[]): Float64Array {
   for (let i = 0; i < cands.length; i++) out[i + 1] = Math.max(out[i] as number, (cands[i] as QueuedRequest).minAccuracy);
   return out;
 }
-
-/** Latency of the fastest subnet able to serve `r` alone (at batch 1), plus the dispatch overhead. */
-export function fastestAlone(table: LatencyTable, overheadMs: number): (r: QueuedRequest) => number {
-  return (r) => {
-    const s = table.fastest(1, r.minAccuracy) ?? table.fastest(1, 0);
-    return overheadMs + (s ? table.ms(s.index, 1) : 0);
-  };
-}

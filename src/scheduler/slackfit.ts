@@ -18,8 +18,11 @@
  *   the most demanding of them.
  * - Hopeless requests (even the fastest eligible subnet alone would miss) are dropped when
  *   sheddable (`dropInfeasible`), else served late on the fastest subnet at batch 1.
+ * - Latency calibration (`calibrate`, on by default): plans with profiled latency x the observed/
+ *   profiled ratio kept in the policy state (calibration.ts); equivalent to dividing the slack.
  */
-import { accuracyPrefix, dropHopeless, fastestAlone } from './common.js';
+import { calibrate, UNCALIBRATED, type Calibration } from './calibration.js';
+import { accuracyPrefix, dropHopeless } from './common.js';
 import type { LatencyTable, SubnetInfo } from './latency-table.js';
 import type { DecisionContext, Decision, Policy, QueuedRequest } from './types.js';
 
@@ -30,9 +33,11 @@ export interface SlackFitOptions {
   /** Time between a decision and the batch starting (queue hop, tensor copy), ms. */
   readonly dispatchOverheadMs: number;
   readonly dropInfeasible: boolean;
+  /** Scale planning latency by the observed/profiled ratio learnt from finished batches. */
+  readonly calibrate: boolean;
 }
 
-export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({ bucketMs: 1, tieBreak: 'batch', dispatchOverheadMs: 0.2, dropInfeasible: true });
+export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({ bucketMs: 1, tieBreak: 'batch', dispatchOverheadMs: 0.2, dropInfeasible: true, calibrate: true });
 
 interface Bucket {
   /** Fastest pair in the bucket: no pair of it fits a slack below this. */
@@ -61,10 +66,9 @@ export function buildBuckets(table: LatencyTable, bucketMs: number): Bucket[] {
     .map(([, g]) => ({ lowerMs: g.lower, upperMs: g.upper, byBatch: g.byBatch, maxB: g.byBatch.findLastIndex((l) => l.length > 0) }));
 }
 
-export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> = {}): Policy<null> {
+export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> = {}): Policy<Calibration> {
   const o: SlackFitOptions = { ...SLACKFIT_DEFAULTS, ...options };
   const buckets = buildBuckets(table, o.bucketMs);
-  const alone = fastestAlone(table, o.dispatchOverheadMs);
 
   /** Index of the highest bucket holding a pair no slower than the slack (-1 when none). */
   const highestFitting = (slack: number): number => {
@@ -101,27 +105,32 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
     return best;
   };
 
-  const decide = (ctx: DecisionContext): Decision => {
+  const decide = (ctx: DecisionContext, scale: number): Decision => {
     const { now } = ctx;
+    const alone = (r: QueuedRequest): number => {
+      const s = table.fastest(1, r.minAccuracy) ?? table.fastest(1, 0);
+      return o.dispatchOverheadMs + (s ? table.ms(s.index, 1) * scale : 0);
+    };
     const { drops, rest } = dropHopeless(ctx.queue.earliest(table.maxBatch), now, o.dropInfeasible ? alone : null);
     if (rest.length === 0) return { dispatch: null, drops };
     const head = rest[0] as QueuedRequest;
-    const slack = head.deadline - now - o.dispatchOverheadMs;
+    // planning with latency x scale is planning with the profiled latency against slack / scale
+    const slack = (head.deadline - now - o.dispatchOverheadMs) / scale;
     const need = accuracyPrefix(rest);
     for (let k = highestFitting(slack); k >= 0; k--) {
       const pick = pickInBucket(buckets[k] as Bucket, rest.length, need, slack);
-      if (pick) return { dispatch: { subnet: pick.s.id, requests: rest.slice(0, pick.b), expectedMs: table.ms(pick.s.index, pick.b), loadMs: 0 }, drops };
+      if (pick) return { dispatch: { subnet: pick.s.id, requests: rest.slice(0, pick.b), expectedMs: table.ms(pick.s.index, pick.b) * scale, loadMs: 0 }, drops };
     }
     // Nothing fits the slack: serve the head alone on the fastest subnet it accepts (late).
     const s = table.fastest(1, head.minAccuracy) ?? table.mostAccurate;
-    return { dispatch: { subnet: s.id, requests: [head], expectedMs: table.ms(s.index, 1), loadMs: 0 }, drops };
+    return { dispatch: { subnet: s.id, requests: [head], expectedMs: table.ms(s.index, 1) * scale, loadMs: 0 }, drops };
   };
 
   return {
     name: 'slackfit',
     loadsVariants: false,
-    init: () => null,
-    decide: (ctx) => ({ decision: decide(ctx), state: null }),
-    observe: (s) => s,
+    init: () => UNCALIBRATED,
+    decide: (ctx, cal) => ({ decision: decide(ctx, o.calibrate ? cal.scale : 1), state: cal }),
+    observe: (cal, outcome) => (o.calibrate ? calibrate(cal, table, outcome) : cal),
   };
 }

@@ -6,7 +6,10 @@ import { rng } from '../helpers.js';
 
 const T = table('p50');
 const opts = { bucketMs: 1, dispatchOverheadMs: 0 } as const;
-const decide = (now: number, rs: Parameters<typeof ctx>[1], o = {}) => slackFit(T, { ...opts, ...o }).decide(ctx(now, rs), null).decision;
+const decide = (now: number, rs: Parameters<typeof ctx>[1], o = {}) => {
+  const p = slackFit(T, { ...opts, ...o });
+  return p.decide(ctx(now, rs), p.init()).decision;
+};
 
 describe('latency table', () => {
   it('interpolates between profiled batch sizes and plans with the chosen quantile', () => {
@@ -134,5 +137,21 @@ describe('SlackFit', () => {
     // slow@1 = 2.5 ms fits a 2.6 ms slack, but not once 0.2 ms of overhead is added
     expect(decide(0, [req(2.6)]).dispatch?.subnet).toBe('slow');
     expect(decide(0, [req(2.6)], { dispatchOverheadMs: 0.2 }).dispatch?.subnet).not.toBe('slow');
+  });
+
+  it('calibrates: after batches run 3x slower than profiled it plans with 3x the latency', () => {
+    const p = slackFit(T, opts);
+    let cal = p.init();
+    const slow = T.subnet('slow');
+    for (let i = 0; i < 50; i++) cal = p.observe(cal, { subnet: 'slow', batch: 1, latencyMs: 3 * T.stats(slow.index, 1).p50, tightestSloMs: 50, missed: 0 });
+    expect(cal.scale).toBeCloseTo(3, 1);
+    // 5 ms of slack: slow@1 (2.5 ms profiled) fits uncalibrated, not at 7.5 ms
+    expect(p.decide(ctx(0, [req(5)]), p.init()).decision.dispatch?.subnet).toBe('slow');
+    const d = p.decide(ctx(0, [req(5)]), cal).decision.dispatch;
+    expect(d?.subnet).not.toBe('slow');
+    expect(d?.expectedMs).toBeLessThanOrEqual(5);
+    // and without calibration the observations change nothing
+    const off = slackFit(T, { ...opts, calibrate: false });
+    expect(off.observe(off.init(), { subnet: 'slow', batch: 1, latencyMs: 30, tightestSloMs: 50, missed: 0 }).scale).toBe(1);
   });
 });
