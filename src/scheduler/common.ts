@@ -1,5 +1,4 @@
 /** Rules every policy shares: what "cannot make it" means and the accuracy a batch must have. */
-import type { LatencyTable } from './latency-table.js';
 import type { Drop, QueuedRequest } from './types.js';
 
 /**
