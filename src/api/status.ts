@@ -1,7 +1,7 @@
 /**
  * Errors at the edges: any thrown value -> a gRPC status or an HTTP status with a JSON body,
  * through `STATUS_OF` (src/errors.ts) only. Two codes carry Triton's exact messages, which
- * clients and dashboards match on.
+ * clients and dashboards match on (as a prefix: detail may follow after a colon).
  */
 import { Metadata, status } from '@grpc/grpc-js';
 import { asSlackserveError, ERROR_CODES, type ErrorCode, STATUS_OF } from '../errors.js';
@@ -30,8 +30,11 @@ export interface HttpError {
   readonly headers: Readonly<Record<string, string>>;
 }
 
+/** Triton's fixed wording; a message that already starts with it keeps its detail after it. */
 function messageOf(code: ErrorCode, message: string): string {
-  return FIXED_MESSAGES[code] ?? message;
+  const fixed = FIXED_MESSAGES[code];
+  if (fixed === undefined) return message;
+  return message.startsWith(fixed) ? message : fixed;
 }
 
 export function toGrpcStatus(err: unknown): GrpcError {

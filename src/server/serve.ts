@@ -11,7 +11,7 @@ import { HttpInferenceServer, sendJson } from '../api/http-server.js';
 import { executorSettings, type Config } from '../config.js';
 import { SlackserveError } from '../errors.js';
 import { Metrics } from '../metrics/metrics.js';
-import { createQueue } from '../queue/index.js';
+import { createQueue, DEFAULT_WORKER_TTL_MS } from '../queue/index.js';
 import type { RequestQueue } from '../queue/types.js';
 import { Executor } from '../runtime/executor.js';
 import { LatencyTable } from '../scheduler/latency-table.js';
@@ -111,7 +111,8 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         dispatchOverheadMs: cfg.dispatchOverheadMs,
         executors: cfg.executorThreads,
         maxBatch: cfg.maxBatch,
-        graceMs: 2 * cfg.reclaimIdleMs + 2000,
+        // a dead worker's requests are reclaimed once its heartbeat lapses (TTL) and they sat idle
+        graceMs: DEFAULT_WORKER_TTL_MS + 2 * cfg.reclaimIdleMs + 2000,
         clock: epochMs,
         version: cfg.modelVersion,
         metrics,
