@@ -4,6 +4,7 @@
  * request queue, and completes the client's call when a worker's reply comes back on this
  * frontend's reply channel. It owns the map of calls in flight; nothing else does.
  */
+import { modelMetadataFromManifest } from '../api/tensors.js';
 import type { InferAnswer, InferContext, InferenceBackend, DecodedInfer, ModelMetadata, ServerMetadata } from '../api/types.js';
 import { SlackserveError } from '../errors.js';
 import type { FailureReason, Metrics, SloOutcome } from '../metrics/metrics.js';
@@ -61,19 +62,8 @@ export class Frontend implements InferenceBackend {
   private readonly accuracy: Map<string, number>;
 
   constructor(private readonly o: FrontendOptions) {
-    const m = o.catalogue.manifest;
     this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
-    this.meta = {
-      name: m.name,
-      versions: [o.version],
-      platform: 'onnxruntime_onnx',
-      inputs: [{ name: m.input.name, datatype: 'FP32', shape: [-1, ...o.catalogue.sampleShape] }],
-      outputs: [
-        { name: 'logits', datatype: 'FP32', shape: [-1, o.catalogue.numClasses] },
-        { name: 'class', datatype: 'INT64', shape: [-1] },
-      ],
-      maxBatch: o.maxBatch,
-    };
+    this.meta = modelMetadataFromManifest(o.catalogue.manifest, { maxBatch: o.maxBatch, versions: [o.version] });
   }
 
   async start(): Promise<void> {
