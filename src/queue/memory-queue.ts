@@ -53,6 +53,7 @@ export class MemoryBroker {
   readonly waiters: Waiter[] = [];
   readonly replyListeners = new Map<string, Set<(r: InferenceReply) => void>>();
   readonly handles = new Set<MemoryQueue>();
+  private outbox: Array<() => void> = [];
 
   constructor(opts: MemoryQueueOptions = {}) {
     this.maxPending = opts.maxPending ?? DEFAULT_MAX_PENDING;
@@ -81,6 +82,21 @@ export class MemoryBroker {
       out.push(new MemoryDelivery(r, worker));
     }
     return out;
+  }
+
+  /**
+   * Delivers replies on the next event-loop turn, in one batch. Not microtasks: a frontend that
+   * enqueues from its reply handler and a worker that replies at once would otherwise chain
+   * microtasks forever and starve timers and I/O (a closed-loop client does exactly that).
+   */
+  post(f: () => void): void {
+    this.outbox.push(f);
+    if (this.outbox.length > 1) return;
+    setImmediate(() => {
+      const batch = this.outbox;
+      this.outbox = [];
+      for (const g of batch) g();
+    });
   }
 
   /** Hands pending work to blocked pullers, oldest waiter first. */
@@ -198,7 +214,7 @@ export class MemoryQueue implements RequestQueue {
   async reply(r: InferenceReply, frontend: string): Promise<void> {
     const listeners = this.broker.replyListeners.get(frontend);
     if (!listeners) return; // nobody listens: dropped, like the Redis queue
-    for (const l of listeners) queueMicrotask(() => l(r));
+    for (const l of listeners) this.broker.post(() => listeners.has(l) && l(r)); // unless unsubscribed meanwhile
   }
 
   async subscribeReplies(frontend: string, onReply: (r: InferenceReply) => void): Promise<() => Promise<void>> {

@@ -31,6 +31,7 @@ export const DEFAULT_READY_TIMEOUT_MS = 1_000;
 /** Approximate cap of a reply stream (MAXLEN ~); the frontend trims what it has read anyway. */
 export const DEFAULT_REPLY_MAXLEN = 100_000;
 export const DEFAULT_REPLY_TRANSPORT: ReplyTransport = 'stream';
+export const DEFAULT_AUTO_PIPELINING = true;
 /** A reply stream outlives its frontend's last heartbeat by this much, then expires. */
 const REPLY_TTL_MS = 30_000;
 /** How long a worker remembers a cancelled id (to drop it if it is pulled or reclaimed later). */
@@ -50,6 +51,8 @@ export interface RedisQueueOptions {
   readonly workerTtlMs?: number;
   readonly readyTimeoutMs?: number;
   readonly replyMaxLen?: number;
+  /** ioredis auto-pipelining on the command connection (see DEFAULT_AUTO_PIPELINING). */
+  readonly autoPipelining?: boolean;
 }
 
 class RedisDelivery implements Delivery {
@@ -101,18 +104,63 @@ const F_META = 0x6d; // 'm'
 const F_DATA = 0x64; // 'd'
 const F_LOGITS = 0x6c; // 'l'
 
-/** Pub/sub reply frame: u32 LE metadata length, metadata JSON, logits bytes. */
-function frame(meta: string, logits: Uint8Array | undefined): Buffer {
-  const m = Buffer.from(meta);
-  const out = Buffer.allocUnsafe(4 + m.length + (logits?.byteLength ?? 0));
-  out.writeUInt32LE(m.length, 0);
-  m.copy(out, 4);
-  if (logits) out.set(logits, 4 + m.length);
+/**
+ * Pub/sub message: one or more replies, each u32 LE metadata length, u32 LE logits length,
+ * metadata JSON, logits bytes.
+ */
+function frame(replies: readonly (readonly [string, Uint8Array | undefined])[]): Buffer {
+  const metas = replies.map(([m]) => Buffer.from(m));
+  let size = 0;
+  for (const [i, [, l]] of replies.entries()) size += 8 + metas[i]!.length + (l?.byteLength ?? 0);
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const [i, [, l]] of replies.entries()) {
+    const m = metas[i]!;
+    out.writeUInt32LE(m.length, o);
+    out.writeUInt32LE(l?.byteLength ?? 0, o + 4);
+    m.copy(out, o + 8);
+    if (l) out.set(l, o + 8 + m.length);
+    o += 8 + m.length + (l?.byteLength ?? 0);
+  }
   return out;
 }
-function unframe(b: Buffer): InferenceReply {
-  const n = b.readUInt32LE(0);
-  return decodeReply(b.toString('utf8', 4, 4 + n), ownBytes(b.subarray(4 + n)));
+function unframe(b: Buffer): InferenceReply[] {
+  const out: InferenceReply[] = [];
+  for (let o = 0; o + 8 <= b.length; ) {
+    const m = b.readUInt32LE(o);
+    const l = b.readUInt32LE(o + 4);
+    const meta = b.toString('utf8', o + 8, o + 8 + m);
+    out.push(decodeReply(meta, l > 0 ? ownBytes(b.subarray(o + 8 + m, o + 8 + m + l)) : undefined));
+    o += 8 + m + l;
+  }
+  return out;
+}
+
+/** Stream entry fields of one or more replies: m (metadata) [l (logits)], repeated. */
+function unfields(fields: Buffer[]): InferenceReply[] {
+  const out: InferenceReply[] = [];
+  let meta: Buffer | undefined;
+  let logits: Buffer | undefined;
+  const flush = (): void => {
+    if (meta) out.push(decodeReply(meta.toString(), logits && ownBytes(logits)));
+    meta = logits = undefined;
+  };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const f = fields[i]!;
+    if (f.length !== 1) continue;
+    if (f[0] === F_META) {
+      flush();
+      meta = fields[i + 1];
+    } else if (f[0] === F_LOGITS) logits = fields[i + 1];
+  }
+  flush();
+  return out;
+}
+
+/** Replies to one frontend waiting for this turn's flush. */
+interface Outgoing {
+  readonly replies: [string, Uint8Array | undefined][];
+  readonly done: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
 }
 
 export class RedisQueue implements RequestQueue {
@@ -149,6 +197,8 @@ export class RedisQueue implements RequestQueue {
   /** Frontend: request id -> stream entry id, so cancel can delete it before it is pulled. */
   private readonly entries = new Map<string, { entry: string; deadlineMs: number }>();
   private readonly replySubs = new Map<string, ReplySub>();
+  /** Worker: replies of this turn, per frontend (see reply()). */
+  private readonly outgoing = new Map<string, Outgoing>();
 
   constructor(opts: RedisQueueOptions) {
     this.url = opts.url;
@@ -160,7 +210,7 @@ export class RedisQueue implements RequestQueue {
     this.replyMaxLen = opts.replyMaxLen ?? DEFAULT_REPLY_MAXLEN;
     this.key = `${this.prefix}:requests`;
     this.cancelChannel = `${this.prefix}:cancel`;
-    this.cmd = this.connection({ enableAutoPipelining: true, scripts: SCRIPTS });
+    this.cmd = this.connection({ enableAutoPipelining: opts.autoPipelining ?? DEFAULT_AUTO_PIPELINING, scripts: SCRIPTS });
   }
 
   private connection(extra: Partial<RedisOptions> = {}): Redis {
@@ -256,7 +306,7 @@ export class RedisQueue implements RequestQueue {
       if (ch === this.cancelChannel) return this.heardCancel(message.toString());
       const frontend = ch.slice(this.prefix.length + ':replies:'.length);
       const s = this.replySubs.get(frontend);
-      if (s) this.deliver(s, unframe(message));
+      if (s) for (const r of unframe(message)) this.deliver(s, r);
     });
     this.sub = sub;
     return sub;
@@ -327,6 +377,7 @@ export class RedisQueue implements RequestQueue {
     await this.init();
     await this.touchWorker(worker);
     await this.listenCancels();
+    if (this.closed) return []; // closed while connecting: open no blocking connection now
     const args: (string | number)[] = ['GROUP', GROUP, worker, 'COUNT', Math.max(1, Math.floor(max))];
     if (blockMs > 0) args.push('BLOCK', Math.ceil(blockMs));
     args.push('STREAMS', this.key, '>');
@@ -465,21 +516,42 @@ export class RedisQueue implements RequestQueue {
     return out;
   }
 
-  async reply(r: InferenceReply, frontend: string): Promise<void> {
-    const meta = encodeReplyMeta(r);
-    const logits = r.ok ? r.logits : undefined;
-    try {
-      if (this.transport === 'pubsub') {
-        await this.cmd.publish(this.replyKey(frontend), frame(meta, logits));
-        return;
+  /**
+   * Replies issued in the same JS turn to the same frontend (a worker answering a batch) go out
+   * as one stream entry or one message: a worker's, Redis's and the frontend's cost per reply
+   * fall with the batch, at no added latency (flushed in a microtask, not on a timer).
+   */
+  reply(r: InferenceReply, frontend: string): Promise<void> {
+    let o = this.outgoing.get(frontend);
+    if (!o) {
+      this.outgoing.set(frontend, (o = { replies: [], done: [] }));
+      if (this.outgoing.size === 1) queueMicrotask(() => this.flushReplies());
+    }
+    o.replies.push([encodeReplyMeta(r), r.ok ? r.logits : undefined]);
+    const out = o;
+    return new Promise((resolve, reject) => out.done.push({ resolve, reject }));
+  }
+
+  private flushReplies(): void {
+    const batch = [...this.outgoing];
+    this.outgoing.clear();
+    for (const [frontend, o] of batch) {
+      let sent: Promise<unknown>;
+      if (this.transport === 'pubsub') sent = this.cmd.publish(this.replyKey(frontend), frame(o.replies));
+      else {
+        // NOMKSTREAM: a reply to a frontend that is gone (its stream expired or was deleted) is
+        // dropped instead of leaving a stream nobody reads.
+        const args: (string | number | Buffer)[] = [this.replyKey(frontend), 'NOMKSTREAM', 'MAXLEN', '~', this.replyMaxLen, '*'];
+        for (const [meta, logits] of o.replies) {
+          args.push('m', meta);
+          if (logits) args.push('l', asBuffer(logits));
+        }
+        sent = this.cmd.call('XADD', args);
       }
-      // NOMKSTREAM: a reply to a frontend that is gone (its stream expired or was deleted) is
-      // dropped instead of leaving a stream nobody reads.
-      const args: (string | number | Buffer)[] = [this.replyKey(frontend), 'NOMKSTREAM', 'MAXLEN', '~', this.replyMaxLen, '*', 'm', meta];
-      if (logits) args.push('l', asBuffer(logits));
-      await this.cmd.call('XADD', args);
-    } catch (err) {
-      throw backend(err);
+      sent.then(
+        () => o.done.forEach((d) => d.resolve()),
+        (err: unknown) => o.done.forEach((d) => d.reject(backend(err))),
+      );
     }
   }
 
@@ -542,10 +614,7 @@ export class RedisQueue implements RequestQueue {
         }
         for (const [id, fields] of streamEntries(res)) {
           s.cursor = id.toString();
-          const meta = fields && field(fields, F_META);
-          if (!meta) continue;
-          const logits = field(fields, F_LOGITS);
-          this.deliver(s, decodeReply(meta.toString(), logits && ownBytes(logits)));
+          if (fields) for (const r of unfields(fields)) this.deliver(s, r);
         }
       }
     })();

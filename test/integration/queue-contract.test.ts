@@ -165,6 +165,30 @@ describe.each([memory, redis('stream'), redis('pubsub')])('request queue contrac
     expect(await frontend.depth()).toBe(0);
   });
 
+  it('replies issued together (a batch) arrive in order, each intact, to the right frontend', async () => {
+    const w = setup();
+    const fe1 = w.make();
+    const fe2 = w.make();
+    const worker = w.make();
+    const got1: InferenceReply[] = [];
+    const got2: InferenceReply[] = [];
+    await fe1.subscribeReplies('f1', (r) => got1.push(r));
+    await fe2.subscribeReplies('f2', (r) => got2.push(r));
+    const sent1: InferenceReply[] = [];
+    const sent2: InferenceReply[] = [];
+    for (let i = 0; i < 40; i++) {
+      const r: InferenceReply =
+        i % 7 === 3
+          ? { id: `f1:${i}`, ok: false, code: 'CANCELLED', message: 'cancelled' }
+          : okReply(`f1:${i}`, new Uint8Array(randomBytes(4 * (1 + (i % 5)) * 10)), i % 2 === 0);
+      (i % 3 === 0 ? sent2 : sent1).push(r);
+    }
+    await Promise.all([...sent1.map((r) => worker.reply(r, 'f1')), ...sent2.map((r) => worker.reply(r, 'f2'))]);
+    await waitFor(() => got1.length === sent1.length && got2.length === sent2.length);
+    expect(got1).toEqual(sent1);
+    expect(got2).toEqual(sent2);
+  });
+
   it('pulls in FIFO order, up to max at a time', async () => {
     const w = setup();
     const frontend = w.make();
