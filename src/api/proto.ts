@@ -27,8 +27,19 @@ export const LOADER_OPTIONS: Readonly<protoLoader.Options> = Object.freeze({
   oneofs: true,
 });
 
-/** The package's `proto/` directory: two levels above this module in `src/api/` and `dist/api/`. */
-export const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
+/**
+ * The package's `proto/` directory: the nearest one above this module (two levels up from
+ * `src/api/` and `dist/api/`, three from `dist-bench/src/api/`).
+ */
+export const PROTO_DIR = findProtoDir();
+
+function findProtoDir(): string {
+  for (const up of ['../../proto/', '../../../proto/']) {
+    const dir = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(`${dir}grpc_service.proto`)) return dir;
+  }
+  return fileURLToPath(new URL('../../proto/', import.meta.url));
+}
 export const INFERENCE_PROTO = 'grpc_service.proto';
 export const HEALTH_PROTO = 'health.proto';
 

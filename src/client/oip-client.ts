@@ -6,9 +6,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { PROTO_DIR } from '../api/proto.js';
 
-const PROTO = fileURLToPath(new URL('../../proto/grpc_service.proto', import.meta.url));
+const PROTO = `${PROTO_DIR}grpc_service.proto`;
 
 export type ParamValue = string | number | boolean;
 
