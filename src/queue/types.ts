@@ -121,3 +121,6 @@ export const QUEUE_FULL_MESSAGE = 'Exceeds maximum queue size';
 
 /** Default bound on requests admitted and not yet pulled. */
 export const DEFAULT_MAX_PENDING = 100_000;
+
+/** How often a worker should call reclaim() to take over dead workers' requests. */
+export const DEFAULT_RECLAIM_INTERVAL_MS = 1_000;
