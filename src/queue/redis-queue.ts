@@ -189,8 +189,8 @@ export class RedisQueue implements RequestQueue {
 
   /** Workers that pulled through this handle: heartbeats kept while it is open. */
   private readonly workers = new Set<string>();
-  /** Requests pulled through this handle, not yet acked or released (onCancel filter). */
-  private readonly held = new Set<string>();
+  /** Requests pulled through this handle, not yet acked or released: request id -> entry id. */
+  private readonly held = new Map<string, string>();
   private readonly cancelListeners = new Set<(id: string) => void>();
   /** Cancelled ids heard on the channel, with when heard (insertion order = time order). */
   private readonly cancelled = new Map<string, number>();
@@ -426,10 +426,12 @@ export class RedisQueue implements RequestQueue {
         drop.push(entry);
         continue;
       }
-      this.held.add(request.id);
+      this.held.set(request.id, entry);
       out.push(new RedisDelivery(request, entry, worker));
     }
-    if (drop.length > 0) await this.ackEntries(drop);
+    // If this ack fails the dropped entries stay pending in our name; after our death whoever
+    // reclaims them drops them again. Never lose the good deliveries over it.
+    if (drop.length > 0) await this.ackEntries(drop).catch(() => undefined);
     return out;
   }
 
@@ -485,13 +487,34 @@ export class RedisQueue implements RequestQueue {
     await this.init();
     await this.touchWorker(worker);
     await this.listenCancels();
+    const idle = Math.max(0, Math.floor(minIdleMs));
     const out: Delivery[] = [];
+    /** XCLAIM re-checks the idle time, so two reclaimers racing cannot both get an entry. */
+    const claim = async (ids: string[]): Promise<void> => {
+      if (ids.length === 0) return;
+      const claimed = (await this.buffered('xclaim', [this.key, GROUP, worker, idle, ...ids])) as (RawEntry | null)[];
+      out.push(...(await this.accept(worker, claimed.filter((e): e is RawEntry => e !== null))));
+    };
+    const pendingOf = async (consumer: string, count: number): Promise<string[]> => {
+      const p = (await this.cmd.call('XPENDING', this.key, GROUP, 'IDLE', idle, '-', '+', count, consumer)) as [string, ...unknown[]][];
+      return p.map((e) => e[0]);
+    };
     try {
       // XINFO CONSUMERS: [[name, n, pending, n, idle, n, ...], ...]
-      const info = (await this.cmd.call('XINFO', 'CONSUMERS', this.key, GROUP)) as unknown[][];
-      const others = info
-        .map((c) => ({ name: String(c[1]), pending: Number(c[3]) }))
-        .filter((c) => c.name !== worker);
+      const info = ((await this.cmd.call('XINFO', 'CONSUMERS', this.key, GROUP)) as unknown[][]).map((c) => ({
+        name: String(c[1]),
+        pending: Number(c[3]),
+      }));
+      // Our own entries lost in transit: delivered to us (in our pending list) but not held by
+      // this handle, as when an XREADGROUP reply dies with its connection. Nobody else would
+      // ever take them from a live worker, so we take them back.
+      const own = info.find((c) => c.name === worker);
+      if (own && own.pending > 0) {
+        const holding = new Set(this.held.values());
+        const lost = (await pendingOf(worker, Math.min(own.pending, 10_000))).filter((id) => !holding.has(id));
+        await claim(lost.slice(0, max));
+      }
+      const others = info.filter((c) => c.name !== worker);
       const alive = await Promise.all(others.map((c) => this.cmd.exists(this.aliveKey(c.name))));
       for (const [i, c] of others.entries()) {
         if (alive[i] === 1) continue; // a live worker keeps what it holds, however long
@@ -499,16 +522,7 @@ export class RedisQueue implements RequestQueue {
           await this.script('ssReap', [this.key, this.aliveKey(c.name), GROUP, c.name]);
           continue;
         }
-        if (out.length >= max) continue;
-        const pending = (await this.cmd.call(
-          'XPENDING', this.key, GROUP, 'IDLE', Math.max(0, Math.floor(minIdleMs)), '-', '+', max - out.length, c.name,
-        )) as [string, string, number, number][];
-        if (pending.length === 0) continue;
-        // XCLAIM re-checks the idle time, so two reclaimers racing cannot both get an entry.
-        const claimed = (await this.buffered('xclaim', [
-          this.key, GROUP, worker, Math.max(0, Math.floor(minIdleMs)), ...pending.map((p) => p[0]),
-        ])) as RawEntry[];
-        out.push(...(await this.accept(worker, claimed.filter((e) => e !== null))));
+        if (out.length < max) await claim(await pendingOf(c.name, max - out.length));
       }
     } catch (err) {
       throw backend(err);

@@ -98,7 +98,9 @@ export interface RequestQueue {
   /**
    * Worker: take over up to `max` requests that dead workers (their handle closed, or their
    * process gone so their heartbeat lapsed) pulled at least `minIdleMs` ago and never acked.
-   * Live workers' requests are never taken, however long they hold them.
+   * Live workers' requests are never taken, however long they hold them. Also returns the
+   * caller's own requests delivered to it but never seen by this handle (lost in transit).
+   * Call periodically (DEFAULT_RECLAIM_INTERVAL_MS) with minIdleMs well above a round trip.
    */
   reclaim(worker: string, minIdleMs: number, max: number): Promise<Delivery[]>;
   /** Worker: send an answer to the frontend that holds the call. Dropped if nobody listens. */

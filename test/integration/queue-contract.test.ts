@@ -404,6 +404,32 @@ describe('redis queue only', () => {
     await q.close();
   });
 
+  it('a live worker takes back entries delivered to it whose pull reply it never saw', async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const frontend = new RedisQueue({ url: REDIS_URL, prefix });
+    const worker = new RedisQueue({ url: REDIS_URL, prefix });
+    try {
+      expect(await worker.pull('w-lost', 10, 0)).toEqual([]); // registers, creates the group
+      const [a, b] = [request(), request()];
+      await frontend.enqueue(a);
+      await frontend.enqueue(b);
+      const held = await worker.pull('w-lost', 1, 0); // a: held by the handle
+      // b is delivered to the same consumer, but the reply is "lost" (read by another client).
+      await admin.call('XREADGROUP', 'GROUP', 'workers', 'w-lost', 'COUNT', 1, 'STREAMS', `${prefix}:requests`, '>');
+      expect(await worker.reclaim('w-lost', 100, 10)).toEqual([]); // not idle long enough
+      await new Promise((res) => setTimeout(res, 150));
+      const back = await worker.reclaim('w-lost', 100, 10);
+      expect(ids(back)).toEqual([b.id]); // b only: a is held here
+      await worker.ack([...held, ...back]);
+      expect(await frontend.depth()).toBe(0);
+      expect(await admin.xlen(`${prefix}:requests`)).toBe(0);
+    } finally {
+      await frontend.close();
+      await worker.close();
+    }
+  });
+
   it('a worker process killed with SIGKILL loses no accepted request: the rest are reclaimed', async () => {
     const fixture = 'dist/queue/index.js';
     // `make test` builds first; run `npx tsc -p tsconfig.build.json` before running this file alone.
