@@ -39,6 +39,8 @@ const CANCEL_MEMORY_MS = 60_000;
 /** The frontend forgets the stream entry id of a request this long after its deadline. */
 const ENTRY_ID_GRACE_MS = 60_000;
 const GROUP = 'workers';
+/** An own entry not held here counts as lost only after this long (no race with a pull's reply). */
+const OWN_LOST_MIN_IDLE_MS = 1_000;
 /** Lua's unpack() limit is ~8,000 values; ack in chunks well below it. */
 const ACK_CHUNK = 1_000;
 
@@ -189,6 +191,8 @@ export class RedisQueue implements RequestQueue {
 
   /** Workers that pulled through this handle: heartbeats kept while it is open. */
   private readonly workers = new Set<string>();
+  /** Start times (ms) of the pulls in flight on this handle. */
+  private readonly pullsInFlight = new Set<{ readonly startMs: number }>();
   /** Requests pulled through this handle, not yet acked or released: request id -> entry id. */
   private readonly held = new Map<string, string>();
   private readonly cancelListeners = new Set<(id: string) => void>();
@@ -382,6 +386,8 @@ export class RedisQueue implements RequestQueue {
     if (blockMs > 0) args.push('BLOCK', Math.ceil(blockMs));
     args.push('STREAMS', this.key, '>');
     const conn = this.idleBlockers.pop() ?? this.newBlocker();
+    const inFlight = { startMs: Date.now() };
+    this.pullsInFlight.add(inFlight);
     let res: unknown;
     try {
       res = await conn.callBuffer('XREADGROUP', args);
@@ -391,6 +397,7 @@ export class RedisQueue implements RequestQueue {
       if (err instanceof Error && err.message.startsWith('NOGROUP')) this.group = undefined;
       throw backend(err);
     } finally {
+      this.pullsInFlight.delete(inFlight);
       if (this.closed) conn.disconnect();
       else this.idleBlockers.push(conn);
     }
@@ -490,13 +497,13 @@ export class RedisQueue implements RequestQueue {
     const idle = Math.max(0, Math.floor(minIdleMs));
     const out: Delivery[] = [];
     /** XCLAIM re-checks the idle time, so two reclaimers racing cannot both get an entry. */
-    const claim = async (ids: string[]): Promise<void> => {
+    const claim = async (ids: string[], minIdle = idle): Promise<void> => {
       if (ids.length === 0) return;
-      const claimed = (await this.buffered('xclaim', [this.key, GROUP, worker, idle, ...ids])) as (RawEntry | null)[];
+      const claimed = (await this.buffered('xclaim', [this.key, GROUP, worker, minIdle, ...ids])) as (RawEntry | null)[];
       out.push(...(await this.accept(worker, claimed.filter((e): e is RawEntry => e !== null))));
     };
-    const pendingOf = async (consumer: string, count: number): Promise<string[]> => {
-      const p = (await this.cmd.call('XPENDING', this.key, GROUP, 'IDLE', idle, '-', '+', count, consumer)) as [string, ...unknown[]][];
+    const pendingOf = async (consumer: string, count: number, minIdle = idle): Promise<string[]> => {
+      const p = (await this.cmd.call('XPENDING', this.key, GROUP, 'IDLE', minIdle, '-', '+', count, consumer)) as [string, ...unknown[]][];
       return p.map((e) => e[0]);
     };
     try {
@@ -508,11 +515,15 @@ export class RedisQueue implements RequestQueue {
       // Our own entries lost in transit: delivered to us (in our pending list) but not held by
       // this handle, as when an XREADGROUP reply dies with its connection. Nobody else would
       // ever take them from a live worker, so we take them back.
+      // Entries a pull still in flight has been given are not lost: only those delivered before
+      // the oldest such pull began (plus a second's margin for clocks and transit) count.
       const own = info.find((c) => c.name === worker);
       if (own && own.pending > 0) {
+        let ownIdle = Math.max(idle, OWN_LOST_MIN_IDLE_MS);
+        for (const p of this.pullsInFlight) ownIdle = Math.max(ownIdle, Date.now() - p.startMs + 1_000);
         const holding = new Set(this.held.values());
-        const lost = (await pendingOf(worker, Math.min(own.pending, 10_000))).filter((id) => !holding.has(id));
-        await claim(lost.slice(0, max));
+        const lost = (await pendingOf(worker, Math.min(own.pending, 10_000), ownIdle)).filter((id) => !holding.has(id));
+        await claim(lost.slice(0, max), ownIdle);
       }
       const others = info.filter((c) => c.name !== worker);
       const alive = await Promise.all(others.map((c) => this.cmd.exists(this.aliveKey(c.name))));

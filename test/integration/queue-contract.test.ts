@@ -417,8 +417,8 @@ describe('redis queue only', () => {
       const held = await worker.pull('w-lost', 1, 0); // a: held by the handle
       // b is delivered to the same consumer, but the reply is "lost" (read by another client).
       await admin.call('XREADGROUP', 'GROUP', 'workers', 'w-lost', 'COUNT', 1, 'STREAMS', `${prefix}:requests`, '>');
-      expect(await worker.reclaim('w-lost', 100, 10)).toEqual([]); // not idle long enough
-      await new Promise((res) => setTimeout(res, 150));
+      expect(await worker.reclaim('w-lost', 100, 10)).toEqual([]); // not idle long enough (>= 1 s)
+      await new Promise((res) => setTimeout(res, 1_100));
       const back = await worker.reclaim('w-lost', 100, 10);
       expect(ids(back)).toEqual([b.id]); // b only: a is held here
       await worker.ack([...held, ...back]);
