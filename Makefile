@@ -10,7 +10,7 @@ demo: build
 	node bin/slackserve.js supernet inspect
 	node bin/slackserve.js sample-run --mode staged
 
-.PHONY: demo all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime bench-scheduling profile clean help
+.PHONY: demo all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime bench-scheduling bench-serving profile clean help
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make profile    latency profile of the served subnets -> $(SUPERNET)/profiles/"
 	@echo "make bench-runtime  runtime benchmarks (JSON with same-run ratios)"
 	@echo "make bench-scheduling  simulator speed (1M requests) and the docs/scheduling.md experiments"
+	@echo "make bench-serving  queue hop, served throughput vs compute limit, end-to-end MAF replay (needs Redis)"
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci
@@ -86,6 +87,14 @@ bench-scheduling: build
 	npx tsc -p tsconfig.bench.json
 	node dist-bench/bench/scheduling/sim-speed.js | tee bench/results/sim-speed.json
 	node dist-bench/bench/scheduling/experiments.js
+
+# Serving benchmarks (Redis on 127.0.0.1:6379): queue hop, throughput at saturation, end to end.
+bench-serving: build
+	npx tsc -p tsconfig.bench.json
+	node dist-bench/bench/serving/queue-hop.js --reps 3
+	node dist-bench/bench/serving/throughput.js --seconds 3 --reps 3
+	node dist-bench/bench/serving/e2e-maf.js --images 16 --seconds 30
+	node dist-bench/bench/serving/e2e-maf.js --images 1 --seconds 30 --rate-rps 300
 
 clean:
 	rm -rf dist dist-bench coverage test-artifacts

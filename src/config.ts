@@ -132,6 +132,14 @@ export const SCHEMA = {
     env: 'SLACKSERVE_DISPATCH_OVERHEAD_MS',
     doc: 'Time between a scheduling decision and the batch starting (hop to the executor thread), ms; policies plan with it.',
   },
+  edgeMarginMs: {
+    type: 'number',
+    default: 5,
+    min: 0,
+    max: 10000,
+    env: 'SLACKSERVE_EDGE_MARGIN_MS',
+    doc: 'Frontend: the worker must finish this long before the client\'s deadline, leaving time to send the answer back (gRPC/HTTP, reply hop).',
+  },
   dropInfeasible: {
     type: 'enum',
     values: ['on', 'off'],

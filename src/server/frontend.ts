@@ -26,6 +26,8 @@ export interface FrontendOptions {
   readonly maxBatch: number;
   /** How long past its deadline a call waits for a worker before failing (covers reclaim after a worker death). */
   readonly graceMs: number;
+  /** The worker's deadline is the client's minus this (time to send the answer back). */
+  readonly edgeMarginMs: number;
   readonly clock: () => number;
   readonly version: string;
   readonly metrics?: Metrics;
@@ -115,9 +117,11 @@ export class Frontend implements InferenceBackend {
     const m = this.o.metrics;
     const sloClass = m?.classLabel(req.slo.sloClass) ?? req.slo.sloClass;
     const now = this.o.clock();
+    // the answer must still travel back after the worker finishes
+    const workerDeadline = req.slo.deadlineMs - Math.min(this.o.edgeMarginMs, req.slo.budgetMs / 4);
     const verdict = admit(this.o.table, this.o.admission, {
       now,
-      deadline: req.slo.deadlineMs,
+      deadline: workerDeadline,
       minAccuracy: req.slo.minAccuracy,
       queuedAhead: this.depth,
       workers: this.o.executors,
@@ -153,7 +157,7 @@ export class Frontend implements InferenceBackend {
         frontend: this.o.id,
         model: req.model,
         arrivalMs: req.slo.arrivalMs,
-        deadlineMs: req.slo.deadlineMs,
+        deadlineMs: workerDeadline,
         minAccuracy: downgraded ? 0 : req.slo.minAccuracy,
         priority: req.slo.priority,
         sheddable: req.slo.sheddable,

@@ -113,6 +113,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         maxBatch: cfg.maxBatch,
         // a dead worker's requests are reclaimed once its heartbeat lapses (TTL) and they sat idle
         graceMs: DEFAULT_WORKER_TTL_MS + 2 * cfg.reclaimIdleMs + 2000,
+        edgeMarginMs: cfg.edgeMarginMs,
         clock: epochMs,
         version: cfg.modelVersion,
         metrics,
