@@ -90,6 +90,15 @@ describe('serving end to end (gRPC + Redis + worker process)', () => {
     // Triton's timeout (us) and priority are accepted; a tiny budget still gets a valid answer or a clear shed
     const t = await client.infer(base({ params: { timeout: 2_000_000, priority: 1 } }));
     expect(t.classes).toHaveLength(1);
+    // the frontend's metrics saw both, in Triton's families and ours
+    const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(Number(/slackserve_inference_request_success\{[^}]*\} (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(text).toMatch(/slackserve_slo_outcome_total\{class="default",outcome="met"[^}]*\} [1-9]/);
+    expect(text).toMatch(/slackserve_subnet_choice_total\{subnet="r28_d333_w32-64-128"/);
+    expect(text).toMatch(/slackserve_request_duration_seconds_bucket/);
+    // readiness includes the queue backend; liveness does not
+    expect((await fetch(`http://127.0.0.1:${server.httpPort}/v2/health/ready`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${server.httpPort}/v2/health/live`)).status).toBe(200);
   });
 
   it('answers every bad-input class with its status and keeps serving', async () => {
