@@ -27,3 +27,17 @@ export function accuracyPrefix(cands: readonly QueuedRequest[]): Float64Array {
   for (let i = 0; i < cands.length; i++) out[i + 1] = Math.max(out[i] as number, (cands[i] as QueuedRequest).minAccuracy);
   return out;
 }
+
+/**
+ * cum[j] = images in the first j candidates; `fit` = how many of them fit in `maxImages` (at least
+ * 1: the edge never admits a request larger than the maximum batch).
+ */
+export function imagePrefix(cands: readonly QueuedRequest[], maxImages: number): { cum: Int32Array; fit: number } {
+  const cum = new Int32Array(cands.length + 1);
+  let fit = 0;
+  for (let i = 0; i < cands.length; i++) {
+    cum[i + 1] = (cum[i] as number) + ((cands[i] as QueuedRequest).size ?? 1);
+    if ((cum[i + 1] as number) <= maxImages || i === 0) fit = i + 1;
+  }
+  return { cum, fit };
+}

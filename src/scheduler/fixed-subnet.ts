@@ -7,7 +7,7 @@
  * - `clockwork`: Clockwork-style EDF with predictive drop: requests that cannot finish in time
  *   even alone are dropped, then the largest batch that still meets the earliest deadline runs.
  */
-import { dropHopeless } from './common.js';
+import { dropHopeless, imagePrefix } from './common.js';
 import type { LatencyTable, SubnetInfo } from './latency-table.js';
 import type { BatchOutcome, Policy, QueuedRequest } from './types.js';
 
@@ -18,9 +18,10 @@ export function staticPolicy(table: LatencyTable, subnet: SubnetInfo, name = `st
     init: () => null,
     decide: (ctx) => {
       const { drops, rest } = dropHopeless(ctx.queue.earliest(table.maxBatch), ctx.now, null);
-      const b = rest.length;
+      const { cum, fit } = imagePrefix(rest, table.maxBatch);
+      const b = Math.min(cum[fit] as number, table.maxBatch);
       return {
-        decision: { dispatch: b === 0 ? null : { subnet: subnet.id, requests: rest, expectedMs: table.ms(subnet.index, b), loadMs: 0 }, drops },
+        decision: { dispatch: fit === 0 ? null : { subnet: subnet.id, requests: rest.slice(0, fit), expectedMs: table.ms(subnet.index, b), loadMs: 0 }, drops },
         state: null,
       };
     },
@@ -52,9 +53,11 @@ export function clipperPolicy(table: LatencyTable, subnet: SubnetInfo, options: 
     init: () => o.initialCap,
     decide: (ctx, cap) => {
       const { drops, rest } = dropHopeless(ctx.queue.earliest(Math.max(1, Math.floor(cap))), ctx.now, null);
-      const b = rest.length;
+      // the cap counts images, like the batch latency it protects
+      const { cum, fit } = imagePrefix(rest, Math.max(1, Math.floor(cap)));
+      const b = Math.min(cum[fit] as number, table.maxBatch);
       return {
-        decision: { dispatch: b === 0 ? null : { subnet: subnet.id, requests: rest, expectedMs: table.ms(subnet.index, b), loadMs: 0 }, drops },
+        decision: { dispatch: fit === 0 ? null : { subnet: subnet.id, requests: rest.slice(0, fit), expectedMs: table.ms(subnet.index, b), loadMs: 0 }, drops },
         state: cap,
       };
     },
@@ -73,10 +76,12 @@ export function clockworkPolicy(table: LatencyTable, subnet: SubnetInfo, dispatc
       if (rest.length === 0) return { decision: { dispatch: null, drops }, state: null };
       // EDF order: the head has the earliest deadline, so the batch meets every deadline iff it meets the head's
       const slack = (rest[0] as QueuedRequest).deadline - ctx.now - dispatchOverheadMs;
-      let b = rest.length;
-      while (b > 1 && table.ms(subnet.index, b) > slack) b--;
+      const { cum, fit } = imagePrefix(rest, table.maxBatch);
+      let j = fit;
+      const ms = (k: number): number => table.ms(subnet.index, Math.min(cum[k] as number, table.maxBatch));
+      while (j > 1 && ms(j) > slack) j--;
       return {
-        decision: { dispatch: { subnet: subnet.id, requests: rest.slice(0, b), expectedMs: table.ms(subnet.index, b), loadMs: 0 }, drops },
+        decision: { dispatch: { subnet: subnet.id, requests: rest.slice(0, j), expectedMs: ms(j), loadMs: 0 }, drops },
         state: null,
       };
     },

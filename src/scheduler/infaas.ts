@@ -6,7 +6,7 @@
  * keeps an LRU of loaded variants and pays `loadMs` (measured: `variant_load_ms` in the profile)
  * on a miss: the cost SubNetAct removes.
  */
-import { accuracyPrefix, dropHopeless } from './common.js';
+import { accuracyPrefix, dropHopeless, imagePrefix } from './common.js';
 import type { LatencyTable, SubnetInfo } from './latency-table.js';
 import type { Policy, QueuedRequest } from './types.js';
 
@@ -22,20 +22,22 @@ export function infaasPolicy(table: LatencyTable, dispatchOverheadMs: number): P
       const loaded = ctx.executor.loaded;
       const slack = (rest[0] as QueuedRequest).deadline - ctx.now - dispatchOverheadMs;
       const need = accuracyPrefix(rest);
-      for (let b = rest.length; b >= 1; b = b === 1 ? 0 : Math.max(1, Math.floor(b / 2))) {
+      const { cum, fit } = imagePrefix(rest, table.maxBatch);
+      for (let j = fit; j >= 1; j = j === 1 ? 0 : Math.max(1, Math.floor(j / 2))) {
+        const b = Math.min(cum[j] as number, table.maxBatch);
         // byAccuracy: most accurate first; among equal accuracy a loaded variant costs less
         for (const s of table.byAccuracy) {
-          if (s.accuracy < (need[b] as number)) break;
+          if (s.accuracy < (need[j] as number)) break;
           const load = loadCost(s, loaded);
           const ms = load + table.ms(s.index, b);
-          if (ms <= slack) return { decision: { dispatch: { subnet: s.id, requests: rest.slice(0, b), expectedMs: ms, loadMs: load }, drops }, state: null };
+          if (ms <= slack) return { decision: { dispatch: { subnet: s.id, requests: rest.slice(0, j), expectedMs: ms, loadMs: load }, drops }, state: null };
         }
       }
       // nothing meets the deadline: the fastest resident variant (or the fastest overall) at batch 1
       const resident = table.subnets.filter((s) => loaded.includes(s.id));
       const s = resident.reduce<SubnetInfo | null>((a, x) => (a === null || table.ms(x.index, 1) < table.ms(a.index, 1) ? x : a), null) ?? (table.fastest(1) as SubnetInfo);
       const load = loadCost(s, loaded);
-      return { decision: { dispatch: { subnet: s.id, requests: rest.slice(0, 1), expectedMs: load + table.ms(s.index, 1), loadMs: load }, drops }, state: null };
+      return { decision: { dispatch: { subnet: s.id, requests: rest.slice(0, 1), expectedMs: load + table.ms(s.index, Math.min(rest[0]?.size ?? 1, table.maxBatch)), loadMs: load }, drops }, state: null };
     },
     observe: (s) => s,
   };

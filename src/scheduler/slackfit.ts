@@ -22,7 +22,7 @@
  *   profiled ratio kept in the policy state (calibration.ts); equivalent to dividing the slack.
  */
 import { calibrate, UNCALIBRATED, type Calibration } from './calibration.js';
-import { accuracyPrefix, dropHopeless } from './common.js';
+import { accuracyPrefix, dropHopeless, imagePrefix } from './common.js';
 import type { LatencyTable, SubnetInfo } from './latency-table.js';
 import type { DecisionContext, Decision, Policy, QueuedRequest } from './types.js';
 
@@ -94,13 +94,19 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
     return null;
   };
 
-  const pickInBucket = (bk: Bucket, n: number, need: Float64Array, slack: number): { s: SubnetInfo; b: number } | null => {
-    let best: { s: SubnetInfo; b: number } | null = null;
-    for (let b = Math.min(n, bk.maxB); b >= 1; b--) {
-      const s = firstFit(bk.byBatch[b] as SubnetInfo[], b, need[b] as number, slack);
+  /**
+   * The best fitting pair of the bucket. Batches are prefixes of the EDF candidates: j requests
+   * carrying cum[j] images (the latency depends on images; with one image each, j = b).
+   */
+  const pickInBucket = (bk: Bucket, cum: Int32Array, fit: number, need: Float64Array, slack: number): { s: SubnetInfo; j: number; b: number } | null => {
+    let best: { s: SubnetInfo; j: number; b: number } | null = null;
+    for (let j = fit; j >= 1; j--) {
+      const b = cum[j] as number;
+      if (b > bk.maxB) continue;
+      const s = firstFit(bk.byBatch[b] as SubnetInfo[], b, need[j] as number, slack);
       if (s === null) continue;
-      if (o.tieBreak === 'batch') return { s, b };
-      if (best === null || s.accuracy > best.s.accuracy) best = { s, b };
+      if (o.tieBreak === 'batch') return { s, j, b };
+      if (best === null || s.accuracy > best.s.accuracy) best = { s, j, b };
     }
     return best;
   };
@@ -108,8 +114,9 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
   const decide = (ctx: DecisionContext, scale: number): Decision => {
     const { now } = ctx;
     const alone = (r: QueuedRequest): number => {
-      const s = table.fastest(1, r.minAccuracy) ?? table.fastest(1, 0);
-      return o.dispatchOverheadMs + (s ? table.ms(s.index, 1) * scale : 0);
+      const b = Math.min(r.size ?? 1, table.maxBatch);
+      const s = table.fastest(b, r.minAccuracy) ?? table.fastest(b, 0);
+      return o.dispatchOverheadMs + (s ? table.ms(s.index, b) * scale : 0);
     };
     const { drops, rest } = dropHopeless(ctx.queue.earliest(table.maxBatch), now, o.dropInfeasible ? alone : null);
     if (rest.length === 0) return { dispatch: null, drops };
@@ -117,13 +124,15 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
     // planning with latency x scale is planning with the profiled latency against slack / scale
     const slack = (head.deadline - now - o.dispatchOverheadMs) / scale;
     const need = accuracyPrefix(rest);
+    const { cum, fit } = imagePrefix(rest, table.maxBatch);
     for (let k = highestFitting(slack); k >= 0; k--) {
-      const pick = pickInBucket(buckets[k] as Bucket, rest.length, need, slack);
-      if (pick) return { dispatch: { subnet: pick.s.id, requests: rest.slice(0, pick.b), expectedMs: table.ms(pick.s.index, pick.b) * scale, loadMs: 0 }, drops };
+      const pick = pickInBucket(buckets[k] as Bucket, cum, fit, need, slack);
+      if (pick) return { dispatch: { subnet: pick.s.id, requests: rest.slice(0, pick.j), expectedMs: table.ms(pick.s.index, pick.b) * scale, loadMs: 0 }, drops };
     }
     // Nothing fits the slack: serve the head alone on the fastest subnet it accepts (late).
-    const s = table.fastest(1, head.minAccuracy) ?? table.mostAccurate;
-    return { dispatch: { subnet: s.id, requests: [head], expectedMs: table.ms(s.index, 1) * scale, loadMs: 0 }, drops };
+    const b1 = Math.min(head.size ?? 1, table.maxBatch);
+    const s = table.fastest(b1, head.minAccuracy) ?? table.mostAccurate;
+    return { dispatch: { subnet: s.id, requests: [head], expectedMs: table.ms(s.index, b1) * scale, loadMs: 0 }, drops };
   };
 
   return {

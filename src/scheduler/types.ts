@@ -16,6 +16,8 @@ export interface QueuedRequest {
   readonly priority: number;
   /** May the scheduler drop it when it can no longer meet its deadline? */
   readonly sheddable: boolean;
+  /** Images the request carries (default 1): batch latency depends on images, not requests. */
+  readonly size?: number;
 }
 
 /** Read-only view of the pending requests in scheduling order (earliest deadline first). */
@@ -59,6 +61,7 @@ export interface Decision {
 /** Feedback after a batch finished, for policies that adapt (AIMD). */
 export interface BatchOutcome {
   readonly subnet: string;
+  /** Images in the batch (what its latency depends on). */
   readonly batch: number;
   readonly latencyMs: number;
   /** Tightest latency budget (deadline - arrival) among the batch's requests. */

@@ -154,8 +154,8 @@ export class WorkerLoop {
         continue;
       }
       const key = this.seq++;
-      const r: QueuedRequest = { key, arrival: q.arrivalMs, deadline: q.deadlineMs, minAccuracy: q.minAccuracy, priority: q.priority, sheddable: q.sheddable };
       const images = floatsOf(q.data);
+      const r: QueuedRequest = { key, arrival: q.arrivalMs, deadline: q.deadlineMs, minAccuracy: q.minAccuracy, priority: q.priority, sheddable: q.sheddable, size: images.length / this.o.sampleSize };
       this.held.set(key, { delivery: d, images, count: images.length / this.o.sampleSize });
       this.byId.set(q.id, r);
       this.local.push(r);
@@ -299,7 +299,7 @@ export class WorkerLoop {
       m.batchSize.observe({ subnet }, total);
     }
     const tightest = Math.min(...helds.map((h) => h.delivery.request.deadlineMs - h.delivery.request.arrivalMs));
-    this.state = this.o.policy.observe(this.state, { subnet, batch: helds.length, latencyMs: end - start, tightestSloMs: tightest, missed });
+    this.state = this.o.policy.observe(this.state, { subnet, batch: total, latencyMs: end - start, tightestSloMs: tightest, missed });
   }
 
   private async replyError(id: string, frontend: string, e: SlackserveError): Promise<void> {

@@ -154,4 +154,16 @@ describe('SlackFit', () => {
     const off = slackFit(T, { ...opts, calibrate: false });
     expect(off.observe(off.init(), { subnet: 'slow', batch: 1, latencyMs: 30, tightestSloMs: 50, missed: 0 }).scale).toBe(1);
   });
+
+  it('plans multi-image requests by their images: the batch latency is that of the images they carry', () => {
+    // 8 requests of 16 images; slack 10 ms: fast@64 = 3.7 ms fits 4 requests (64 images), not 8
+    const rs = Array.from({ length: 8 }, () => req(10, { size: 16 }));
+    const d = decide(0, rs);
+    const imgs = (d.dispatch?.requests ?? []).reduce((a, r) => a + (r.size ?? 1), 0);
+    expect(imgs).toBeLessThanOrEqual(64);
+    expect(d.dispatch?.expectedMs).toBeCloseTo(T.ms(T.subnet(d.dispatch!.subnet).index, imgs), 9);
+    expect(d.dispatch?.expectedMs).toBeLessThanOrEqual(10);
+    // one 16-image request with 4 ms: slow@16 = 10 ms does not fit, mid@16 = 4.2 neither, fast@16 = 1.3 does
+    expect(decide(0, [req(4, { size: 16 })]).dispatch?.subnet).toBe('fast');
+  });
 });
