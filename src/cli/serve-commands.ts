@@ -15,6 +15,7 @@ interface ServeFlags {
   threads?: number;
   defaultSloMs?: string;
   admission?: string;
+  exits?: string;
 }
 
 function addServeOptions(cmd: Command, roles: Roles): Command {
@@ -22,7 +23,11 @@ function addServeOptions(cmd: Command, roles: Roles): Command {
     .option('--supernet <dir>', 'supernet directory (config `supernet`)')
     .option('--redis <url>', roles.frontend && roles.worker ? 'Redis URL for the request queue (default: in-process)' : 'Redis URL shared by frontends and workers (required)')
     .option('--host <addr>', 'bind address (config `host`)');
-  if (roles.worker) cmd.option('--policy <name>', 'scheduling policy (config `policy`, docs/scheduling.md)').option('--threads <n>', 'executor threads (config `executorThreads`)', positiveInt);
+  if (roles.worker)
+    cmd
+      .option('--policy <name>', 'scheduling policy (config `policy`, docs/scheduling.md)')
+      .option('--threads <n>', 'executor threads (config `executorThreads`)', positiveInt)
+      .option('--exits <kind>', 'early exits: off | threshold | recall (config `exits`, docs/exits.md)');
   if (roles.frontend)
     cmd
       .option('--grpc-port <n>', 'gRPC port (config `grpcPort`, 8001)', nonNegativeInt)
@@ -45,6 +50,7 @@ async function run(roles: Roles, flags: ServeFlags, cmd: Command): Promise<void>
     executorThreads: flags.threads,
     defaultSloMs: flags.defaultSloMs,
     admission: flags.admission,
+    exits: flags.exits,
   };
   const cfg = configFrom(cmd, overrides);
   const server = await startServer(cfg, roles, (l) => console.log(l));

@@ -10,6 +10,7 @@ import { GrpcInferenceServer } from '../api/grpc-server.js';
 import { HttpInferenceServer, sendJson } from '../api/http-server.js';
 import { executorSettings, type Config } from '../config.js';
 import { SlackserveError } from '../errors.js';
+import { DEFAULT_TUNER, ExitManager } from '../exits/index.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createQueue, DEFAULT_WORKER_TTL_MS } from '../queue/index.js';
 import type { RequestQueue } from '../queue/types.js';
@@ -33,6 +34,7 @@ export interface ServerHandle {
   readonly frontend: Frontend | undefined;
   readonly worker: WorkerLoop | undefined;
   readonly executor: Executor | undefined;
+  readonly exits: ExitManager | undefined;
   readonly metrics: Metrics;
   readonly queue: RequestQueue;
   readonly catalogue: Catalogue;
@@ -42,11 +44,24 @@ export interface ServerHandle {
   stop(): Promise<void>;
 }
 
+const profileFile = (cfg: Config): string => (cfg.profile === 'auto' ? join(cfg.supernet, 'profiles', 'cpu-2core.json') : cfg.profile);
+
 export function latencyTableFor(cfg: Config, cat: Catalogue): LatencyTable {
-  const file = cfg.profile === 'auto' ? join(cfg.supernet, 'profiles', 'cpu-2core.json') : cfg.profile;
   const accuracy: Record<string, number> = {};
   for (const s of cat.subnets) if (s.top1 !== undefined) accuracy[s.id] = s.top1;
-  return LatencyTable.fromProfile(loadProfile(file), { accuracy, quantile: cfg.latencyQuantile, maxBatch: cfg.maxBatch });
+  return LatencyTable.fromProfile(loadProfile(profileFile(cfg)), { accuracy, quantile: cfg.latencyQuantile, maxBatch: cfg.maxBatch });
+}
+
+/** The early-exit loops for the served subnets, or undefined when exits are off. */
+export function exitManagerFor(cfg: Config, cat: Catalogue): ExitManager | undefined {
+  if (cfg.exits === 'off') return undefined;
+  const served = new Set(cat.pareto.map((s) => s.id));
+  return ExitManager.fromProfile(
+    cat.subnets.filter((s) => served.has(s.id)),
+    cat.numClasses,
+    loadProfile(profileFile(cfg)),
+    { policy: cfg.exits, warmupSamples: cfg.exitWarmupSamples, tuner: { ...DEFAULT_TUNER, budget: cfg.exitAccuracyBudget } },
+  );
 }
 
 const queueFor = (cfg: Config): RequestQueue =>
@@ -71,6 +86,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
     stops.push(() => queue.close());
     let executor: Executor | undefined;
     let worker: WorkerLoop | undefined;
+    const exits = roles.worker ? exitManagerFor(cfg, catalogue) : undefined;
     if (roles.worker) {
       executor = await Executor.start(cfg.supernet, executorSettings(cfg));
       const ex = executor;
@@ -92,6 +108,8 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         clock: epochMs,
         metrics,
         log,
+        classes: catalogue.numClasses,
+        ...(exits ? { exits } : {}),
       });
       const w = worker;
       w.start();
@@ -141,7 +159,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
     }
     const addr = metricsServer?.address();
     log(
-      `slackserve ${metrics.role}: model ${model} (${table.subnets.length} subnets), policy ${policy.name}, queue ${cfg.redisUrl === 'embedded' ? 'in-process' : cfg.redisUrl}` +
+      `slackserve ${metrics.role}: model ${model} (${table.subnets.length} subnets), policy ${policy.name}, exits ${cfg.exits}, queue ${cfg.redisUrl === 'embedded' ? 'in-process' : cfg.redisUrl}` +
         (grpc ? `, gRPC :${grpc.port}, HTTP :${http?.port}` : '') +
         (addr && typeof addr === 'object' ? `, metrics :${addr.port}` : ''),
     );
@@ -152,6 +170,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
       frontend,
       worker,
       executor,
+      exits,
       metrics,
       queue,
       catalogue,

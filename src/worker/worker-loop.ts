@@ -8,12 +8,14 @@
  * the shared queue, and running batches finish.
  */
 import { asSlackserveError, SlackserveError } from '../errors.js';
+import type { ExitManager } from '../exits/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Delivery, InferenceReply, RequestQueue } from '../queue/types.js';
 import type { RunOptions, RunResult } from '../runtime/executor.js';
 import { EdfQueue } from '../scheduler/edf-queue.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Dispatch, Drop, Policy, QueuedRequest } from '../scheduler/types.js';
+import { StagedBatch } from './staged-batch.js';
 import { argmaxRows, bytesOf, concatBatch, floatsOf } from './tensors.js';
 
 /** What the loop needs from the executor (the real one, or a trivial model in queue benchmarks). */
@@ -42,6 +44,10 @@ export interface WorkerLoopOptions {
   readonly clock: () => number;
   readonly metrics?: Metrics;
   readonly log?: (line: string) => void;
+  /** Early exits: batches on subnets it knows run staged and release confident rows early. */
+  readonly exits?: ExitManager;
+  /** Classes per output row. */
+  readonly classes: number;
 }
 
 interface Held {
@@ -251,25 +257,48 @@ export class WorkerLoop {
     const images = concatBatch(helds.map((h) => h.images));
     const total = images.length / this.o.sampleSize;
     let result: RunResult;
+    let staged: StagedBatch | null = null;
     try {
-      result = await this.o.executor.run(images, subnet, { mode: 'whole' });
+      if (this.o.exits?.has(subnet)) {
+        let first = 0;
+        const sb = new StagedBatch({
+          subnet,
+          classes: this.o.classes,
+          exits: this.o.exits.begin(subnet, total),
+          requests: helds.map((h) => {
+            const r = { request: h.delivery.request, first, count: h.count };
+            first += h.count;
+            return r;
+          }),
+          start,
+          clock: this.o.clock,
+          worker: this.o.id,
+          accuracy: this.accuracy.get(subnet) ?? -1,
+          batchImages: total,
+          send: (reply, q) => void this.o.queue.reply(reply, q.frontend).catch((e: unknown) => this.o.log?.(`early reply failed: ${String(e)}`)),
+        });
+        staged = sb;
+        result = await this.o.executor.run(images, subnet, { mode: 'staged', onStage: (stage, logits) => sb.onStage(stage, logits) });
+      } else result = await this.o.executor.run(images, subnet, { mode: 'whole' });
     } catch (e) {
       const err = asSlackserveError(e);
       await Promise.all(helds.map((h) => this.replyError(h.delivery.request.id, h.delivery.request.frontend, err)));
       await this.o.queue.ack(helds.map((h) => h.delivery));
       return;
     }
+    const answered = staged?.finish(result.logits) ?? helds.map(() => false);
     const end = this.o.clock();
     const classes = result.logits.length / total;
     const m = this.o.metrics;
     let row = 0;
     let missed = 0;
-    const replies = helds.map((h) => {
+    const replies = helds.map((h, i) => {
       const q = h.delivery.request;
       const logits = result.logits.slice(row * classes, (row + h.count) * classes);
       row += h.count;
+      if (answered[i] && !q.stream) return Promise.resolve(); // its early (or deadline) answer was final
       const met = end <= q.deadlineMs;
-      if (!met) missed++;
+      if (!met && !answered[i]) missed++;
       const reply: InferenceReply = {
         id: q.id,
         ok: true,

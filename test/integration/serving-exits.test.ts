@@ -1,0 +1,79 @@
+/**
+ * Early exits in the serving path (embedded server, real onnxruntime, staged batches): the stream
+ * RPC delivers early answers before the final one, unary calls get the early answer as final, and
+ * a request whose deadline passes mid-batch gets a flagged deadline answer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OipClient, type InferResult } from '../../src/client/oip-client.js';
+import { loadConfig } from '../../src/config.js';
+import { startServer, type ServerHandle } from '../../src/server/serve.js';
+import { Catalogue } from '../../src/supernet/catalogue.js';
+import { loadSample, SUPERNET_DIR } from '../helpers.js';
+
+const cat = Catalogue.load(SUPERNET_DIR);
+const { x } = loadSample(cat);
+const MODEL = cat.manifest.name;
+let server: ServerHandle;
+let client: OipClient;
+
+beforeAll(async () => {
+  const cfg = loadConfig({
+    env: {},
+    overrides: { supernet: SUPERNET_DIR, grpcPort: 0, httpPort: 0, host: '127.0.0.1', executorThreads: 1, exits: 'threshold', exitWarmupSamples: 128, policy: 'static-largest', admission: 'off' },
+  });
+  server = await startServer(cfg, { frontend: true, worker: true });
+  client = new OipClient(`127.0.0.1:${server.grpcPort}`);
+  // feedback: the whole 256-image sample, 64 at a time, tunes the thresholds
+  for (let i = 0; i < 4; i++) await client.infer({ model: MODEL, images: x.slice(i * 64 * 784, (i + 1) * 64 * 784), shape: [64, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 5000 } });
+  for (let i = 0; i < 50 && Object.values(server.exits!.snapshotOf('r28_d333_w32-64-128').thresholds).every((t) => t === 0); i++) await new Promise((r) => setTimeout(r, 20));
+});
+
+afterAll(async () => {
+  client?.close();
+  await server?.stop();
+});
+
+describe('early exits while serving', () => {
+  it('tunes thresholds from the served traffic (feedback from every final output)', () => {
+    const snap = server.exits!.snapshotOf('r28_d333_w32-64-128');
+    expect(Object.values(snap.thresholds).some((t) => t > 0)).toBe(true);
+    expect(snap.feedback).toBeGreaterThanOrEqual(256);
+  });
+
+  it('streams an early answer, flagged, before the final one; each request gets exactly one final', async () => {
+    const got = new Map<string, InferResult[]>();
+    const s = client.stream((m) => {
+      if (m.result) got.set(m.result.id, [...(got.get(m.result.id) ?? []), m.result]);
+    });
+    const n = 64;
+    for (let i = 0; i < n; i++) s.write({ model: MODEL, id: `s${i}`, images: x.slice(i * 784, (i + 1) * 784), shape: [1, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 5000 } });
+    for (let k = 0; k < 500 && [...got.values()].filter((v) => v.some((r) => r.params['slackserve.early'] !== true)).length < n; k++) await new Promise((r) => setTimeout(r, 20));
+    s.end();
+    await s.done;
+    let early = 0;
+    for (let i = 0; i < n; i++) {
+      const msgs = got.get(`s${i}`) ?? [];
+      const finals = msgs.filter((r) => r.params['slackserve.early'] !== true);
+      expect(finals, `s${i}`).toHaveLength(1);
+      expect(finals[0]!.params['slackserve.exit']).toBe('final');
+      const earlies = msgs.filter((r) => r.params['slackserve.early'] === true);
+      if (earlies.length > 0) {
+        early++;
+        expect(msgs.indexOf(earlies[0]!)).toBeLessThan(msgs.indexOf(finals[0]!));
+        expect(earlies[0]!.params['slackserve.exit']).toMatch(/^s\db\d$/);
+        expect(earlies[0]!.classes).toHaveLength(1);
+      }
+    }
+    expect(early).toBeGreaterThan(0);
+  });
+
+  it('answers a unary call at its exit and flags a deadline answer when the batch would be late', async () => {
+    const unary = await Promise.all(Array.from({ length: 32 }, (_, i) => client.infer({ model: MODEL, images: x.slice(i * 784, (i + 1) * 784), shape: [1, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 5000 } })));
+    expect(unary.some((r) => String(r.params['slackserve.exit']).startsWith('s'))).toBe(true);
+    // 64 images on the largest subnet take tens of ms staged: a 4 ms budget cannot be met in full
+    const r = await client.infer({ model: MODEL, images: x.slice(0, 64 * 784), shape: [64, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 4, 'slackserve.sheddable': false } });
+    expect(r.params['slackserve.deadline_answer']).toBe(true);
+    expect(r.classes).toHaveLength(64);
+    expect(String(r.params['slackserve.exit'])).toMatch(/^s\db\d$/);
+  });
+});
