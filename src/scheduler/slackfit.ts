@@ -18,13 +18,17 @@
  *   the most demanding of them.
  * - Hopeless requests (even the fastest eligible subnet alone would miss) are dropped when
  *   sheddable (`dropInfeasible`), else served late on the fastest subnet at batch 1.
+ * - Exits (`exitAware`, with an ExitView in the context): a subnet fits when its median answer
+ *   (the fraction of the batch latency at which exits release it) fits the slack, since a request
+ *   that does not exit in time still gets a deadline answer; its accuracy for minimum-accuracy
+ *   checks is its top-1 times the measured agreement of the served answers with the final output.
  * - Latency calibration (`calibrate`, on by default): plans with profiled latency x the observed/
  *   profiled ratio kept in the policy state (calibration.ts); equivalent to dividing the slack.
  */
 import { calibrate, UNCALIBRATED, type Calibration } from './calibration.js';
 import { accuracyPrefix, dropHopeless, imagePrefix } from './common.js';
 import type { LatencyTable, SubnetInfo } from './latency-table.js';
-import type { DecisionContext, Decision, Policy, QueuedRequest } from './types.js';
+import type { DecisionContext, Decision, ExitView, Policy, QueuedRequest } from './types.js';
 
 export interface SlackFitOptions {
   /** Width of a latency bucket, ms. */
@@ -35,9 +39,11 @@ export interface SlackFitOptions {
   readonly dropInfeasible: boolean;
   /** Scale planning latency by the observed/profiled ratio learnt from finished batches. */
   readonly calibrate: boolean;
+  /** Plan with the answer latency early exits give (when the context carries an ExitView). */
+  readonly exitAware: boolean;
 }
 
-export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({ bucketMs: 1, tieBreak: 'batch', dispatchOverheadMs: 0.2, dropInfeasible: true, calibrate: true });
+export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({ bucketMs: 1, tieBreak: 'batch', dispatchOverheadMs: 0.2, dropInfeasible: true, calibrate: true, exitAware: true });
 
 interface Bucket {
   /** Fastest pair in the bucket: no pair of it fits a slack below this. */
@@ -86,10 +92,11 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
   };
 
   /** Most accurate subnet of the list (sorted most accurate first) that fits at batch b. */
-  const firstFit = (list: readonly SubnetInfo[], b: number, need: number, slack: number): SubnetInfo | null => {
+  const firstFit = (list: readonly SubnetInfo[], b: number, need: number, slack: number, ex: ExitView | undefined): SubnetInfo | null => {
     for (const s of list) {
-      if (s.accuracy < need) return null;
-      if (table.ms(s.index, b) <= slack) return s;
+      if (s.accuracy < need) return null; // the list is sorted: nothing later is accurate enough
+      if (ex && s.accuracy * ex.agreement(s.id) < need) continue;
+      if (table.ms(s.index, b) * (ex ? ex.answerFraction(s.id) : 1) <= slack) return s;
     }
     return null;
   };
@@ -98,12 +105,12 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
    * The best fitting pair of the bucket. Batches are prefixes of the EDF candidates: j requests
    * carrying cum[j] images (the latency depends on images; with one image each, j = b).
    */
-  const pickInBucket = (bk: Bucket, cum: Int32Array, fit: number, need: Float64Array, slack: number): { s: SubnetInfo; j: number; b: number } | null => {
+  const pickInBucket = (bk: Bucket, cum: Int32Array, fit: number, need: Float64Array, slack: number, ex: ExitView | undefined): { s: SubnetInfo; j: number; b: number } | null => {
     let best: { s: SubnetInfo; j: number; b: number } | null = null;
     for (let j = fit; j >= 1; j--) {
       const b = cum[j] as number;
       if (b > bk.maxB) continue;
-      const s = firstFit(bk.byBatch[b] as SubnetInfo[], b, need[j] as number, slack);
+      const s = firstFit(bk.byBatch[b] as SubnetInfo[], b, need[j] as number, slack, ex);
       if (s === null) continue;
       if (o.tieBreak === 'batch') return { s, j, b };
       if (best === null || s.accuracy > best.s.accuracy) best = { s, j, b };
@@ -125,8 +132,11 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
     const slack = (head.deadline - now - o.dispatchOverheadMs) / scale;
     const need = accuracyPrefix(rest);
     const { cum, fit } = imagePrefix(rest, table.maxBatch);
-    for (let k = highestFitting(slack); k >= 0; k--) {
-      const pick = pickInBucket(buckets[k] as Bucket, cum, fit, need, slack);
+    const ex = o.exitAware ? ctx.exits : undefined;
+    // with exits a slower pair may fit: start from the bucket the most-shortened subnet reaches
+    const reach = ex ? slack / Math.max(1e-3, Math.min(...table.subnets.map((x) => ex.answerFraction(x.id)))) : slack;
+    for (let k = highestFitting(reach); k >= 0; k--) {
+      const pick = pickInBucket(buckets[k] as Bucket, cum, fit, need, slack, ex);
       if (pick) return { dispatch: { subnet: pick.s.id, requests: rest.slice(0, pick.j), expectedMs: table.ms(pick.s.index, pick.b) * scale, loadMs: 0 }, drops };
     }
     // Nothing fits the slack: serve the head alone on the fastest subnet it accepts (late).

@@ -69,10 +69,22 @@ export interface BatchOutcome {
   readonly missed: number;
 }
 
+/**
+ * What early exits do to each subnet, as measured by the exit loops (a snapshot passed in, so the
+ * policy stays pure). Absent when exits are off.
+ */
+export interface ExitView {
+  /** When the median answer arrives, as a fraction of the full (staged) batch latency, 0..1. */
+  answerFraction(subnet: string): number;
+  /** Agreement of the served (possibly early) answers with the final output, 0..1. */
+  agreement(subnet: string): number;
+}
+
 export interface DecisionContext {
   readonly now: number;
   readonly queue: QueueView;
   readonly executor: ExecutorView;
+  readonly exits?: ExitView;
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Delivery, InferenceReply, RequestQueue } from '../queue/types.js';
 import type { RunOptions, RunResult } from '../runtime/executor.js';
 import { EdfQueue } from '../scheduler/edf-queue.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
-import type { Dispatch, Drop, Policy, QueuedRequest } from '../scheduler/types.js';
+import type { Dispatch, Drop, ExitView, Policy, QueuedRequest } from '../scheduler/types.js';
 import { StagedBatch } from './staged-batch.js';
 import { argmaxRows, bytesOf, concatBatch, floatsOf } from './tensors.js';
 
@@ -71,6 +71,7 @@ export class WorkerLoop {
   private wakePuller: (() => void) | null = null;
   private offCancel: (() => void) | null = null;
   private readonly accuracy: Map<string, number>;
+  private exitView: { view: ExitView; at: number } | null = null;
   /** Batches run and requests answered, for tests and health reporting. */
   readonly stats = { batches: 0, answered: 0, expired: 0, dropped: 0, reclaimed: 0 };
 
@@ -196,8 +197,10 @@ export class WorkerLoop {
   /** Schedules while an executor slot is free and requests wait. */
   private kick(): void {
     while (this.free > 0 && this.local.length > 0) {
+      const now = this.o.clock();
+      const exits = this.exitSnapshot(now);
       const { decision, state } = this.o.policy.decide(
-        { now: this.o.clock(), queue: this.local, executor: { id: 0, loaded: [], workers: this.o.slots } },
+        { now, queue: this.local, executor: { id: 0, loaded: [], workers: this.o.slots }, ...(exits ? { exits } : {}) },
         this.state,
       );
       this.state = state;
@@ -219,6 +222,27 @@ export class WorkerLoop {
     }
     this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
     if (this.local.length < this.o.localCap) this.wakePuller?.();
+  }
+
+  /**
+   * What exits currently do per subnet, for the policy: a snapshot refreshed every 100 ms (the
+   * exit loops change slowly; computing it per decision would cost more than the decision).
+   */
+  private exitSnapshot(now: number): ExitView | undefined {
+    const m = this.o.exits;
+    if (!m) return undefined;
+    if (this.exitView && now - this.exitView.at < 100) return this.exitView.view;
+    const fraction = new Map<string, number>();
+    const agreement = new Map<string, number>();
+    for (const id of m.subnets) {
+      const full = m.expectedLatencyMs(id, 1, 1);
+      fraction.set(id, full > 0 ? Math.min(1, m.expectedLatencyMs(id, 1, 0.5) / full) : 1);
+      const a = m.earlyAccuracy(id);
+      agreement.set(id, a.samples > 0 ? a.vsFinal : 1);
+    }
+    const view: ExitView = { answerFraction: (id) => fraction.get(id) ?? 1, agreement: (id) => agreement.get(id) ?? 1 };
+    this.exitView = { view, at: now };
+    return view;
   }
 
   /** Requests may carry several images: keep the batch within the executor's maximum. */

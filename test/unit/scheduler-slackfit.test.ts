@@ -166,4 +166,22 @@ describe('SlackFit', () => {
     // one 16-image request with 4 ms: slow@16 = 10 ms does not fit, mid@16 = 4.2 neither, fast@16 = 1.3 does
     expect(decide(0, [req(4, { size: 16 })]).dispatch?.subnet).toBe('fast');
   });
+
+  it('with exits, plans with the answer latency and the agreement of early answers', () => {
+    const p = slackFit(T, opts);
+    // 1.5 ms of slack: slow@1 (2.5 ms) does not fit; with its median answer at 40% of the batch it does
+    const c = ctx(0, [req(1.5)]);
+    expect(p.decide(c, p.init()).decision.dispatch?.subnet).not.toBe('slow');
+    const exits = { answerFraction: (id: string) => (id === 'slow' ? 0.4 : 1), agreement: () => 1 };
+    expect(p.decide({ ...c, exits }, p.init()).decision.dispatch?.subnet).toBe('slow');
+    // a floor of 0.89: slow (93%) qualifies, but not when its served answers agree with its final
+    // output only 95% of the time (0.93 x 0.95 < 0.89): then mid (90%) serves
+    const strict = ctx(0, [req(100, { minAccuracy: 0.89 })]);
+    expect(p.decide({ ...strict, exits }, p.init()).decision.dispatch?.subnet).toBe('slow');
+    const sloppy = { answerFraction: () => 1, agreement: (id: string) => (id === 'slow' ? 0.95 : 1) };
+    expect(p.decide({ ...strict, exits: sloppy }, p.init()).decision.dispatch?.subnet).toBe('mid');
+    // exit-aware off: the view is ignored
+    const blind = slackFit(T, { ...opts, exitAware: false });
+    expect(blind.decide({ ...c, exits }, blind.init()).decision.dispatch?.subnet).not.toBe('slow');
+  });
 });
