@@ -110,6 +110,13 @@ export const SCHEMA = {
     env: 'SLACKSERVE_SLACKFIT_TIE_BREAK',
     doc: 'Inside a SlackFit bucket, maximise the batch first (then accuracy) or accuracy first (then batch).',
   },
+  slackfitExitAware: {
+    type: 'enum',
+    values: ['off', 'on'],
+    default: 'off',
+    env: 'SLACKSERVE_SLACKFIT_EXIT_AWARE',
+    doc: 'With exits on: SlackFit plans with the median answer latency exits give (may pick larger subnets). Off by default: measured worse here (docs/exits.md).',
+  },
   latencyQuantile: {
     type: 'enum',
     values: ['p95', 'p50'],

@@ -59,6 +59,47 @@ export class Metrics {
     this.exitChoice = new Counter({ name: `${PREFIX}_exit_choice_total`, help: 'Answers by exit (ramp stage id, or "final")', labelNames: ['exit'], registers: r });
   }
 
+  /**
+   * The early-exit loops' state per subnet, read at scrape time (bounded: served subnets x their
+   * stages). `snapshot` is ExitManager.snapshot.
+   */
+  observeExits(snapshot: () => readonly { subnet: string; thresholds: Readonly<Record<string, number>>; active: readonly string[]; windowAccuracy: number; violations: number; deadlineAnswers: number; feedback: number }[]): void {
+    const r = [this.registry];
+    new Gauge({
+      name: `${PREFIX}_exit_threshold`,
+      help: 'Early-exit threshold tau on 1 - max softmax per ramp (0 = never exits)',
+      labelNames: ['subnet', 'stage'],
+      registers: r,
+      collect() {
+        for (const s of snapshot()) for (const [stage, tau] of Object.entries(s.thresholds)) this.set({ subnet: s.subnet, stage }, tau);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}_exit_ramp_active`,
+      help: 'Ramps the slow loop keeps active (1) or not (0)',
+      labelNames: ['subnet', 'stage'],
+      registers: r,
+      collect() {
+        for (const s of snapshot()) for (const stage of Object.keys(s.thresholds)) this.set({ subnet: s.subnet, stage }, s.active.includes(stage) ? 1 : 0);
+      },
+    });
+    const perSubnet = (name: string, help: string, pick: (s: ReturnType<typeof snapshot>[number]) => number): void => {
+      new Gauge({
+        name: `${PREFIX}_${name}`,
+        help,
+        labelNames: ['subnet'],
+        registers: r,
+        collect() {
+          for (const s of snapshot()) this.set({ subnet: s.subnet }, pick(s));
+        },
+      });
+    };
+    perSubnet('exit_window_accuracy', 'Agreement of the exit policy with the final output on the feedback window', (s) => s.windowAccuracy);
+    perSubnet('exit_violations', 'Feedback batches that violated the accuracy budget', (s) => s.violations);
+    perSubnet('exit_deadline_answers', 'Deadline answers given (best exit seen at the deadline)', (s) => s.deadlineAnswers);
+    perSubnet('exit_feedback_samples', 'Inputs fed back to the exit loops', (s) => s.feedback);
+  }
+
   /** Bounded class label: the first `maxClasses` distinct classes keep their name. */
   classLabel(c: string): string {
     if (this.classes.has(c)) return c;

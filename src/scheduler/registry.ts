@@ -54,6 +54,6 @@ export function buildPolicy(spec: string, table: LatencyTable, opts: PolicyOptio
 export function policyOptionsFrom(cfg: Config): PolicyOptions {
   return {
     dispatchOverheadMs: cfg.dispatchOverheadMs,
-    slackfit: { bucketMs: cfg.slackfitBucketMs, tieBreak: cfg.slackfitTieBreak, dropInfeasible: cfg.dropInfeasible === 'on' },
+    slackfit: { bucketMs: cfg.slackfitBucketMs, tieBreak: cfg.slackfitTieBreak, dropInfeasible: cfg.dropInfeasible === 'on', exitAware: cfg.slackfitExitAware === 'on' },
   };
 }

@@ -87,6 +87,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
     let executor: Executor | undefined;
     let worker: WorkerLoop | undefined;
     const exits = roles.worker ? exitManagerFor(cfg, catalogue) : undefined;
+    if (exits) metrics.observeExits(() => exits.snapshot());
     if (roles.worker) {
       executor = await Executor.start(cfg.supernet, executorSettings(cfg));
       const ex = executor;

@@ -34,10 +34,14 @@ afterAll(async () => {
 });
 
 describe('early exits while serving', () => {
-  it('tunes thresholds from the served traffic (feedback from every final output)', () => {
+  it('tunes thresholds from the served traffic (feedback from every final output)', async () => {
     const snap = server.exits!.snapshotOf('r28_d333_w32-64-128');
     expect(Object.values(snap.thresholds).some((t) => t > 0)).toBe(true);
     expect(snap.feedback).toBeGreaterThanOrEqual(256);
+    // and observable in metrics
+    const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(text).toMatch(/slackserve_exit_threshold\{[^}]*subnet="r28_d333_w32-64-128"[^}]*\} 0\.\d*[1-9]/);
+    expect(text).toMatch(/slackserve_exit_feedback_samples\{[^}]*subnet="r28_d333_w32-64-128"[^}]*\} \d{3,}/);
   });
 
   it('streams an early answer, flagged, before the final one; each request gets exactly one final', async () => {
