@@ -5,6 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { SlackserveError } from '../errors.js';
 import { LatencyTable } from '../scheduler/latency-table.js';
 import { policyOptionsFrom } from '../scheduler/registry.js';
+import { ExitModel } from '../sim/exit-model.js';
 import { runExperiment, summaryTable } from '../sim/experiment.js';
 import { accuracyPlot, attainmentPlot, loadPlot, mixPlot } from '../sim/plots.js';
 import { loadProfile } from '../supernet/profile-file.js';
@@ -46,6 +47,8 @@ interface SimulateFlags {
   dispatchOverheadMs?: number;
   out: string;
   plots: boolean;
+  exits?: string;
+  exitAware?: boolean;
 }
 
 export function registerSimulateCommands(program: Command): void {
@@ -65,6 +68,8 @@ export function registerSimulateCommands(program: Command): void {
     .option('--bucket-ms <ms>', 'SlackFit bucket width (default: config `slackfitBucketMs`)', num)
     .option('--tie-break <rule>', 'SlackFit: batch | accuracy (default: config `slackfitTieBreak`)')
     .option('--dispatch-overhead-ms <ms>', 'per-batch dispatch overhead (default: config `dispatchOverheadMs`)', num)
+    .option('--exits <file>', 'early exits: an exit model (slackserve-exit-model/1, e.g. <supernet>/profiles/exits-cpu-2core.json from bench/exits/model.ts); batches on the subnets it covers run staged and each request answers at its sampled exit, or with a deadline answer')
+    .option('--exit-aware', 'with --exits: SlackFit plans with the median answer latency and the agreement of early answers (its exitAware option; default: config `slackfitExitAware`)')
     .option('--out <dir>', 'where plots and results.json go', 'reports/simulate')
     .option('--no-plots', 'write no plots')
     .action(async (o: SimulateFlags, cmd: Command) => {
@@ -80,19 +85,24 @@ export function registerSimulateCommands(program: Command): void {
       const profile = loadProfile(o.profile ?? join(cfg.supernet, 'profiles', 'cpu-2core.json'));
       const accuracy = manifestAccuracy(o.manifest ?? join(cfg.supernet, 'manifest.json'));
       const table = LatencyTable.fromProfile(profile, { accuracy, quantile: cfg.latencyQuantile });
+      const exits = o.exits !== undefined ? ExitModel.load(o.exits) : undefined;
       const trace = toColumns(await readTraceFile(o.trace));
+      const policyOpts = policyOptionsFrom(cfg);
       const res = runExperiment(trace, table, {
         policies: cfg.policy.split(',').map((p) => p.trim()).filter((p) => p !== ''),
-        sim: { workers: cfg.executorThreads, seed: o.seed, noise: o.noise, admission: cfg.admission, dispatchOverheadMs: cfg.dispatchOverheadMs, maxLoadedVariants: cfg.maxLoadedVariants },
-        policy: policyOptionsFrom(cfg),
+        sim: { workers: cfg.executorThreads, seed: o.seed, noise: o.noise, admission: cfg.admission, dispatchOverheadMs: cfg.dispatchOverheadMs, maxLoadedVariants: cfg.maxLoadedVariants, ...(exits ? { exits } : {}) },
+        policy: o.exitAware === true ? { ...policyOpts, slackfit: { ...policyOpts.slackfit, exitAware: true } } : policyOpts,
       });
       if (o.json) console.log(JSON.stringify(res.summaries, null, 1));
       else {
         console.log(`${trace.t_ms.length} requests, ${cfg.executorThreads} workers, profile ${profile.supernet} (${profile.machine}), planning with ${cfg.latencyQuantile}`);
         console.log(summaryTable(res.summaries));
+        if (exits)
+          for (const s of res.summaries)
+            console.log(`${s.policy}: exits early ${(s.early_share * 100).toFixed(1)}%, deadline answers ${s.deadline_answers}, mean answer latency ${s.mean_latency_ms ?? '-'} ms`);
       }
       mkdirSync(o.out, { recursive: true });
-      writeFileSync(join(o.out, 'results.json'), JSON.stringify({ trace: o.trace, workers: cfg.executorThreads, summaries: res.summaries }, null, 1) + '\n');
+      writeFileSync(join(o.out, 'results.json'), JSON.stringify({ trace: o.trace, workers: cfg.executorThreads, ...(o.exits !== undefined ? { exits: o.exits } : {}), summaries: res.summaries }, null, 1) + '\n');
       if (o.plots && res.series.length > 0) {
         const title = o.trace.split('/').pop() ?? o.trace;
         writeFileSync(join(o.out, 'attainment.svg'), attainmentPlot(res.series, title));

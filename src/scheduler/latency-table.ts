@@ -24,6 +24,8 @@ export class LatencyTable {
   private readonly p95: Float64Array;
   private readonly loads: Float64Array;
   private readonly stride: number;
+  /** Lazily built staged tables (exits in the simulator): per subnet index. */
+  private readonly stagedCache = new Map<number, { p50: Float64Array; p95: Float64Array; cum: Float64Array; exits: number }>();
 
   private constructor(
     readonly subnets: readonly SubnetInfo[],
@@ -32,6 +34,8 @@ export class LatencyTable {
     p50: Float64Array,
     p95: Float64Array,
     loads: Float64Array,
+    private readonly entries: readonly Profile['subnets'][number][] = [],
+    private readonly sizes: readonly number[] = [],
   ) {
     this.stride = maxBatch + 1;
     this.p50 = p50;
@@ -80,7 +84,7 @@ export class LatencyTable {
       loads[i] = (profile.variant_load_ms?.[s.id]?.p50 ?? NaN) * (opts.loadScale ?? 1);
       return { id: s.id, index: i, accuracy: acc };
     });
-    return new LatencyTable(subnets, maxBatch, opts.quantile ?? 'p95', p50, p95, loads);
+    return new LatencyTable(subnets, maxBatch, opts.quantile ?? 'p95', p50, p95, loads, chosen, sizes);
   }
 
   /** Planning latency (the configured quantile) of subnet `index` at batch `b`, ms. */
@@ -91,6 +95,63 @@ export class LatencyTable {
   /** Measured median and 95th percentile (the simulator draws noise from them). */
   stats(index: number, b: number): { p50: number; p95: number } {
     return { p50: this.p50[index * this.stride + b] as number, p95: this.p95[index * this.stride + b] as number };
+  }
+
+  /**
+   * Measured median and 95th percentile of a *staged* batch (the stage chain with its exit ramps,
+   * then the head) of subnet `index` at batch `b`, interpolated like `stats`; NaN when the profile
+   * has no staged measurement.
+   */
+  stagedStats(index: number, b: number): { p50: number; p95: number } {
+    const t = this.staged(index);
+    return { p50: t.p50[b] as number, p95: t.p95[b] as number };
+  }
+
+  /** Number of exit ramps of subnet `index` in the profile's stage chain (stages without the head). */
+  exitCount(index: number): number {
+    return this.staged(index).exits;
+  }
+
+  /**
+   * Cumulative per-stage p50 of subnet `index` at batch `b`: entry j (< exitCount) = time to ramp j
+   * (stages 0..j), the last entry (= exitCount) = time to the final output (every stage and the
+   * head). A view into a cached array: do not modify.
+   */
+  stageCumMs(index: number, b: number): Float64Array {
+    const t = this.staged(index);
+    const w = t.exits + 1;
+    return t.cum.subarray(b * w, b * w + w);
+  }
+
+  private staged(index: number): { p50: Float64Array; p95: Float64Array; cum: Float64Array; exits: number } {
+    let t = this.stagedCache.get(index);
+    if (t) return t;
+    const s = this.entries[index];
+    const stride = this.stride;
+    const p50 = new Float64Array(stride).fill(NaN);
+    const p95 = new Float64Array(stride).fill(NaN);
+    const first = s?.stages[String(this.sizes[0])] ?? [];
+    const exits = Math.max(0, first.length - 1);
+    const w = exits + 1;
+    const cum = new Float64Array(stride * w).fill(NaN);
+    if (s && this.sizes.length > 0) {
+      for (let b = 1; b <= this.maxBatch; b++) {
+        p50[b] = interpolate(this.sizes, (k) => s.staged?.[k]?.p50 ?? NaN, b);
+        p95[b] = interpolate(this.sizes, (k) => s.staged?.[k]?.p95 ?? NaN, b);
+        let c = 0;
+        for (let j = 0; j < w; j++) {
+          c += interpolate(this.sizes, (k) => s.stages?.[k]?.[j]?.p50 ?? NaN, b);
+          cum[b * w + j] = c;
+        }
+      }
+      for (let b = this.maxBatch - 1; b >= 1; b--) {
+        p50[b] = Math.min(p50[b] as number, p50[b + 1] as number);
+        p95[b] = Math.min(p95[b] as number, p95[b + 1] as number);
+      }
+    }
+    t = { p50, p95, cum, exits };
+    this.stagedCache.set(index, t);
+    return t;
   }
 
   /** Time to load subnet `index` as a separate model (NaN when the profile has no measurement). */

@@ -7,7 +7,8 @@
 import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import { EdfQueue } from '../scheduler/edf-queue.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
-import type { Policy, QueuedRequest } from '../scheduler/types.js';
+import type { ExitView, Policy, QueuedRequest } from '../scheduler/types.js';
+import type { ExitModel } from './exit-model.js';
 import { SimRng } from './rng.js';
 
 /** Arrivals, columnar (what `toColumns` of src/trace makes): ms offsets, budgets, NaN = no minimum. */
@@ -28,6 +29,14 @@ export interface SimOptions {
   readonly dispatchOverheadMs: number;
   /** Separately loaded variants an executor keeps (INFaaS baseline). */
   readonly maxLoadedVariants: number;
+  /**
+   * Early exits (src/sim/exit-model.ts): a batch on a subnet the model knows runs staged (the
+   * profile's staged latency, noise alike); each request answers at its sampled exit, or with a
+   * deadline answer at its deadline when a ramp finished before it. The policy gets an ExitView.
+   */
+  readonly exits?: ExitModel;
+  /** Batch size the ExitView's answer fractions are computed at (default 16). */
+  readonly exitViewBatch?: number;
 }
 
 export const SIM_DEFAULTS: SimOptions = Object.freeze({ workers: 1, seed: 1, noise: true, admission: 'off', dispatchOverheadMs: 0.2, maxLoadedVariants: 3 });
@@ -50,6 +59,15 @@ export interface SimRun {
   readonly batches: number;
   readonly variantLoads: number;
   readonly wallMs: number;
+  /** Only with an exit model: per-request exit details. */
+  readonly exits?: {
+    /** 1 = answered at a ramp by the exit policy (before the final output). */
+    readonly early: Uint8Array;
+    /** 1 = a deadline answer: the exit came too late, the last finished ramp answered at the deadline. */
+    readonly deadline: Uint8Array;
+    /** Top-1 of the answer served (served requests; NaN otherwise). */
+    readonly accuracy: Float32Array;
+  };
 }
 
 interface Exec {
@@ -60,6 +78,8 @@ interface Exec {
   startedAt: number;
   tightest: number;
   loaded: string[];
+  /** Staged run (exits): the batch's duration without the dispatch overhead, else -1. */
+  stagedMs: number;
 }
 
 export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Policy, options: Partial<SimOptions> = {}): SimRun {
@@ -73,14 +93,24 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
   const rng = new SimRng(o.seed);
   const queue = new EdfQueue();
   const index = new Map(table.subnets.map((s) => [s.id, s.index]));
-  const execs: Exec[] = Array.from({ length: o.workers }, (_, id) => ({ id, busyUntil: 0, running: null, subnet: -1, startedAt: 0, tightest: 0, loaded: [] }));
+  const execs: Exec[] = Array.from({ length: o.workers }, (_, id) => ({ id, busyUntil: 0, running: null, subnet: -1, startedAt: 0, tightest: 0, loaded: [], stagedMs: -1 }));
+  const ex = o.exits;
+  const exitView: ExitView | undefined = ex ? ex.view(table, o.exitViewBatch ?? 16) : undefined;
+  const known = table.subnets.map((s) => (ex?.has(s.id) === true && table.exitCount(s.index) === (ex.subnet(s.id)?.stages.length ?? -1) ? (ex.subnet(s.id) ?? null) : null));
+  // the model's top-1 is measured on a held-out half; shift it so its final output matches the
+  // table's accuracy (the manifest's, full test set) and runs with and without exits compare fairly
+  const accShift = known.map((m, si) => (m?.final_top1 !== undefined ? (table.subnets[si] as { accuracy: number }).accuracy - m.final_top1 : 0));
+  const early = ex ? new Uint8Array(n) : null;
+  const deadlineAns = ex ? new Uint8Array(n) : null;
+  const accuracy = ex ? new Float32Array(n).fill(NaN) : null;
   let state = policy.init();
   let batches = 0;
   let variantLoads = 0;
 
   const dispatch = (e: Exec, now: number): void => {
     while (e.running === null && queue.length > 0) {
-      const { decision, state: next } = policy.decide({ now, queue, executor: { id: e.id, loaded: e.loaded, workers: o.workers } }, state);
+      const executor = { id: e.id, loaded: e.loaded, workers: o.workers };
+      const { decision, state: next } = policy.decide(exitView ? { now, queue, executor, exits: exitView } : { now, queue, executor }, state);
       state = next;
       for (const d of decision.drops) {
         status[d.request.key] = d.reason === 'expired' ? Fate.DroppedExpired : Fate.DroppedInfeasible;
@@ -95,8 +125,10 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
       queue.take(run.requests);
       const si = index.get(run.subnet) as number;
       const b = run.requests.length;
-      const st = table.stats(si, b);
+      const staged = !policy.loadsVariants && known[si] != null;
+      const st = staged ? table.stagedStats(si, b) : table.stats(si, b);
       let ms = o.noise ? rng.lognormal(st.p50, st.p95) : st.p50;
+      e.stagedMs = staged ? ms : -1;
       if (policy.loadsVariants) {
         const at = e.loaded.indexOf(run.subnet);
         if (at >= 0) e.loaded.splice(at, 1);
@@ -120,12 +152,42 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
     const now = e.busyUntil;
     const rs = e.running as readonly QueuedRequest[];
     let missed = 0;
-    for (const r of rs) {
-      status[r.key] = Fate.Served;
-      finish[r.key] = now;
-      served[r.key] = e.subnet;
-      if (now > r.deadline) missed++;
-    }
+    const m = e.stagedMs >= 0 ? known[e.subnet] : null;
+    if (m && early && deadlineAns && accuracy) {
+      // staged batch: each request answers at its sampled exit (times scaled like the batch)
+      const cum = table.stageCumMs(e.subnet, rs.length);
+      const nr = cum.length - 1;
+      const start = e.startedAt + o.dispatchOverheadMs;
+      const scale = e.stagedMs / (cum[nr] as number);
+      const sid = (table.subnets[e.subnet] as { id: string }).id;
+      for (const r of rs) {
+        const j = ex ? ex.sample(sid, rng) : nr;
+        let at = start + (cum[j] as number) * scale;
+        const shift = accShift[e.subnet] as number;
+        let acc = (m.top1[j] as number) + shift;
+        if (at > r.deadline) {
+          let k = -1;
+          while (k + 1 < Math.min(j, nr) && start + (cum[k + 1] as number) * scale <= r.deadline) k++;
+          if (k >= 0) {
+            at = r.deadline;
+            acc = (m.late_top1?.[k] ?? (m.top1[nr] as number)) + shift;
+            deadlineAns[r.key] = 1;
+          } else missed++;
+        }
+        if (j < nr && deadlineAns[r.key] === 0) early[r.key] = 1;
+        status[r.key] = Fate.Served;
+        finish[r.key] = at;
+        served[r.key] = e.subnet;
+        accuracy[r.key] = Math.min(1, Math.max(0, acc));
+      }
+    } else
+      for (const r of rs) {
+        status[r.key] = Fate.Served;
+        finish[r.key] = now;
+        served[r.key] = e.subnet;
+        if (accuracy) accuracy[r.key] = (table.subnets[e.subnet] as { accuracy: number }).accuracy;
+        if (now > r.deadline) missed++;
+      }
     state = policy.observe(state, { subnet: (table.subnets[e.subnet] as { id: string }).id, batch: rs.length, latencyMs: now - e.startedAt, tightestSloMs: e.tightest, missed });
     e.running = null;
   };
@@ -184,5 +246,6 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
     batches,
     variantLoads,
     wallMs: performance.now() - wall0,
+    ...(early && deadlineAns && accuracy ? { exits: { early, deadline: deadlineAns, accuracy } } : {}),
   };
 }

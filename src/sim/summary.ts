@@ -24,6 +24,12 @@ export interface SimSummary {
   readonly downgraded: number;
   readonly latency_p50_ms: number | null;
   readonly latency_p99_ms: number | null;
+  /** Mean answer latency of served requests (with exits: when each request got its answer). */
+  readonly mean_latency_ms: number | null;
+  /** Share of served requests answered early at a ramp by the exit policy (0 without exits). */
+  readonly early_share: number;
+  /** Requests given a deadline answer (served within SLO by the last ramp finished; 0 without exits). */
+  readonly deadline_answers: number;
   readonly mean_batch: number;
   readonly variant_loads: number;
   /** Share of served requests per subnet id. */
@@ -43,6 +49,10 @@ export function summarize(run: SimRun): SimSummary {
   let dropped = 0;
   let rejected = 0;
   let downgraded = 0;
+  let latSum = 0;
+  let early = 0;
+  let deadlineAnswers = 0;
+  const ex = run.exits;
   const mix = new Float64Array(run.subnets.length);
   for (let i = 0; i < n; i++) {
     const st = status[i];
@@ -50,11 +60,16 @@ export function summarize(run: SimRun): SimSummary {
     if (st === Fate.Served) {
       const l = (finish[i] as number) - (arrivals.t_ms[i] as number);
       lat[served++] = l;
+      latSum += l;
       const si = subnet[i] as number;
       mix[si] = (mix[si] as number) + 1;
+      if (ex) {
+        early += ex.early[i] as number;
+        deadlineAnswers += ex.deadline[i] as number;
+      }
       if (l <= (arrivals.slo_ms[i] as number)) {
         met++;
-        accSum += (run.subnets[si] as { accuracy: number }).accuracy;
+        accSum += ex ? (ex.accuracy[i] as number) : (run.subnets[si] as { accuracy: number }).accuracy;
       }
     } else if (st === Fate.Rejected) rejected++;
     else if (st !== Fate.Pending) dropped++;
@@ -82,6 +97,9 @@ export function summarize(run: SimRun): SimSummary {
     downgraded,
     latency_p50_ms: q(0.5),
     latency_p99_ms: q(0.99),
+    mean_latency_ms: served === 0 ? null : r4(latSum / served),
+    early_share: served === 0 ? 0 : r4(early / served),
+    deadline_answers: deadlineAnswers,
     mean_batch: run.batches === 0 ? 0 : r4(served / run.batches),
     variant_loads: run.variantLoads,
     subnet_mix: subnetMix,
@@ -121,7 +139,7 @@ export function timeSeries(run: SimRun, bins = 100): TimeSeries {
     m[k] = (m[k] as number) + 1;
     if ((run.finish[i] as number) - (run.arrivals.t_ms[i] as number) <= (run.arrivals.slo_ms[i] as number)) {
       met[k] = (met[k] as number) + 1;
-      acc[k] = (acc[k] as number) + (run.subnets[si] as { accuracy: number }).accuracy;
+      acc[k] = (acc[k] as number) + (run.exits ? (run.exits.accuracy[i] as number) : (run.subnets[si] as { accuracy: number }).accuracy);
     }
   }
   const out: TimeSeries = { binS: binMs / 1000, t: [], offeredRps: [], attainment: [], accuracy: [], mix: {} };
