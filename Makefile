@@ -4,11 +4,11 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 PYTHON ?= /usr/bin/python3
 SUPERNET ?= supernets/fmnist-resnet
 
-# Until the server, trace replay and dashboard exist (issue 7), the demo runs the committed test
-# sample through the executor on every Pareto subnet, switching subnet on every batch.
+# The main job: serve on the embedded queue, replay the bundled MAF-derived trace with a burst over
+# gRPC, print the summary; the report (requests.csv, summary.json, perf.csv, report.html) is left
+# in reports/demo/.
 demo: build
-	node bin/slackserve.js supernet inspect
-	node bin/slackserve.js sample-run --mode staged
+	node bin/slackserve.js demo --out reports/demo
 
 .PHONY: demo all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime bench-scheduling bench-serving profile clean help
 

@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { asSlackserveError } from '../errors.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerRuntimeCommands } from './runtime-commands.js';
+import { registerDemoCommands } from './demo-commands.js';
+import { registerReplayCommands } from './replay-commands.js';
 import { registerSampleCommands } from './sample-commands.js';
 import { registerServeCommands } from './serve-commands.js';
 import { registerSimulateCommands } from './simulate-commands.js';
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerTraceCommands(program);
   registerSimulateCommands(program);
   registerServeCommands(program);
+  registerReplayCommands(program);
+  registerDemoCommands(program);
   return program;
 }
 

@@ -1,0 +1,148 @@
+/** `slackserve replay`: a trace replayed open loop against a server over gRPC, with a report. */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, type Command } from 'commander';
+import { OipClient } from '../client/oip-client.js';
+import { SlackserveError } from '../errors.js';
+import { replay, type ReplayProgress } from '../replay/replayer.js';
+import { reportHtml, type ReportRun } from '../replay/report-html.js';
+import { perfCsv, requestsCsv, summarize } from '../replay/report.js';
+import { Catalogue } from '../supernet/catalogue.js';
+import { preprocess, readLabelledImages } from '../supernet/dataset.js';
+import { readTraceFile } from '../trace/format.js';
+import { configFrom, positiveInt } from './options.js';
+
+const positive = (v: string): number => {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number > 0, got "${v}"`);
+  return n;
+};
+
+interface ReplayFlags {
+  trace: string;
+  target?: string;
+  model?: string;
+  speed: number;
+  rateScale: number;
+  duration?: number;
+  out: string;
+  threads: number;
+  images: number;
+  supernet?: string;
+  compare?: string;
+  seed: number;
+}
+
+/** A one-line progress bar with live attainment, redrawn on stderr. */
+export function progressLine(p: ReplayProgress, name: string): string {
+  const width = 30;
+  const frac = p.total === 0 ? 1 : p.done / p.total;
+  const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+  const att = p.done === 0 ? '-' : `${((100 * p.met) / p.done).toFixed(2)}%`;
+  const behind = p.maxBehindMs > 50 ? `  client behind schedule by up to ${p.maxBehindMs.toFixed(0)} ms` : '';
+  return `${name} [${bar}] ${p.done}/${p.total} answered (${p.sent} sent), ${p.elapsedS.toFixed(1)} s, attainment ${att}${behind}`;
+}
+
+async function withServer<T>(policy: string, supernet: string, fn: (target: string) => Promise<T>): Promise<T> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const bin = fileURLToPath(new URL('../../bin/slackserve.js', import.meta.url));
+  const proc = spawn(process.execPath, [bin, 'serve', '--policy', policy, '--supernet', supernet, '--grpc-port', String(port), '--http-port', '0', '--host', '127.0.0.1'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const target = `127.0.0.1:${port}`;
+  try {
+    const c = new OipClient(target);
+    try {
+      await c.waitReady(60_000);
+    } finally {
+      c.close();
+    }
+    return await fn(target);
+  } finally {
+    await new Promise<void>((res) => {
+      proc.once('exit', () => res());
+      proc.kill('SIGTERM');
+    });
+  }
+}
+
+export function registerReplayCommands(program: Command): void {
+  program
+    .command('replay')
+    .description('replay a trace open loop over gRPC (SLO annotations, labelled test images), with a progress bar and a report')
+    .requiredOption('--trace <file>', 'trace CSV (traces/README.md)')
+    .option('--target <host:port>', 'gRPC address of the server (default 127.0.0.1:8001; with --compare, local servers are started)')
+    .option('--model <name>', 'model name (default: the supernet manifest name)')
+    .option('--speed <x>', 'time warp: 2 replays the trace twice as fast', positive, 1)
+    .option('--rate-scale <x>', 'keep each request with probability x (x < 1) or add copies (x > 1), seeded', positive, 1)
+    .option('--duration <s>', 'stop the schedule after this many seconds', positive)
+    .option('--out <dir>', 'report directory', 'reports/replay')
+    .option('--threads <n>', 'sender threads (each with its own channel)', positiveInt, 2)
+    .option('--images <n>', 'images per request', positiveInt, 1)
+    .option('--supernet <dir>', 'where the labelled test images come from (config `supernet`)')
+    .option('--compare <policies>', 'start a local server per policy (e.g. slackfit,static-largest) and report them side by side')
+    .option('--seed <n>', 'seed of --rate-scale sampling', positiveInt, 1)
+    .action(async (o: ReplayFlags, cmd: Command) => {
+      const cfg = configFrom(cmd, { supernet: o.supernet });
+      const cat = Catalogue.load(cfg.supernet);
+      const s = cat.manifest.sample;
+      if (!s) throw new SlackserveError('DATASET_MISSING', `${cat.dir}/manifest.json names no test sample`);
+      const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
+      const images = preprocess(sample, cat.manifest.input.preprocessing);
+      const trace = await readTraceFile(o.trace);
+      const runOne = async (name: string, target: string): Promise<ReportRun> => {
+        let last = 0;
+        const r = await replay({
+          target,
+          model: o.model ?? cat.manifest.name,
+          inputName: cat.manifest.input.name,
+          trace,
+          images,
+          labels: sample.labels,
+          sampleShape: cat.sampleShape,
+          speed: o.speed,
+          rateScale: o.rateScale,
+          threads: o.threads,
+          imagesPerRequest: o.images,
+          seed: o.seed,
+          ...(o.duration !== undefined ? { durationS: o.duration } : {}),
+          onProgress: (p) => {
+            const line = progressLine(p, name);
+            if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
+            else if (p.elapsedS - last >= 5 || p.done === p.total) {
+              last = p.elapsedS;
+              process.stderr.write(line + '\n');
+            }
+          },
+        });
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        if (r.maxBehindMs > 50) process.stderr.write(`warning: the client fell behind its schedule by up to ${r.maxBehindMs.toFixed(0)} ms (add --threads)\n`);
+        return { name, records: r.records, summary: summarize(r.records, r.scheduleS, r.maxBehindMs) };
+      };
+      const runs: ReportRun[] = [];
+      if (o.compare) {
+        for (const policy of o.compare.split(',').map((p) => p.trim()).filter(Boolean)) runs.push(await withServer(policy, resolve(cfg.supernet), (t) => runOne(policy, t)));
+      } else runs.push(await runOne(o.target ?? '127.0.0.1:8001', o.target ?? '127.0.0.1:8001'));
+      mkdirSync(o.out, { recursive: true });
+      const single = runs.length === 1;
+      for (const r of runs) {
+        const dir = single ? o.out : join(o.out, r.name.replace(/[^A-Za-z0-9_.-]/g, '_'));
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'requests.csv'), requestsCsv(r.records));
+        writeFileSync(join(dir, 'summary.json'), JSON.stringify(r.summary, null, 1) + '\n');
+        writeFileSync(join(dir, 'perf.csv'), perfCsv(r.records, r.summary));
+      }
+      writeFileSync(join(o.out, 'report.html'), reportHtml(runs, `slackserve replay: ${o.trace}`));
+      if (!single) writeFileSync(join(o.out, 'summary.json'), JSON.stringify(Object.fromEntries(runs.map((r) => [r.name, r.summary])), null, 1) + '\n');
+      for (const r of runs) {
+        const sm = r.summary;
+        console.log(
+          `${r.name}: ${sm.requests} requests, SLO attainment ${(sm.slo_attainment * 100).toFixed(2)}%, served accuracy ${sm.served_accuracy === null ? '-' : (sm.served_accuracy * 100).toFixed(2) + '%'}, ` +
+            `p50 ${sm.latency_ms.p50 ?? '-'} ms, p99 ${sm.latency_ms.p99 ?? '-'} ms, shed ${(sm.shed_rate * 100).toFixed(2)}%, errors ${sm.errors}`,
+        );
+      }
+      console.log(`report: ${join(o.out, 'report.html')}`);
+    });
+}
