@@ -41,7 +41,8 @@ function send(r: ReplayRequest, behind: number): Promise<void> {
   const images = init.images.subarray(r.image * sample, (r.image + k) * sample);
   const base = { i: r.i, scheduledMs: r.t_ms, behindMs: behind, sloMs: r.slo_ms, sloClass: r.class, label: init.labels[r.image] ?? -1 };
   progress.sent++;
-  return client.infer({ model: init.model, inputName: init.inputName, images, shape: [k, ...init.sampleShape], params, id: String(r.i) }).then(
+  // a gRPC deadline well past the SLO guarantees every request an outcome even if a server hangs
+  return client.infer({ model: init.model, inputName: init.inputName, images, shape: [k, ...init.sampleShape], params, id: String(r.i), deadlineMs: t0 + r.slo_ms + 5000 }).then(
     (res) => {
       const latencyMs = epoch() - t0;
       const p = res.params;
