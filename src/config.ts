@@ -249,6 +249,13 @@ export const SCHEMA = {
     env: 'SLACKSERVE_EXITS',
     doc: 'Early exits: off (whole-graph batches), threshold (Apparate: tuned 1 - max softmax thresholds) or recall (T-Tamer dynamic index); staged batches cost 1.1-1.5x a whole-graph one here (docs/runtime.md).',
   },
+  exitMode: {
+    type: 'enum',
+    values: ['feedback', 'save-compute'],
+    default: 'feedback',
+    env: 'SLACKSERVE_EXIT_MODE',
+    doc: 'feedback (Apparate): batches run to the end, every final output tunes the exits; save-compute: released rows leave later stages (less compute, no feedback from them).',
+  },
   exitAccuracyBudget: {
     type: 'number',
     default: 0.01,

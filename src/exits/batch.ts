@@ -183,28 +183,39 @@ export class BatchExits {
 
   /**
    * The batch finished: the final logits (and labels, when known) complete every row's feedback,
-   * which goes to the manager. Returns what the loops did with it.
+   * which goes to the manager. Returns what the loops did with it. In compute-saving runs only
+   * the rows that ran to the end (`rows`, in the order of `finalLogits`) have a final output:
+   * only they are feedback.
    */
-  finish(finalLogits: ArrayLike<number>, labels?: ArrayLike<number>): FeedbackOutcome {
+  finish(finalLogits: ArrayLike<number>, labels?: ArrayLike<number>, rows?: ArrayLike<number>): FeedbackOutcome {
     if (this.finished) throw new SlackserveError('INPUT_INVALID', 'batch already finished');
-    if (this.next !== this.spec.stages.length)
+    if (rows === undefined && this.next !== this.spec.stages.length)
       throw new SlackserveError('INPUT_INVALID', `batch finished after ${this.next} of ${this.spec.stages.length} stages`);
     this.finished = true;
     const fin = batchConfidence(finalLogits, this.spec.classes);
-    const records: FeedbackRecord[] = this.tracks.map((t, row) => {
-      const r = t.release;
-      const label = labels?.[row];
-      // deadline answers are not the policy's choice: the loops replay the policy for them
-      const policy = r && !r.deadline ? { exitedAt: r.ramp, releasedAfter: r.releasedAfter } : r ? {} : { exitedAt: -1, releasedAfter: -1 };
-      return {
-        loss: Float64Array.from(t.losses),
-        pred: Int32Array.from(t.preds),
-        finalPred: fin.pred[row] as number,
-        finalLoss: fin.loss[row] as number,
-        ...(label !== undefined ? { label } : {}),
-        ...policy,
-      };
-    });
+    if (rows !== undefined) {
+      if (rows.length === 0) return this.host.feedback(this.spec.id, []);
+      // only complete rows are feedback: their chain of ramps ran to the end
+      const at = new Map(Array.from(rows, (r, i) => [r, i]));
+      const records = [...at.entries()].map(([row, i]) => this.record(row, fin.pred[i] as number, fin.loss[i] as number, labels?.[row]));
+      return this.host.feedback(this.spec.id, records);
+    }
+    const records: FeedbackRecord[] = this.tracks.map((_, row) => this.record(row, fin.pred[row] as number, fin.loss[row] as number, labels?.[row]));
     return this.host.feedback(this.spec.id, records);
+  }
+
+  private record(row: number, finalPred: number, finalLoss: number, label: number | undefined): FeedbackRecord {
+    const t = this.tracks[row] as RowTrack;
+    const r = t.release;
+    // deadline answers are not the policy's choice: the loops replay the policy for them
+    const policy = r && !r.deadline ? { exitedAt: r.ramp, releasedAfter: r.releasedAfter } : r ? {} : { exitedAt: -1, releasedAfter: -1 };
+    return {
+      loss: Float64Array.from(t.losses),
+      pred: Int32Array.from(t.preds),
+      finalPred: finalPred,
+      finalLoss: finalLoss,
+      ...(label !== undefined ? { label } : {}),
+      ...policy,
+    };
   }
 }

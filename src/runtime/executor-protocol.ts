@@ -11,19 +11,30 @@ export interface ThreadInit {
   readonly encoding: Encoding;
 }
 
-export interface ToThread {
+export interface RunMessage {
   readonly type: 'run';
   readonly id: number;
   readonly subnetId: string;
   readonly mode: RunMode;
   readonly images: Float32Array;
+  /** Staged only: after each stage wait for a 'keep' message and drop the rows not kept. */
+  readonly saveCompute?: boolean;
   /** Fault injection: the thread exits while holding this batch, before onnxruntime runs it. */
   readonly crash?: boolean;
 }
 
+/** Compute-saving staged runs: the original rows that continue after the stage just reported. */
+export interface KeepMessage {
+  readonly type: 'keep';
+  readonly id: number;
+  readonly rows: Int32Array;
+}
+
+export type ToThread = RunMessage | KeepMessage;
+
 export type FromThread =
   | { readonly type: 'ready' }
   | { readonly type: 'init-error'; readonly code: ErrorCode; readonly message: string }
-  | { readonly type: 'stage'; readonly id: number; readonly stage: string; readonly logits: Float32Array }
-  | { readonly type: 'done'; readonly id: number; readonly logits: Float32Array; readonly computeMs: number }
+  | { readonly type: 'stage'; readonly id: number; readonly stage: string; readonly logits: Float32Array; readonly rows?: Int32Array }
+  | { readonly type: 'done'; readonly id: number; readonly logits: Float32Array; readonly computeMs: number; readonly rows?: Int32Array }
   | { readonly type: 'error'; readonly id: number; readonly code: ErrorCode; readonly message: string };

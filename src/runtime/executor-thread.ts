@@ -5,7 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { asSlackserveError } from '../errors.js';
 import { Catalogue } from '../supernet/catalogue.js';
-import type { FromThread, ThreadInit, ToThread } from './executor-protocol.js';
+import type { FromThread, RunMessage, ThreadInit, ToThread } from './executor-protocol.js';
+import { ort } from './session.js';
 import { SupernetGraphs } from './supernet-graphs.js';
 
 const port = parentPort;
@@ -23,9 +24,57 @@ try {
   process.exit(1);
 }
 
-port.on('message', (msg: ToThread) => void run(msg));
+const keepWaiters = new Map<number, (rows: Int32Array) => void>();
 
-async function run(msg: ToThread): Promise<void> {
+port.on('message', (msg: ToThread) => {
+  if (msg.type === 'keep') keepWaiters.get(msg.id)?.(msg.rows);
+  else void run(msg);
+});
+
+const waitKeep = (id: number): Promise<Int32Array> =>
+  new Promise((resolve) =>
+    keepWaiters.set(id, (rows) => {
+      keepWaiters.delete(id);
+      resolve(rows);
+    }),
+  );
+
+/** The rows at `positions` of a [batch, ...] tensor, as a new tensor. */
+function sliceRows(t: ort.Tensor, positions: readonly number[]): ort.Tensor {
+  const data = t.data as Float32Array;
+  const per = data.length / (t.dims[0] as number);
+  const out = new Float32Array(positions.length * per);
+  positions.forEach((p, i) => out.set(data.subarray(p * per, (p + 1) * per), i * per));
+  return new ort.Tensor('float32', out, [positions.length, ...t.dims.slice(1)]);
+}
+
+/**
+ * Staged run that drops exited rows from later stages: after each stage the main thread says
+ * which original rows continue; the hidden state is cut to them. Final logits come back for the
+ * rows still present, with their original indices.
+ */
+async function runSaving(msg: RunMessage): Promise<{ logits: Float32Array; rows: Int32Array }> {
+  let rows: Int32Array = Int32Array.from({ length: msg.images.length / graphs.catalogue.sampleSize }, (_, i) => i);
+  let input: ort.Tensor | Float32Array = msg.images;
+  for (const st of graphs.catalogue.stageChain(msg.subnetId)) {
+    const out = await graphs.runStage(input, msg.subnetId, st.id);
+    const copy = out.ramp.slice();
+    const keepP = waitKeep(msg.id);
+    post({ type: 'stage', id: msg.id, stage: st.id, logits: copy, rows: rows.slice() }, [copy.buffer]);
+    const keep = await keepP;
+    let hidden = out.hidden;
+    if (keep.length < rows.length) {
+      if (keep.length === 0) return { logits: new Float32Array(0), rows: keep };
+      const at = new Map(Array.from(rows, (r, i) => [r, i]));
+      hidden = sliceRows(hidden, Array.from(keep, (r) => at.get(r) as number));
+      rows = Int32Array.from(keep);
+    }
+    input = hidden;
+  }
+  return { logits: await graphs.runHead(input as ort.Tensor, msg.subnetId), rows };
+}
+
+async function run(msg: RunMessage): Promise<void> {
   if (msg.crash) {
     // Injected death. The sessions are released first: a worker that exits while holding
     // onnxruntime sessions aborted the whole process in most runs (docs/runtime.md).
@@ -35,7 +84,9 @@ async function run(msg: ToThread): Promise<void> {
   const t0 = performance.now();
   try {
     let logits: Float32Array;
+    let rows: Int32Array | undefined;
     if (msg.mode === 'whole') logits = await graphs.runWhole(msg.images, msg.subnetId);
+    else if (msg.saveCompute) ({ logits, rows } = await runSaving(msg));
     else
       logits = (
         await graphs.runStaged(msg.images, msg.subnetId, (stage, ramp) => {
@@ -45,7 +96,7 @@ async function run(msg: ToThread): Promise<void> {
       ).logits;
     // onnxruntime owns its output buffers; hand back a copy we can transfer without a second copy.
     const out = logits.slice();
-    post({ type: 'done', id: msg.id, logits: out, computeMs: performance.now() - t0 }, [out.buffer]);
+    post({ type: 'done', id: msg.id, logits: out, computeMs: performance.now() - t0, ...(rows ? { rows } : {}) }, [out.buffer]);
   } catch (err) {
     const e = asSlackserveError(err);
     post({ type: 'error', id: msg.id, code: e.code, message: e.message });

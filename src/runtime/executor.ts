@@ -30,8 +30,14 @@ export interface ExecutorSettings extends SessionSettings {
 
 export interface RunOptions {
   readonly mode?: RunMode;
-  /** Staged mode: called after each stage with that stage's ramp logits (batch x classes). */
-  readonly onStage?: (stage: string, rampLogits: Float32Array) => void;
+  /**
+   * Staged mode: called after each stage with that stage's ramp logits (rows x classes). With
+   * `saveCompute`, `rows` gives the original row of each logits row, and the callback returns
+   * the original rows that exited there: they are dropped from the later stages.
+   */
+  readonly onStage?: (stage: string, rampLogits: Float32Array, rows?: Int32Array) => readonly number[] | void;
+  /** Staged mode: drop rows the callback reports exited (saves compute, loses their feedback). */
+  readonly saveCompute?: boolean;
 }
 
 export interface RunResult {
@@ -41,6 +47,8 @@ export interface RunResult {
   readonly computeMs: number;
   readonly batch: number;
   readonly thread: number;
+  /** saveCompute runs: the original row of each row of `logits` (the rows that ran to the end). */
+  readonly rows?: Int32Array;
 }
 
 interface Job {
@@ -50,6 +58,8 @@ interface Job {
   readonly images: Float32Array;
   readonly batch: number;
   readonly onStage: RunOptions['onStage'];
+  readonly saveCompute: boolean;
+  readonly exited: Set<number>;
   readonly ramps: { stage: string; logits: Float32Array }[];
   readonly resolve: (r: RunResult) => void;
   readonly reject: (e: Error) => void;
@@ -129,13 +139,23 @@ export class Executor {
     if (!job || job.id !== msg.id) return;
     if (msg.type === 'stage') {
       job.ramps.push({ stage: msg.stage, logits: msg.logits });
-      job.onStage?.(msg.stage, msg.logits);
+      let out: readonly number[] | void = undefined;
+      try {
+        out = job.onStage?.(msg.stage, msg.logits, msg.rows);
+      } finally {
+        if (job.saveCompute) {
+          // the thread waits for this answer before its next stage
+          for (const r of out ?? []) job.exited.add(r);
+          const keep = Int32Array.from((msg.rows ?? new Int32Array(0)).filter((r) => !job.exited.has(r)));
+          thread.worker.postMessage({ type: 'keep', id: job.id, rows: keep } satisfies ToThread);
+        }
+      }
       return;
     }
     thread.job = null;
     if (this.closed && this.threads.every((t) => !t.job)) this.drained?.();
     if (msg.type === 'done')
-      job.resolve({ logits: msg.logits, ramps: job.ramps, computeMs: msg.computeMs, batch: job.batch, thread: thread.index });
+      job.resolve({ logits: msg.logits, ramps: job.ramps, computeMs: msg.computeMs, batch: job.batch, thread: thread.index, ...(msg.rows ? { rows: msg.rows } : {}) });
     else job.reject(new SlackserveError(msg.code, msg.message));
     this.dispatch();
   }
@@ -181,6 +201,8 @@ export class Executor {
         images,
         batch,
         onStage: options.onStage,
+        saveCompute: options.saveCompute === true && (options.mode ?? 'whole') === 'staged',
+        exited: new Set(),
         ramps: [],
         resolve,
         reject,
@@ -201,7 +223,7 @@ export class Executor {
         job.images.buffer instanceof ArrayBuffer && job.images.byteOffset === 0 && job.images.byteLength === job.images.buffer.byteLength;
       const images = own ? job.images : job.images.slice();
       const crash = this.crashNext.delete(thread.index);
-      const msg: ToThread = { type: 'run', id: job.id, subnetId: job.subnetId, mode: job.mode, images, ...(crash ? { crash } : {}) };
+      const msg: ToThread = { type: 'run', id: job.id, subnetId: job.subnetId, mode: job.mode, images, ...(job.saveCompute ? { saveCompute: true } : {}), ...(crash ? { crash } : {}) };
       thread.worker.postMessage(msg, [images.buffer as ArrayBuffer]);
     }
   }

@@ -110,7 +110,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         metrics,
         log,
         classes: catalogue.numClasses,
-        ...(exits ? { exits } : {}),
+        ...(exits ? { exits, exitSaveCompute: cfg.exitMode === 'save-compute' } : {}),
       });
       const w = worker;
       w.start();

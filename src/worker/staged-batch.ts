@@ -38,6 +38,8 @@ export interface StagedBatchOptions {
   readonly batchImages: number;
   /** Sends an early or deadline answer (the batch keeps running). */
   readonly send: (reply: InferenceOk, req: QueuedInference) => void;
+  /** Compute-saving mode: released rows leave the batch, so an early answer is always final. */
+  readonly saveCompute?: boolean;
 }
 
 export class StagedBatch {
@@ -63,25 +65,50 @@ export class StagedBatch {
     }
   }
 
-  onStage(stage: string, rampLogits: Float32Array): void {
-    this.stageLogits.push(rampLogits);
-    for (const r of this.o.exits.stage(stage, rampLogits)) this.mark(r);
+  /**
+   * A stage's ramp logits: for all rows, or (compute-saving mode) for the original `rows` still
+   * running. Returns the original rows of requests answered now (they may leave the batch).
+   */
+  onStage(stage: string, rampLogits: Float32Array, rows?: Int32Array): number[] {
+    let full = rampLogits;
+    if (rows !== undefined && rows.length !== this.o.batchImages) {
+      // rows that left earlier get zeros: they are released already, so nothing reads them
+      const C = this.o.classes;
+      full = new Float32Array(this.o.batchImages * C);
+      rows.forEach((r, i) => full.set(rampLogits.subarray(i * C, (i + 1) * C), r * C));
+    }
+    this.stageLogits.push(full);
+    const before = this.tracks.map((t) => t.answered);
+    for (const r of this.o.exits.stage(stage, full)) this.mark(r);
     for (const t of this.tracks)
       if (t.deadlinePending && !t.answered) {
         for (const r of this.o.exits.deadline(this.o.clock(), this.rowsOf(t))) this.mark(r);
         this.answerIfDone(t, true);
       }
+    return this.tracks.flatMap((t, i) => (t.answered && !before[i] ? this.rowsOf(t) : []));
+  }
+
+  /** Compute-saving mode: final logits for every row (answered rows get their released ramp's). */
+  fullFinal(finalLogits: Float32Array, rows: Int32Array): Float32Array {
+    const C = this.o.classes;
+    const out = new Float32Array(this.o.batchImages * C);
+    for (const t of this.tracks)
+      t.rows.forEach((r, k) => {
+        if (r) out.set((this.stageLogits[r.ramp] as Float32Array).subarray(r.row * C, (r.row + 1) * C), (t.req.first + k) * C);
+      });
+    rows.forEach((r, i) => out.set(finalLogits.subarray(i * C, (i + 1) * C), r * C));
+    return out;
   }
 
   /**
    * The batch finished: stops the deadline timers and feeds the final outputs back to the exit
    * loops. Returns, per request, whether it was already answered (unary: nothing more to send).
    */
-  finish(finalLogits: Float32Array): boolean[] {
+  finish(finalLogits: Float32Array, rows?: Int32Array): boolean[] {
     for (const t of this.tracks) if (t.timer) clearTimeout(t.timer);
     const done = this.tracks.map((t) => t.answered);
     // the loops (tuning, ramp utilities) may take milliseconds: keep them off the reply path
-    setImmediate(() => this.o.exits.finish(finalLogits));
+    setImmediate(() => this.o.exits.finish(finalLogits, undefined, rows));
     return done;
   }
 
@@ -118,7 +145,7 @@ export class StagedBatch {
       {
         id: q.id,
         ok: true,
-        final: !q.stream,
+        final: !q.stream || this.o.saveCompute === true,
         subnet: this.o.subnet,
         exit: deepest.stage,
         logits: bytesOf(logits),

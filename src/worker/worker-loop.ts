@@ -48,6 +48,8 @@ export interface WorkerLoopOptions {
   readonly exits?: ExitManager;
   /** Classes per output row. */
   readonly classes: number;
+  /** Exits: drop released rows from later stages (saves compute; their final output is never fed back). */
+  readonly exitSaveCompute?: boolean;
 }
 
 interface Held {
@@ -282,6 +284,7 @@ export class WorkerLoop {
     const total = images.length / this.o.sampleSize;
     let result: RunResult;
     let staged: StagedBatch | null = null;
+    let finishArgs: [Float32Array, Int32Array] | null = null;
     try {
       if (this.o.exits?.has(subnet)) {
         let first = 0;
@@ -300,9 +303,21 @@ export class WorkerLoop {
           accuracy: this.accuracy.get(subnet) ?? -1,
           batchImages: total,
           send: (reply, q) => void this.o.queue.reply(reply, q.frontend).catch((e: unknown) => this.o.log?.(`early reply failed: ${String(e)}`)),
+          saveCompute: this.o.exitSaveCompute === true,
         });
         staged = sb;
-        result = await this.o.executor.run(images, subnet, { mode: 'staged', onStage: (stage, logits) => sb.onStage(stage, logits) });
+        result = await this.o.executor.run(images, subnet, {
+          mode: 'staged',
+          saveCompute: this.o.exitSaveCompute === true,
+          onStage: (stage, logits, rows) => sb.onStage(stage, logits, rows),
+        });
+        if (result.rows) {
+          // feedback needs the rows that ran to the end; replies need every row's answer
+          const ran = result.rows;
+          const subset = result.logits;
+          finishArgs = [subset, ran];
+          result = { ...result, logits: sb.fullFinal(subset, ran) };
+        }
       } else result = await this.o.executor.run(images, subnet, { mode: 'whole' });
     } catch (e) {
       const err = asSlackserveError(e);
@@ -310,7 +325,7 @@ export class WorkerLoop {
       await this.o.queue.ack(helds.map((h) => h.delivery));
       return;
     }
-    const answered = staged?.finish(result.logits) ?? helds.map(() => false);
+    const answered = staged ? (finishArgs ? staged.finish(finishArgs[0], finishArgs[1]) : staged.finish(result.logits)) : helds.map(() => false);
     const end = this.o.clock();
     const classes = result.logits.length / total;
     const m = this.o.metrics;

@@ -81,3 +81,36 @@ describe('early exits while serving', () => {
     expect(String(r.params['slackserve.exit'])).toMatch(/^s\db\d$/);
   });
 });
+
+describe('early exits in compute-saving mode', () => {
+  it('answers released rows once, as final, and still answers everything', async () => {
+    const cfg = loadConfig({
+      env: {},
+      overrides: { supernet: SUPERNET_DIR, grpcPort: 0, httpPort: 0, host: '127.0.0.1', executorThreads: 1, exits: 'threshold', exitMode: 'save-compute', exitWarmupSamples: 128, policy: 'static-largest', admission: 'off' },
+    });
+    const srv = await startServer(cfg, { frontend: true, worker: true });
+    const c = new OipClient(`127.0.0.1:${srv.grpcPort}`);
+    try {
+      for (let i = 0; i < 4; i++) await c.infer({ model: MODEL, images: x.slice(i * 64 * 784, (i + 1) * 64 * 784), shape: [64, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 5000 } });
+      const got = new Map<string, InferResult[]>();
+      const s = c.stream((m) => {
+        if (m.result) got.set(m.result.id, [...(got.get(m.result.id) ?? []), m.result]);
+      });
+      const n = 48;
+      for (let i = 0; i < n; i++) s.write({ model: MODEL, id: `c${i}`, images: x.slice(i * 784, (i + 1) * 784), shape: [1, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 5000 } });
+      for (let k = 0; k < 500 && got.size < n; k++) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+      s.end();
+      await s.done;
+      expect(got.size).toBe(n);
+      for (const msgs of got.values()) {
+        expect(msgs).toHaveLength(1); // one answer: an early one is final here
+        expect(msgs[0]!.params['slackserve.early']).not.toBe(true);
+      }
+      expect([...got.values()].some((m) => m[0]!.params['slackserve.exit'] !== 'final')).toBe(true);
+    } finally {
+      c.close();
+      await srv.stop();
+    }
+  });
+});
