@@ -23,6 +23,7 @@ const { values: opt } = parseArgs({
     rate: { type: 'string', default: '40' },
     seconds: { type: 'string', default: '25' },
     'maf-rate': { type: 'string', default: '300' },
+    'exit-mode': { type: 'string', default: 'feedback' },
   },
 });
 const cat = Catalogue.load(SUPERNET);
@@ -33,7 +34,7 @@ const images = preprocess(sample, cat.manifest.input.preprocessing);
 const WARM = 600;
 
 async function run(args: string[], trace: TraceRequest[], port: number): Promise<RequestRecord[]> {
-  const server = await spawnServer(['--threads', '1', '--admission', 'off', '--redis', 'embedded', ...args], port, { SLACKSERVE_EXIT_WARMUP_SAMPLES: '256' });
+  const server = await spawnServer(['--threads', '1', '--admission', 'off', '--redis', 'embedded', ...args], port, { SLACKSERVE_EXIT_WARMUP_SAMPLES: '256', SLACKSERVE_EXIT_MODE: opt['exit-mode'] });
   try {
     const r = await replay({ target: server.target, model: cat.manifest.name, inputName: cat.manifest.input.name, trace, images, labels: sample.labels, sampleShape: cat.sampleShape, threads: 1 });
     return r.records;
@@ -63,7 +64,7 @@ function summary(recs: RequestRecord[], base?: RequestRecord[]): Record<string, 
   };
 }
 
-const out: Record<string, unknown> = { bench: 'exits-live', subnet: opt.subnet, warmup_requests: WARM };
+const out: Record<string, unknown> = { bench: 'exits-live', subnet: opt.subnet, exit_mode: opt['exit-mode'], warmup_requests: WARM };
 // 1) low load, fixed subnet
 const low = poisson({ rate: Number(opt.rate), durationS: Number(opt.seconds), sloMs: 1000, seed: 5 });
 log(`low load: ${low.length} requests at ${opt.rate} req/s on ${opt.subnet}`);
@@ -81,4 +82,4 @@ const sOff = await run(['--policy', 'slackfit', '--exits', 'off'], mafTrace, 185
 const sOn = await run(['--policy', 'slackfit', '--exits', 'threshold'], mafTrace, 18507);
 out.slackfit_maf = { mean_rate_rps: Number(opt['maf-rate']), slo_ms: 50, exits_off: summary(sOff), exits_threshold: summary(sOn, sOff) };
 console.log(JSON.stringify(out, null, 1));
-writeFileSync('bench/results/exits-live.json', JSON.stringify(out, null, 1) + '\n');
+writeFileSync(`bench/results/exits-live${opt['exit-mode'] === 'feedback' ? '' : '-' + opt['exit-mode']}.json`, JSON.stringify(out, null, 1) + '\n');
