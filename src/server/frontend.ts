@@ -54,8 +54,23 @@ const FAILURE_OF: Partial<Record<string, FailureReason>> = {
   INTERNAL: 'BACKEND',
 };
 
+/** One finished call, for live views (the dashboard). */
+export interface OutcomeEvent {
+  readonly ok: boolean;
+  readonly code: string | null;
+  readonly sloClass: string;
+  readonly met: boolean;
+  readonly shed: boolean;
+  readonly downgraded: boolean;
+  readonly subnet: string | null;
+  readonly exit: string | null;
+  readonly accuracy: number | null;
+  readonly latencyMs: number;
+}
+
 export class Frontend implements InferenceBackend {
   private readonly calls = new Map<string, Call>();
+  private readonly outcomeListeners = new Set<(e: OutcomeEvent) => void>();
   private seq = 0;
   private depth = 0;
   private depthTimer: NodeJS.Timeout | null = null;
@@ -84,6 +99,21 @@ export class Frontend implements InferenceBackend {
     if (this.depthTimer) clearInterval(this.depthTimer);
     for (const [id, c] of this.calls) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', 'the server is shutting down'));
     await this.unsubscribe?.();
+  }
+
+  /** Every finished call is reported here (returns the unsubscribe function). */
+  onOutcome(listener: (e: OutcomeEvent) => void): () => void {
+    this.outcomeListeners.add(listener);
+    return () => this.outcomeListeners.delete(listener);
+  }
+
+  private emit(e: OutcomeEvent): void {
+    for (const l of this.outcomeListeners) l(e);
+  }
+
+  /** The shared queue depth as last polled. */
+  get queueDepth(): number {
+    return this.depth;
   }
 
   get inFlight(): number {
@@ -131,6 +161,7 @@ export class Frontend implements InferenceBackend {
     if (verdict === 'reject') {
       m?.requestFailure.inc({ model: req.model, reason: 'REJECTED' });
       m?.sloOutcome.inc({ class: sloClass, outcome: 'shed' });
+      this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0 });
       const why = req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}` : `${this.depth} requests are queued ahead`;
       throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why}); rejected at admission`, { admission: 'reject' });
     }
@@ -191,6 +222,7 @@ export class Frontend implements InferenceBackend {
       m?.requestFailure.inc({ model, reason: FAILURE_OF[code] ?? 'OTHER' });
       const shed = code === 'DEADLINE_EXPIRED' || code === 'QUEUE_FULL';
       m?.sloOutcome.inc({ class: c.sloClass, outcome: code === 'CANCELLED' ? 'cancelled' : shed ? 'shed' : 'missed' });
+      this.emit({ ok: false, code, sloClass: c.sloClass, met: false, shed, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: this.o.clock() - c.started });
       c.reject(outcome);
       return;
     }
@@ -205,6 +237,7 @@ export class Frontend implements InferenceBackend {
     if (acc !== undefined) m?.servedAccuracy.observe({ class: c.sloClass }, acc);
     m?.subnetChoice.inc({ subnet: sb.subnet });
     m?.exitChoice.inc({ exit: sb.exit });
+    this.emit({ ok: true, code: null, sloClass: c.sloClass, met: done <= c.req.slo.deadlineMs, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started });
     c.resolve(outcome);
   }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { GrpcInferenceServer } from '../api/grpc-server.js';
 import { HttpInferenceServer, sendJson } from '../api/http-server.js';
 import { executorSettings, type Config } from '../config.js';
+import { mountDashboard } from '../dashboard/dashboard.js';
 import { SlackserveError } from '../errors.js';
 import { DEFAULT_TUNER, ExitManager } from '../exits/index.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -150,9 +151,11 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         res.writeHead(200, { 'content-type': metrics.contentType });
         res.end(await metrics.text());
       });
+      const dash = mountDashboard(http, { frontend: f, worker, exits, executorThreads: cfg.executorThreads, policy: policy.name, model, clock: epochMs });
       await http.start();
       const h = http;
       stops.push(() => h.stop());
+      stops.push(async () => dash.close()); // event streams end first, so the HTTP server stops at once
     } else {
       metricsServer = await workerMetricsServer(cfg, metrics, queue);
       const ms = metricsServer;

@@ -1,0 +1,63 @@
+/**
+ * The live dashboard in real headless Chromium (Debian's `chromium`, driven by playwright-core):
+ * the page loads without console errors, its charts receive live points while a short replay
+ * runs, and a screenshot is saved as a test artifact (test-artifacts/dashboard.png).
+ */
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { replay } from '../../src/replay/replayer.js';
+import { startServer } from '../../src/server/serve.js';
+import { preprocess, readLabelledImages } from '../../src/supernet/dataset.js';
+import { poisson } from '../../src/trace/generators.js';
+import { SUPERNET_DIR } from '../helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('dashboard', () => {
+  it('streams live SLO attainment into its charts while a replay runs, with no console errors', async () => {
+    const server = await startServer(loadConfig({ env: {}, overrides: { supernet: SUPERNET_DIR, grpcPort: 0, httpPort: 0, host: '127.0.0.1', executorThreads: 1 } }), { frontend: true, worker: true });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${server.httpPort}/dashboard`);
+      await page.waitForFunction(() => (window as unknown as { __dashboard: { points: number } }).__dashboard.points >= 1, undefined, { timeout: 10_000 });
+      const cat = server.catalogue;
+      const s = cat.manifest.sample!;
+      const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
+      const run = replay({
+        target: `127.0.0.1:${server.grpcPort}`,
+        model: cat.manifest.name,
+        inputName: cat.manifest.input.name,
+        trace: poisson({ rate: 150, durationS: 3, sloMs: 100, seed: 2 }),
+        images: preprocess(sample, cat.manifest.input.preprocessing),
+        labels: sample.labels,
+        sampleShape: cat.sampleShape,
+        threads: 1,
+      });
+      // while the replay runs the page keeps receiving points, and the attainment tile fills in
+      const before = await page.evaluate(() => (window as unknown as { __dashboard: { points: number } }).__dashboard.points);
+      await page.waitForFunction((n) => (window as unknown as { __dashboard: { points: number } }).__dashboard.points >= n + 4, before, { timeout: 15_000 });
+      await page.waitForFunction(() => /%$/.test(document.getElementById('att')?.textContent ?? ''), undefined, { timeout: 15_000 });
+      const result = await run;
+      expect(result.records.length).toBe(result.total);
+      await page.waitForFunction(() => /%$/.test(document.getElementById('cum')?.textContent ?? ''), undefined, { timeout: 10_000 });
+      const subnets = await page.evaluate(() => document.getElementById('subnets')?.textContent ?? '');
+      expect(subnets).toMatch(/r\d\d_d\d{3}/);
+      const canvases = await page.evaluate(() => document.querySelectorAll('canvas').length);
+      expect(canvases).toBeGreaterThanOrEqual(3);
+      mkdirSync('test-artifacts', { recursive: true });
+      await page.screenshot({ path: 'test-artifacts/dashboard.png', fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      await server.stop();
+    }
+  });
+});
