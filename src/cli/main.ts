@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { asSlackserveError } from '../errors.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerRuntimeCommands } from './runtime-commands.js';
+import { registerDashboardCommands } from './dashboard-commands.js';
 import { registerDemoCommands } from './demo-commands.js';
 import { registerReplayCommands } from './replay-commands.js';
 import { registerSampleCommands } from './sample-commands.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerServeCommands(program);
   registerReplayCommands(program);
   registerDemoCommands(program);
+  registerDashboardCommands(program);
   return program;
 }
 

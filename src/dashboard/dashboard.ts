@@ -6,15 +6,23 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ServerResponse } from 'node:http';
-import type { HttpInferenceServer } from '../api/http-server.js';
+import type { RouteHandler } from '../api/http-server.js';
 import type { ExitManager } from '../exits/index.js';
-import type { Frontend } from '../server/frontend.js';
+import type { OutcomeEvent } from '../server/frontend.js';
 import type { WorkerLoop } from '../worker/worker-loop.js';
 import { LiveStats } from './live-stats.js';
 import { DASHBOARD_HTML } from './page.js';
 
+/** Anything that can register routes (the server's HTTP edge, or the standalone dashboard). */
+export interface Router {
+  route(method: string, path: string, handler: RouteHandler): void;
+}
+
 export interface DashboardSources {
-  readonly frontend: Frontend;
+  /** Finished calls, as they happen (returns the unsubscribe function). */
+  readonly outcomes: (listener: (e: OutcomeEvent) => void) => () => void;
+  /** Waiting work: the shared queue, this process's worker, calls in flight. */
+  readonly queue: () => { shared: number; local: number | null; inFlight: number | null };
   readonly worker?: WorkerLoop | undefined;
   readonly exits?: ExitManager | undefined;
   readonly executorThreads?: number;
@@ -31,9 +39,9 @@ export interface Dashboard {
 
 const require = createRequire(import.meta.url);
 
-export function mountDashboard(http: HttpInferenceServer, src: DashboardSources): Dashboard {
+export function mountDashboard(http: Router, src: DashboardSources): Dashboard {
   const stats = new LiveStats(5);
-  const off = src.frontend.onOutcome((e) => stats.record(e, src.clock()));
+  const off = src.outcomes((e) => stats.record(e, src.clock()));
   const streams = new Set<ServerResponse>();
   const asset = (path: string, type: string): void => {
     const file = require.resolve(`uplot/dist/${path}`);
@@ -55,7 +63,7 @@ export function mountDashboard(http: HttpInferenceServer, src: DashboardSources)
       model: src.model,
       policy: src.policy,
       ...stats.snapshot(now),
-      queue: { shared: src.frontend.queueDepth, local: src.worker?.localDepth ?? null, inFlight: src.frontend.inFlight },
+      queue: src.queue(),
       workers: src.worker ? [{ threads: src.executorThreads ?? null, ...src.worker.stats }] : [],
       exits: exits ?? [],
     };

@@ -57,7 +57,7 @@ body{font-family:sans-serif;margin:1em 2em;color:#222}h1{font-size:1.3em}.row{di
     document.getElementById('cum').textContent = pct(s.cumulative.attainment);
     document.getElementById('acc').textContent = pct(s.rolling.accuracy);
     document.getElementById('thr').textContent = s.rolling.throughput.toFixed(1);
-    document.getElementById('queue').textContent = s.queue.shared + ' / ' + (s.queue.local === null ? '-' : s.queue.local) + ' / ' + s.queue.inFlight;
+    document.getElementById('queue').textContent = s.queue.shared + ' / ' + (s.queue.local === null ? '-' : s.queue.local) + ' / ' + (s.queue.inFlight === null ? '-' : s.queue.inFlight);
     document.getElementById('shed').textContent = s.rolling.shed + ' / ' + s.rolling.downgraded + ' / ' + s.rolling.errors;
     push('t', s.t / 1000); push('att', s.rolling.attainment); push('cum', s.cumulative.attainment);
     push('thr', s.rolling.throughput); push('q', s.queue.shared + (s.queue.local || 0)); push('acc', s.rolling.accuracy);

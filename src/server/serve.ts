@@ -10,6 +10,7 @@ import { GrpcInferenceServer } from '../api/grpc-server.js';
 import { HttpInferenceServer, sendJson } from '../api/http-server.js';
 import { executorSettings, type Config } from '../config.js';
 import { mountDashboard } from '../dashboard/dashboard.js';
+import { publishOutcomes } from '../dashboard/outcome-bus.js';
 import { SlackserveError } from '../errors.js';
 import { DEFAULT_TUNER, ExitManager } from '../exits/index.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -151,7 +152,22 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         res.writeHead(200, { 'content-type': metrics.contentType });
         res.end(await metrics.text());
       });
-      const dash = mountDashboard(http, { frontend: f, worker, exits, executorThreads: cfg.executorThreads, policy: policy.name, model, clock: epochMs });
+      const w = worker;
+      const dash = mountDashboard(http, {
+        outcomes: (l) => f.onOutcome(l),
+        queue: () => ({ shared: f.queueDepth, local: w?.localDepth ?? null, inFlight: f.inFlight }),
+        worker,
+        exits,
+        executorThreads: cfg.executorThreads,
+        policy: policy.name,
+        model,
+        clock: epochMs,
+      });
+      // split deployments: `slackserve dashboard --redis URL` watches every frontend's outcomes
+      if (cfg.redisUrl !== 'embedded') {
+        const bus = publishOutcomes(cfg.redisUrl, cfg.queuePrefix, f);
+        stops.push(() => bus.close());
+      }
       await http.start();
       const h = http;
       stops.push(() => h.stop());

@@ -14,6 +14,9 @@ import { poisson } from '../../src/trace/generators.js';
 import { SUPERNET_DIR } from '../helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// page.evaluate callbacks run in the browser; the test's tsconfig has no DOM types
+declare const window: any;
+declare const document: any;
 
 describe('dashboard', () => {
   it('streams live SLO attainment into its charts while a replay runs, with no console errors', async () => {
@@ -27,7 +30,7 @@ describe('dashboard', () => {
       });
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(`http://127.0.0.1:${server.httpPort}/dashboard`);
-      await page.waitForFunction(() => (window as unknown as { __dashboard: { points: number } }).__dashboard.points >= 1, undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => (window as { __dashboard: { points: number } }).__dashboard.points >= 1, undefined, { timeout: 10_000 });
       const cat = server.catalogue;
       const s = cat.manifest.sample!;
       const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
@@ -42,8 +45,8 @@ describe('dashboard', () => {
         threads: 1,
       });
       // while the replay runs the page keeps receiving points, and the attainment tile fills in
-      const before = await page.evaluate(() => (window as unknown as { __dashboard: { points: number } }).__dashboard.points);
-      await page.waitForFunction((n) => (window as unknown as { __dashboard: { points: number } }).__dashboard.points >= n + 4, before, { timeout: 15_000 });
+      const before = await page.evaluate(() => (window as { __dashboard: { points: number } }).__dashboard.points);
+      await page.waitForFunction((n) => (window as { __dashboard: { points: number } }).__dashboard.points >= n + 4, before, { timeout: 15_000 });
       await page.waitForFunction(() => /%$/.test(document.getElementById('att')?.textContent ?? ''), undefined, { timeout: 15_000 });
       const result = await run;
       expect(result.records.length).toBe(result.total);

@@ -1,0 +1,46 @@
+/**
+ * Outcomes across processes: each frontend publishes its finished calls to Redis (one PUBLISH of
+ * a JSON array every 250 ms, so the cost does not grow with the request rate's syscalls), and
+ * `slackserve dashboard --redis URL` subscribes to all of them.
+ */
+import { Redis } from 'ioredis';
+import type { Frontend, OutcomeEvent } from '../server/frontend.js';
+
+export const outcomeChannel = (prefix: string): string => `${prefix}:outcomes`;
+
+export function publishOutcomes(url: string, prefix: string, frontend: Frontend): { close(): Promise<void> } {
+  const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined); // the dashboard is best effort; serving must not care
+  let pending: OutcomeEvent[] = [];
+  const off = frontend.onOutcome((e) => {
+    if (pending.length < 100_000) pending.push(e);
+  });
+  const timer = setInterval(() => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    redis.publish(outcomeChannel(prefix), JSON.stringify(batch)).catch(() => undefined);
+  }, 250);
+  timer.unref();
+  return {
+    close: async () => {
+      off();
+      clearInterval(timer);
+      redis.disconnect();
+    },
+  };
+}
+
+export async function subscribeOutcomes(url: string, prefix: string, listener: (e: OutcomeEvent) => void): Promise<{ close(): Promise<void> }> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  await redis.subscribe(outcomeChannel(prefix));
+  redis.on('message', (_ch: string, msg: string) => {
+    try {
+      for (const e of JSON.parse(msg) as OutcomeEvent[]) listener(e);
+    } catch {
+      // a malformed message from another version is skipped
+    }
+  });
+  return { close: async () => redis.disconnect() };
+}

@@ -1,0 +1,68 @@
+/**
+ * `slackserve dashboard --redis URL`: the live dashboard for a split deployment, in its own
+ * process. It subscribes to every frontend's outcomes through Redis and reads the shared queue's
+ * depth; per-worker exit state stays in the workers' /metrics (Grafana shows it).
+ */
+import { createServer, type Server } from 'node:http';
+import type { RouteHandler } from '../api/http-server.js';
+import { createQueue } from '../queue/index.js';
+import { mountDashboard } from './dashboard.js';
+import { subscribeOutcomes } from './outcome-bus.js';
+
+export interface StandaloneOptions {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  readonly host: string;
+  readonly port: number;
+  readonly model: string;
+}
+
+export async function startStandaloneDashboard(o: StandaloneOptions): Promise<{ port: number; stop(): Promise<void> }> {
+  const routes = new Map<string, RouteHandler>();
+  const queue = createQueue({ redisUrl: o.redisUrl, prefix: o.prefix });
+  let depth = 0;
+  const poll = setInterval(() => void queue.depth().then((d) => (depth = d), () => undefined), 250);
+  const listeners = new Set<(e: Parameters<Parameters<typeof subscribeOutcomes>[2]>[0]) => void>();
+  const sub = await subscribeOutcomes(o.redisUrl, o.prefix, (e) => {
+    for (const l of listeners) l(e);
+  });
+  const dash = mountDashboard(
+    { route: (method, path, handler) => routes.set(`${method.toUpperCase()} ${path}`, handler) },
+    {
+      outcomes: (l) => {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+      queue: () => ({ shared: depth, local: null, inFlight: null }),
+      policy: '(split deployment)',
+      model: o.model,
+      clock: () => performance.timeOrigin + performance.now(),
+    },
+  );
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const handler = routes.get(`${(req.method ?? 'GET').toUpperCase()} ${path}`);
+    if (!handler) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route for ${path}` }));
+      return;
+    }
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    void Promise.resolve(handler(req, res, { params: {}, url: new URL(req.url ?? '/', 'http://localhost'), signal: ac.signal })).catch(() => res.destroy());
+  });
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(o.port, o.host, () => res());
+  });
+  const addr = server.address();
+  return {
+    port: addr && typeof addr === 'object' ? addr.port : o.port,
+    stop: async () => {
+      dash.close();
+      clearInterval(poll);
+      await sub.close();
+      await queue.close();
+      await new Promise<void>((res) => server.close(() => res()));
+    },
+  };
+}
