@@ -3,7 +3,8 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Catalogue } from '../src/supernet/catalogue.js';
-import { preprocess, readLabelledImages, type LabelledImages } from '../src/supernet/dataset.js';
+import type { LabelledImages } from '../src/supernet/dataset.js';
+import { loadTestSample } from '../src/supernet/sample.js';
 
 /** The committed supernet the tests run against (override to test a freshly exported one). */
 export const SUPERNET_DIR = resolve(process.env.SLACKSERVE_TEST_SUPERNET ?? 'supernets/fmnist-resnet');
@@ -65,9 +66,4 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** The committed test sample of a supernet, raw and preprocessed as its manifest says. */
-export function loadSample(cat: Catalogue): { sample: LabelledImages; x: Float32Array } {
-  const s = cat.manifest.sample;
-  if (!s) throw new Error(`${cat.dir}/manifest.json names no test sample`);
-  const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
-  return { sample, x: preprocess(sample, cat.manifest.input.preprocessing) };
-}
+export const loadSample = (cat: Catalogue): { sample: LabelledImages; x: Float32Array } => loadTestSample(cat);

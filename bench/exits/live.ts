@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { replay } from '../../src/replay/replayer.js';
 import type { RequestRecord } from '../../src/replay/types.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { preprocess, readLabelledImages } from '../../src/supernet/dataset.js';
+import { loadTestSample } from '../../src/supernet/sample.js';
 import type { TraceRequest } from '../../src/trace/format.js';
 import { loadMafCounts, maf, poisson } from '../../src/trace/generators.js';
 import { log, spawnServer, SUPERNET } from '../serving/common.js';
@@ -27,9 +27,7 @@ const { values: opt } = parseArgs({
   },
 });
 const cat = Catalogue.load(SUPERNET);
-const s = cat.manifest.sample!;
-const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
-const images = preprocess(sample, cat.manifest.input.preprocessing);
+const { sample, x: images } = loadTestSample(cat);
 // the first 600 requests warm the exit loops up (feedback), the rest are measured
 const WARM = 600;
 

@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { replay } from '../../src/replay/replayer.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { readLabelledImages, preprocess } from '../../src/supernet/dataset.js';
+import { loadTestSample } from '../../src/supernet/sample.js';
 import { loadMafCounts, maf } from '../../src/trace/generators.js';
 import { log, runtimeBest, spawnServer, SUPERNET } from './common.js';
 
@@ -42,9 +42,7 @@ const rateRps = opt['rate-rps'] !== undefined ? Number(opt['rate-rps']) : target
 log(`compute limit on ${fastest}: ${limit.toFixed(0)} img/s; offering ${rateRps.toFixed(0)} req/s x ${k} images = ${(rateRps * k).toFixed(0)} img/s`);
 const counts = await loadMafCounts('traces/azure_functions_2019/1350_inv.csv');
 const trace = maf({ counts, durationS: Number(opt.seconds), meanRate: rateRps, sloMs: Number(opt['slo-ms']), seed: 21 });
-const s = cat.manifest.sample!;
-const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
-const images = preprocess(sample, cat.manifest.input.preprocessing);
+const { sample, x: images } = loadTestSample(cat);
 
 const results = [];
 let port = 18301;

@@ -77,7 +77,6 @@ function modelMetadataToWire(m: ModelMetadata): WireModelMetadataResponse {
 
 export class GrpcInferenceServer {
   private readonly server: grpc.Server;
-  private readonly specs = new WeakMap<ModelMetadata, TensorSpec>();
   private readonly watchers = new Set<{ end(): void }>();
   private readonly now: () => number;
   private boundPort: number | undefined;
@@ -201,22 +200,13 @@ export class GrpcInferenceServer {
     return (await this.readySafe()) ? 'SERVING' : 'NOT_SERVING';
   }
 
-  private specOf(meta: ModelMetadata): TensorSpec {
-    let spec = this.specs.get(meta);
-    if (!spec) {
-      spec = tensorSpecOf(meta);
-      this.specs.set(meta, spec);
-    }
-    return spec;
-  }
-
   /** Model lookup, tensor and SLO validation: everything before the backend. */
   private prepare(req: WireModelInferRequest, protocol: Protocol, grpcDeadlineMs: number): Prepared {
     const now = this.now();
     const model = req.model_name ?? '';
     const version = req.model_version ?? '';
     const meta = this.backend.modelMetadata(model, version);
-    const spec = this.specOf(meta);
+    const spec = tensorSpecOf(meta);
     const input = decodeGrpcInput(req, spec);
     const params = fromWireParams(req.parameters);
     const slo = parseSlo(params, {

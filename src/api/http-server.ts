@@ -9,8 +9,8 @@ import type { Socket } from 'node:net';
 import { SlackserveError } from '../errors.js';
 import { parseSlo } from './slo.js';
 import { toHttpError } from './status.js';
-import { decodeRestInfer, encodeRestResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
-import type { DecodedInfer, InferenceBackend, ModelMetadata } from './types.js';
+import { decodeRestInfer, encodeRestResponse, tensorSpecOf } from './tensors.js';
+import type { DecodedInfer, InferenceBackend } from './types.js';
 
 export interface RouteContext {
   /** `{name}` segments of the route's path (URL-decoded); `*` holds the rest for prefix routes. */
@@ -120,7 +120,6 @@ function match(route: Route, segs: readonly string[]): Record<string, string> | 
 export class HttpInferenceServer {
   private readonly server: Server;
   private readonly routes: Route[] = [];
-  private readonly specs = new WeakMap<ModelMetadata, TensorSpec>();
   private readonly now: () => number;
   private readonly bodyLimit: number;
   private boundPort: number | undefined;
@@ -241,15 +240,6 @@ export class HttpInferenceServer {
     sendJson(res, h.status, h.body, h.headers);
   }
 
-  private specOf(meta: ModelMetadata): TensorSpec {
-    let spec = this.specs.get(meta);
-    if (!spec) {
-      spec = tensorSpecOf(meta);
-      this.specs.set(meta, spec);
-    }
-    return spec;
-  }
-
   private registerBuiltins(): void {
     const b = this.backend;
     this.route('GET', '/v2/health/live', (_req, res) => {
@@ -293,7 +283,7 @@ export class HttpInferenceServer {
     const version = ctx.params['version'] ?? '';
     const body = await readJsonBody(req, this.bodyLimit);
     const meta = this.backend.modelMetadata(model, version);
-    const spec = this.specOf(meta);
+    const spec = tensorSpecOf(meta);
     const rest = decodeRestInfer(body, spec);
     const slo = parseSlo(rest.params, {
       now,

@@ -59,7 +59,19 @@ export function modelMetadataFromManifest(
   });
 }
 
+const specs = new WeakMap<ModelMetadata, TensorSpec>();
+
+/** The decoding spec of a model, computed once per metadata object (the edges call it per request). */
 export function tensorSpecOf(meta: ModelMetadata): TensorSpec {
+  let spec = specs.get(meta);
+  if (!spec) {
+    spec = buildSpec(meta);
+    specs.set(meta, spec);
+  }
+  return spec;
+}
+
+function buildSpec(meta: ModelMetadata): TensorSpec {
   const input = meta.inputs[0];
   const logits = meta.outputs.find((o) => o.name === 'logits');
   const classes = logits?.shape[1];

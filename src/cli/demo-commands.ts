@@ -6,12 +6,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { SlackserveError } from '../errors.js';
 import { replay } from '../replay/replayer.js';
 import { reportHtml } from '../replay/report-html.js';
 import { perfCsv, requestsCsv, summarize } from '../replay/report.js';
 import { startServer } from '../server/serve.js';
-import { preprocess, readLabelledImages } from '../supernet/dataset.js';
+import { loadTestSample } from '../supernet/sample.js';
 import { readTraceFile } from '../trace/format.js';
 import { configFrom, nonNegativeInt } from './options.js';
 import { progressLine } from './replay-commands.js';
@@ -36,9 +35,7 @@ export function registerDemoCommands(program: Command): void {
       const server = await startServer(cfg, { frontend: true, worker: true }, (l) => console.log(l));
       try {
         const cat = server.catalogue;
-        const s = cat.manifest.sample;
-        if (!s) throw new SlackserveError('DATASET_MISSING', `${cat.dir}/manifest.json names no test sample`);
-        const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
+        const { sample, x } = loadTestSample(cat);
         const trace = await readTraceFile(o.trace);
         console.log(`metrics:   http://127.0.0.1:${server.httpPort}/metrics`);
         console.log(`dashboard: http://127.0.0.1:${server.httpPort}/dashboard`);
@@ -49,7 +46,7 @@ export function registerDemoCommands(program: Command): void {
           model: cat.manifest.name,
           inputName: cat.manifest.input.name,
           trace,
-          images: preprocess(sample, cat.manifest.input.preprocessing),
+          images: x,
           labels: sample.labels,
           sampleShape: cat.sampleShape,
           threads: 1,

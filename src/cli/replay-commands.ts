@@ -5,12 +5,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import { OipClient } from '../client/oip-client.js';
-import { SlackserveError } from '../errors.js';
 import { replay, type ReplayProgress } from '../replay/replayer.js';
 import { reportHtml, type ReportRun } from '../replay/report-html.js';
 import { perfCsv, requestsCsv, summarize } from '../replay/report.js';
 import { Catalogue } from '../supernet/catalogue.js';
-import { preprocess, readLabelledImages } from '../supernet/dataset.js';
+import { loadTestSample } from '../supernet/sample.js';
 import { readTraceFile } from '../trace/format.js';
 import { configFrom, positiveInt } from './options.js';
 
@@ -87,10 +86,7 @@ export function registerReplayCommands(program: Command): void {
     .action(async (o: ReplayFlags, cmd: Command) => {
       const cfg = configFrom(cmd, { supernet: o.supernet });
       const cat = Catalogue.load(cfg.supernet);
-      const s = cat.manifest.sample;
-      if (!s) throw new SlackserveError('DATASET_MISSING', `${cat.dir}/manifest.json names no test sample`);
-      const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
-      const images = preprocess(sample, cat.manifest.input.preprocessing);
+      const { sample, x: images } = loadTestSample(cat);
       const trace = await readTraceFile(o.trace);
       const runOne = async (name: string, target: string): Promise<ReportRun> => {
         let last = 0;

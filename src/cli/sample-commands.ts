@@ -10,7 +10,7 @@ import { Executor } from '../runtime/executor.js';
 import { argmax } from '../runtime/supernet-graphs.js';
 import { quantile } from '../runtime/timing.js';
 import { Catalogue } from '../supernet/catalogue.js';
-import { preprocess, readLabelledImages } from '../supernet/dataset.js';
+import { loadTestSample } from '../supernet/sample.js';
 import { configFrom, positiveInt } from './options.js';
 
 export function registerSampleCommands(program: Command): void {
@@ -25,10 +25,7 @@ export function registerSampleCommands(program: Command): void {
         throw new SlackserveError('INPUT_INVALID', `--mode must be whole or staged, got "${opts.mode}"`);
       const cfg = configFrom(cmd, { supernet: opts.supernet });
       const cat = Catalogue.load(cfg.supernet);
-      const spec = cat.manifest.sample;
-      if (!spec) throw new SlackserveError('MANIFEST_INVALID', `${cat.dir}/manifest.json names no test sample`);
-      const sample = readLabelledImages(cat.path(spec.images), cat.path(spec.labels));
-      const x = preprocess(sample, cat.manifest.input.preprocessing);
+      const { sample, x } = loadTestSample(cat);
       const settings = executorSettings(cfg);
       const ex = await Executor.start(cat.dir, settings);
       const ids = cat.pareto.map((s) => s.id);

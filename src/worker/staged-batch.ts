@@ -59,7 +59,7 @@ export class StagedBatch {
     const now = o.clock();
     for (const t of this.tracks) {
       const wait = t.req.request.deadlineMs - now - 0.5;
-      // only requests the batch may not finish in time need a timer; the rest get the final answer
+      // cleared when the answer goes out or the batch ends; fires only for requests still waiting
       t.timer = setTimeout(() => this.onDeadline(t), Math.max(0, wait));
       t.timer.unref();
     }

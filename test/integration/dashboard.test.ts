@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { replay } from '../../src/replay/replayer.js';
 import { startServer } from '../../src/server/serve.js';
-import { preprocess, readLabelledImages } from '../../src/supernet/dataset.js';
+import { loadTestSample } from '../../src/supernet/sample.js';
 import { poisson } from '../../src/trace/generators.js';
 import { SUPERNET_DIR } from '../helpers.js';
 
@@ -32,14 +32,13 @@ describe('dashboard', () => {
       await page.goto(`http://127.0.0.1:${server.httpPort}/dashboard`);
       await page.waitForFunction(() => (window as { __dashboard: { points: number } }).__dashboard.points >= 1, undefined, { timeout: 10_000 });
       const cat = server.catalogue;
-      const s = cat.manifest.sample!;
-      const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
+      const { sample, x } = loadTestSample(cat);
       const run = replay({
         target: `127.0.0.1:${server.grpcPort}`,
         model: cat.manifest.name,
         inputName: cat.manifest.input.name,
         trace: poisson({ rate: 150, durationS: 3, sloMs: 100, seed: 2 }),
-        images: preprocess(sample, cat.manifest.input.preprocessing),
+        images: x,
         labels: sample.labels,
         sampleShape: cat.sampleShape,
         threads: 1,
