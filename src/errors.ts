@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'DEADLINE_EXPIRED',
   'CANCELLED',
   'BACKEND_UNAVAILABLE',
+  'LIMIT_EXCEEDED',
+  'OVERLOADED',
   'INTERNAL',
 ] as const;
 
@@ -35,6 +37,7 @@ export interface EdgeStatus {
     | 'UNAVAILABLE'
     | 'CANCELLED'
     | 'FAILED_PRECONDITION'
+    | 'RESOURCE_EXHAUSTED'
     | 'INTERNAL';
   readonly http: number;
 }
@@ -57,8 +60,22 @@ export const STATUS_OF: Readonly<Record<ErrorCode, EdgeStatus>> = Object.freeze(
   DEADLINE_EXPIRED: { grpc: 'UNAVAILABLE', http: 504 },
   CANCELLED: { grpc: 'CANCELLED', http: 499 },
   BACKEND_UNAVAILABLE: { grpc: 'UNAVAILABLE', http: 503 },
+  /** A request over a size or count limit (message bytes, parameters, inputs): never retried as is. */
+  LIMIT_EXCEEDED: { grpc: 'RESOURCE_EXHAUSTED', http: 413 },
+  /** The server holds as many calls as it allows (in flight, per connection): retry later. */
+  OVERLOADED: { grpc: 'RESOURCE_EXHAUSTED', http: 429 },
   INTERNAL: { grpc: 'INTERNAL', http: 500 },
 });
+
+/** Longest message an edge sends: a status must fit in a trailer, whatever the request held. */
+export const MAX_MESSAGE_CHARS = 512;
+
+/** `text` cut to `max` characters, saying how much was left out. */
+export function boundText(text: string, max = MAX_MESSAGE_CHARS): string {
+  if (text.length <= max) return text;
+  const tail = ` ... (${text.length - max} more characters)`;
+  return text.slice(0, Math.max(0, max - tail.length)) + tail;
+}
 
 export class SlackserveError extends Error {
   override readonly name = 'SlackserveError';

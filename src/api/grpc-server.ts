@@ -16,6 +16,7 @@ import {
   type WireModelMetadataResponse,
   type WireModelStreamInferResponse,
 } from './proto.js';
+import { CallGuard } from './grpc-guard.js';
 import { parseSlo } from './slo.js';
 import { toGrpcServiceError, toGrpcStatus } from './status.js';
 import { decodeGrpcInput, encodeGrpcResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
@@ -30,8 +31,21 @@ export interface GrpcServerOptions {
   readonly defaultBudgetMs: number;
   /** `slackserve.sheddable` when a request does not say (default true). */
   readonly defaultSheddable?: boolean;
-  /** Largest request message accepted (bytes, default 16 MiB). */
+  /** Largest request message accepted (bytes, default 4 MiB); larger: RESOURCE_EXHAUSTED. */
   readonly maxReceiveMessageBytes?: number;
+  /** HTTP/2 streams per connection (default 1000). */
+  readonly maxConcurrentStreams?: number;
+  /** Server keepalive ping interval and timeout (ms; defaults 60 s and 20 s). */
+  readonly keepaliveTimeMs?: number;
+  readonly keepaliveTimeoutMs?: number;
+  /** A connection without calls for this long gets GOAWAY (ms, default 5 min). */
+  readonly maxConnectionIdleMs?: number;
+  /** Calls held at once across the server (default 20,000); past it RESOURCE_EXHAUSTED. */
+  readonly maxInflight?: number;
+  /** A unary call's message must arrive within this long of its headers (ms, default 10 s). */
+  readonly readTimeoutMs?: number;
+  /** Unanswered requests one stream may hold (default 1000). */
+  readonly maxStreamInflight?: number;
   /** How often Health/Watch re-checks readiness (ms, default 1000). */
   readonly healthWatchIntervalMs?: number;
   /** Clock for arrival times (epoch ms; default Date.now). */
@@ -70,6 +84,25 @@ function cancelledError(): SlackserveError {
   return new SlackserveError('CANCELLED', 'the client cancelled the call');
 }
 
+/** A stream's answer to one failed request: Triton puts the error in error_message. */
+function streamError(req: WireModelInferRequest, err: unknown): WireModelStreamInferResponse {
+  const g = toGrpcStatus(err);
+  return {
+    error_message: g.details,
+    infer_response: {
+      model_name: req.model_name ?? '',
+      model_version: req.model_version ?? '',
+      id: req.id ?? '',
+      parameters: toWireParams([
+        ['slackserve.error_code', { kind: 'string', value: g.errorCode }],
+        ['slackserve.grpc_code', { kind: 'int64', value: g.code }],
+      ]),
+      outputs: [],
+      raw_output_contents: [],
+    },
+  };
+}
+
 function modelMetadataToWire(m: ModelMetadata): WireModelMetadataResponse {
   const tensor = (t: ModelMetadata['inputs'][number]) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape] });
   return { name: m.name, versions: [...m.versions], platform: m.platform, inputs: m.inputs.map(tensor), outputs: m.outputs.map(tensor) };
@@ -77,6 +110,7 @@ function modelMetadataToWire(m: ModelMetadata): WireModelMetadataResponse {
 
 export class GrpcInferenceServer {
   private readonly server: grpc.Server;
+  private readonly guard: CallGuard;
   private readonly watchers = new Set<{ end(): void }>();
   private readonly now: () => number;
   private boundPort: number | undefined;
@@ -87,8 +121,14 @@ export class GrpcInferenceServer {
   ) {
     this.now = opts.now ?? Date.now;
     const protos = loadProtos();
+    this.guard = new CallGuard({ maxInflight: opts.maxInflight ?? 20_000, readTimeoutMs: opts.readTimeoutMs ?? 10_000, now: this.now });
     this.server = new grpc.Server({
-      'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
+      'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
+      'grpc.max_concurrent_streams': opts.maxConcurrentStreams ?? 1000,
+      'grpc.keepalive_time_ms': opts.keepaliveTimeMs ?? 60_000,
+      'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 20_000,
+      'grpc.max_connection_idle_ms': opts.maxConnectionIdleMs ?? 300_000,
+      interceptors: [this.guard.interceptor],
     });
     this.server.addService(protos.inference, {
       ServerLive: this.unary('ServerLive', async () => ({ live: this.backend.live() })),
@@ -140,6 +180,7 @@ export class GrpcInferenceServer {
 
   /** Stops accepting calls and lets running ones finish; after `timeoutMs`, cancels the rest. */
   stop(timeoutMs = 5000): Promise<void> {
+    this.guard.close();
     for (const w of this.watchers) w.end();
     this.watchers.clear();
     return new Promise((resolve) => {
@@ -276,8 +317,14 @@ export class GrpcInferenceServer {
       }
     };
     const maybeEnd = (): void => {
-      if (inputEnded && inflight.size === 0 && !closed && !call.writableEnded) call.end();
+      if (!inputEnded || inflight.size > 0 || closed || call.writableEnded) return;
+      try {
+        call.end();
+      } catch (err) {
+        this.reportError(err, 'ModelStreamInfer/end');
+      }
     };
+    const maxInflight = this.opts.maxStreamInflight ?? 1000;
     call.on('cancelled', close);
     call.on('error', close);
     call.on('end', () => {
@@ -286,6 +333,12 @@ export class GrpcInferenceServer {
     });
     call.on('data', (req: WireModelInferRequest) => {
       if (closed) return;
+      if (inflight.size >= maxInflight) {
+        const err = new SlackserveError('OVERLOADED', `this stream has ${maxInflight} requests unanswered, its limit (maxStreamInflight); wait for answers before sending more`);
+        this.reportError(err, 'ModelStreamInfer');
+        write(streamError(req, err));
+        return;
+      }
       const ac = new AbortController();
       inflight.add(ac);
       void this.streamOne(req, deadline, ac.signal, write).finally(() => {
@@ -321,21 +374,7 @@ export class GrpcInferenceServer {
       finished = true;
       if (signal.aborted) return;
       this.reportError(err, 'ModelStreamInfer');
-      const g = toGrpcStatus(err);
-      write({
-        error_message: g.details,
-        infer_response: {
-          model_name: req.model_name ?? '',
-          model_version: req.model_version ?? '',
-          id: req.id ?? '',
-          parameters: toWireParams([
-            ['slackserve.error_code', { kind: 'string', value: g.errorCode }],
-            ['slackserve.grpc_code', { kind: 'int64', value: g.code }],
-          ]),
-          outputs: [],
-          raw_output_contents: [],
-        },
-      });
+      write(streamError(req, err));
     }
   }
 

@@ -32,6 +32,10 @@ export interface HttpServerOptions {
   readonly defaultSheddable?: boolean;
   /** Largest request body (bytes, default 16 MiB); larger ones get 413. */
   readonly bodyLimitBytes?: number;
+  /** Requests handled at once (default 20,000); past it: 429 OVERLOADED at once. */
+  readonly maxInflight?: number;
+  /** A request whose headers and body have not all arrived this long after it began gets 408 (ms, default 10 s). */
+  readonly readTimeoutMs?: number;
   /** Clock for arrival times (epoch ms; default Date.now). */
   readonly now?: () => number;
   /** Told about every failed request (for logs and metrics). */
@@ -39,7 +43,7 @@ export interface HttpServerOptions {
 }
 
 export const DEFAULT_HTTP_PORT = 8000;
-export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
 /** An HTTP-level failure that is no SlackserveError: unknown route, wrong method, body too large. */
 export class HttpStatusError extends Error {
@@ -122,6 +126,8 @@ export class HttpInferenceServer {
   private readonly routes: Route[] = [];
   private readonly now: () => number;
   private readonly bodyLimit: number;
+  private readonly maxInflight: number;
+  private inflight = 0;
   private boundPort: number | undefined;
 
   constructor(
@@ -130,10 +136,21 @@ export class HttpInferenceServer {
   ) {
     this.now = opts.now ?? Date.now;
     this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+    this.maxInflight = opts.maxInflight ?? 20_000;
     this.server = createServer((req, res) => {
+      if (this.inflight >= this.maxInflight) {
+        this.fail(res, new SlackserveError('OVERLOADED', `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`), req.method ?? 'GET', req.url ?? '/');
+        return;
+      }
+      this.inflight++;
+      res.once('close', () => this.inflight--);
       // dispatch answers every error itself; this only guards against a failure while doing so
       this.dispatch(req, res).catch(() => res.destroy());
     });
+    // a client that never finishes its request (slowloris) holds nothing past this: Node answers 408
+    const readTimeout = opts.readTimeoutMs ?? 10_000;
+    this.server.requestTimeout = readTimeout;
+    this.server.headersTimeout = Math.min(readTimeout, 60_000);
     this.server.on('clientError', (_err: Error, socket: Socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       else socket.destroy();

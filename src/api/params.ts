@@ -102,13 +102,19 @@ export function fromJsonValue(v: unknown): ParamValue {
   return { kind: 'invalid', got: jsonKind(v) };
 }
 
+/** Parameters one request (or tensor) may carry; the gRPC decoder enforces the same bound. */
+export const MAX_PARAMS = 64;
+
 /** REST's `parameters` object in typed form (absent: none). */
 export function fromJsonParams(json: unknown, where = 'parameters'): Params {
   const out = new Map<string, ParamValue>();
   if (json === undefined || json === null) return out;
   if (typeof json !== 'object' || Array.isArray(json))
     throw new SlackserveError('INPUT_INVALID', `${where} must be a JSON object, got ${jsonKind(json)}`);
-  for (const [k, v] of Object.entries(json)) out.set(k, fromJsonValue(v));
+  for (const k in json) {
+    if (out.size >= MAX_PARAMS) throw new SlackserveError('LIMIT_EXCEEDED', `${where} has more than ${MAX_PARAMS} entries, the limit`);
+    if (Object.hasOwn(json, k)) out.set(k, fromJsonValue((json as Record<string, unknown>)[k]));
+  }
   return out;
 }
 

@@ -4,7 +4,7 @@
  * clients and dashboards match on (as a prefix: detail may follow after a colon).
  */
 import { Metadata, status } from '@grpc/grpc-js';
-import { asSlackserveError, ERROR_CODES, type ErrorCode, STATUS_OF } from '../errors.js';
+import { asSlackserveError, boundText, ERROR_CODES, type ErrorCode, STATUS_OF } from '../errors.js';
 
 /** Triton's wording for the two queue outcomes (conventions.md). */
 export const FIXED_MESSAGES: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({
@@ -33,8 +33,8 @@ export interface HttpError {
 /** Triton's fixed wording; a message that already starts with it keeps its detail after it. */
 function messageOf(code: ErrorCode, message: string): string {
   const fixed = FIXED_MESSAGES[code];
-  if (fixed === undefined) return message;
-  return message.startsWith(fixed) ? message : fixed;
+  if (fixed === undefined) return boundText(message);
+  return message.startsWith(fixed) ? boundText(message) : fixed;
 }
 
 export function toGrpcStatus(err: unknown): GrpcError {
@@ -52,7 +52,7 @@ export function toGrpcServiceError(err: unknown): { code: status; details: strin
 
 export function toHttpError(err: unknown): HttpError {
   const e = asSlackserveError(err);
-  const headers: Record<string, string> = e.code === 'QUEUE_FULL' ? { 'retry-after': String(RETRY_AFTER_S) } : {};
+  const headers: Record<string, string> = e.code === 'QUEUE_FULL' || e.code === 'OVERLOADED' ? { 'retry-after': String(RETRY_AFTER_S) } : {};
   return { status: STATUS_OF[e.code].http, body: { error: messageOf(e.code, e.message), code: e.code }, headers };
 }
 

@@ -9,7 +9,7 @@
  * `contents` gets typed `contents`. REST answers JSON.
  */
 import { endianness } from 'node:os';
-import { SlackserveError } from '../errors.js';
+import { boundText, SlackserveError } from '../errors.js';
 import type { Manifest } from '../supernet/manifest-types.js';
 import { fromJsonParams, type OutParam, type Params, toJsonParams, toWireParams } from './params.js';
 import type { WireInferOutputTensor, WireLong, WireModelInferRequest, WireModelInferResponse, WireTensorContents } from './proto.js';
@@ -198,8 +198,10 @@ export function decodeGrpcInput(req: WireModelInferRequest, spec: TensorSpec): D
   const raw = req.raw_input_contents ?? [];
   const name = spec.inputName;
   if (inputs.length === 0) throw invalid(`no input tensor: the model takes 1 input '${name}'`);
-  if (inputs.length > 1)
-    throw invalid(`${inputs.length} input tensors (${inputs.map((i) => `'${i.name ?? ''}'`).join(', ')}): the model takes 1 input '${name}'`);
+  if (inputs.length > 1) {
+    const named = inputs.slice(0, 3).map((i) => `'${boundText(i.name ?? '', 64)}'`);
+    throw invalid(`${inputs.length} input tensors (${named.join(', ')}${inputs.length > 3 ? ', ...' : ''}): the model takes 1 input '${name}'`);
+  }
   if (raw.length !== 0 && raw.length !== inputs.length)
     throw invalid(`raw_input_contents has ${raw.length} entries for ${inputs.length} input: give one per input, in the order of inputs`);
   const input = inputs[0]!;

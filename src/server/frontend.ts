@@ -6,7 +6,7 @@
  */
 import { modelMetadataFromManifest } from '../api/tensors.js';
 import type { InferAnswer, InferContext, InferenceBackend, DecodedInfer, ModelMetadata, ServerMetadata } from '../api/types.js';
-import { SlackserveError } from '../errors.js';
+import { asSlackserveError, SlackserveError } from '../errors.js';
 import type { FailureReason, Metrics, SloOutcome } from '../metrics/metrics.js';
 import type { InferenceReply, RequestQueue } from '../queue/types.js';
 import { admit, type AdmissionMode } from '../scheduler/admission.js';
@@ -42,9 +42,13 @@ interface Call {
   readonly reject: (e: Error) => void;
   readonly onEarly: ((a: InferAnswer) => void) | undefined;
   readonly started: number;
-  timer: NodeJS.Timeout | null;
+  /** Epoch ms after which the sweep fails the call (deadline + grace). */
+  readonly expires: number;
   cleanup: () => void;
 }
+
+/** How often calls past deadline + grace are failed (their precision; grace is seconds). */
+const SWEEP_EVERY_MS = 100;
 
 const FAILURE_OF: Partial<Record<string, FailureReason>> = {
   QUEUE_FULL: 'REJECTED',
@@ -74,6 +78,7 @@ export class Frontend implements InferenceBackend {
   private seq = 0;
   private depth = 0;
   private depthTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => Promise<void>) | null = null;
   private readonly meta: ModelMetadata;
   private readonly accuracy: Map<string, number>;
@@ -93,10 +98,13 @@ export class Frontend implements InferenceBackend {
     await poll();
     this.depthTimer = setInterval(() => void poll(), 20);
     this.depthTimer.unref();
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    this.sweepTimer.unref();
   }
 
   async stop(): Promise<void> {
     if (this.depthTimer) clearInterval(this.depthTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const [id, c] of this.calls) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', 'the server is shutting down'));
     await this.unsubscribe?.();
   }
@@ -108,7 +116,13 @@ export class Frontend implements InferenceBackend {
   }
 
   private emit(e: OutcomeEvent): void {
-    for (const l of this.outcomeListeners) l(e);
+    for (const l of this.outcomeListeners) {
+      try {
+        l(e);
+      } catch {
+        // a failing live view must not fail the call it reports on
+      }
+    }
   }
 
   /** The shared queue depth as last polled. */
@@ -142,7 +156,21 @@ export class Frontend implements InferenceBackend {
     return this.meta;
   }
 
-  async infer(req: DecodedInfer, ctx: InferContext): Promise<InferAnswer> {
+  /**
+   * Admits, enqueues and returns the call's answer. Not `async` on purpose: the answer promise is
+   * handed to the caller at once, so it always has an owner, whatever happens to the enqueue (a
+   * client that cancels while the request is being written to Redis rejects it early; before,
+   * that rejection had no handler yet and ended the process).
+   */
+  infer(req: DecodedInfer, ctx: InferContext): Promise<InferAnswer> {
+    try {
+      return this.admitAndEnqueue(req, ctx);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : asSlackserveError(e));
+    }
+  }
+
+  private admitAndEnqueue(req: DecodedInfer, ctx: InferContext): Promise<InferAnswer> {
     this.modelMetadata(req.model, req.version);
     const m = this.o.metrics;
     const sloClass = m?.classLabel(req.slo.sloClass) ?? req.slo.sloClass;
@@ -167,23 +195,27 @@ export class Frontend implements InferenceBackend {
     }
     const id = `${this.o.id}:${this.seq++}`;
     const downgraded = verdict === 'downgrade';
+    let call!: Call;
     const answer = new Promise<InferAnswer>((resolve, reject) => {
-      const call: Call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, timer: null, cleanup: () => undefined };
-      const onAbort = (): void => {
-        void this.o.queue.cancel(id).catch(() => undefined);
-        this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
-      };
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      call.cleanup = () => ctx.signal.removeEventListener('abort', onAbort);
-      // a worker that died holding the request is reclaimed by another, which answers; this only
-      // bounds the wait if every worker is gone
-      call.timer = setTimeout(() => this.finish(id, call, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: no worker answered')), Math.max(0, req.slo.deadlineMs - now) + this.o.graceMs);
-      call.timer.unref();
-      this.calls.set(id, call);
+      // a worker that died holding the request is reclaimed by another, which answers; the sweep
+      // only bounds the wait if every worker is gone
+      call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined };
     });
+    this.calls.set(id, call);
     m?.pending.set({ model: req.model }, this.calls.size);
-    try {
-      await this.o.queue.enqueue({
+    if (ctx.signal.aborted) {
+      this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
+      return answer;
+    }
+    const onAbort = (): void => {
+      // a cancel that fails (Redis gone) leaves the entry to be dropped when it expires
+      this.o.queue.cancel(id).catch(() => undefined);
+      this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    call.cleanup = () => ctx.signal.removeEventListener('abort', onAbort);
+    this.o.queue
+      .enqueue({
         id,
         frontend: this.o.id,
         model: req.model,
@@ -197,22 +229,22 @@ export class Frontend implements InferenceBackend {
         shape: req.tensor.shape,
         data: bytesOf(req.tensor.data),
         ...(ctx.onEarly ? { stream: true } : {}),
-      });
-    } catch (e) {
-      const c = this.calls.get(id);
-      if (c) this.finish(id, c, e as Error);
-    }
-    if (ctx.signal.aborted) {
-      const c = this.calls.get(id);
-      if (c) this.finish(id, c, new SlackserveError('CANCELLED', 'the client cancelled the request'));
-    }
+      })
+      .catch((e: unknown) => this.finish(id, call, asSlackserveError(e)));
     return answer;
+  }
+
+  /** Fails the calls no worker answered in time (all workers gone): one timer for every call. */
+  private sweep(): void {
+    const now = this.o.clock();
+    for (const [id, c] of this.calls) {
+      if (c.expires <= now) this.finish(id, c, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: no worker answered'));
+    }
   }
 
   private finish(id: string, c: Call, outcome: InferAnswer | Error): void {
     if (this.calls.get(id) !== c) return;
     this.calls.delete(id);
-    if (c.timer) clearTimeout(c.timer);
     c.cleanup();
     const m = this.o.metrics;
     const model = c.req.model;
@@ -241,7 +273,17 @@ export class Frontend implements InferenceBackend {
     c.resolve(outcome);
   }
 
+  /** Called by the queue's subscription: a bad reply fails its own call, never the subscription. */
   private onReply(r: InferenceReply): void {
+    try {
+      this.route(r);
+    } catch (e) {
+      const c = this.calls.get(r.id);
+      if (c) this.finish(r.id, c, asSlackserveError(e));
+    }
+  }
+
+  private route(r: InferenceReply): void {
     const c = this.calls.get(r.id);
     if (!c) return; // answered already (duplicate after a reclaim), cancelled, or timed out
     if (!r.ok) {

@@ -143,11 +143,32 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
       const f = frontend;
       await f.start();
       stops.push(() => f.stop());
-      grpc = new GrpcInferenceServer(f, { host: cfg.host, port: cfg.grpcPort, defaultBudgetMs: cfg.defaultSloMs, now: epochMs });
+      grpc = new GrpcInferenceServer(f, {
+        host: cfg.host,
+        port: cfg.grpcPort,
+        defaultBudgetMs: cfg.defaultSloMs,
+        now: epochMs,
+        maxReceiveMessageBytes: cfg.grpcMaxMessageBytes,
+        maxConcurrentStreams: cfg.grpcMaxConcurrentStreams,
+        keepaliveTimeMs: cfg.grpcKeepaliveTimeMs,
+        keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
+        maxConnectionIdleMs: cfg.grpcMaxConnectionIdleMs,
+        maxInflight: cfg.maxInflight,
+        readTimeoutMs: cfg.requestReadTimeoutMs,
+        maxStreamInflight: cfg.maxStreamInflight,
+      });
       await grpc.start();
       const g = grpc;
       stops.push(() => g.stop());
-      http = new HttpInferenceServer(f, { host: cfg.host, port: cfg.httpPort, defaultBudgetMs: cfg.defaultSloMs, now: epochMs });
+      http = new HttpInferenceServer(f, {
+        host: cfg.host,
+        port: cfg.httpPort,
+        defaultBudgetMs: cfg.defaultSloMs,
+        now: epochMs,
+        bodyLimitBytes: cfg.httpBodyLimitBytes,
+        maxInflight: cfg.maxInflight,
+        readTimeoutMs: cfg.requestReadTimeoutMs,
+      });
       http.route('GET', '/metrics', async (_req, res) => {
         res.writeHead(200, { 'content-type': metrics.contentType });
         res.end(await metrics.text());

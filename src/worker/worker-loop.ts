@@ -127,7 +127,7 @@ export class WorkerLoop {
         await new Promise((res) => setTimeout(res, 200));
         continue;
       }
-      await this.admit(got);
+      await this.admit(got).catch((e: unknown) => this.o.log?.(`admitting pulled requests failed: ${asSlackserveError(e).message}`));
     }
   }
 
@@ -170,7 +170,7 @@ export class WorkerLoop {
       this.local.push(r);
     }
     await Promise.all(replies);
-    if (done.length > 0) await this.o.queue.ack(done);
+    if (done.length > 0) await this.ack(done);
     this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
     this.kick();
   }
@@ -186,7 +186,7 @@ export class WorkerLoop {
     this.local.take([r]);
     const h = this.held.get(r.key) as Held;
     this.forget(id);
-    void this.o.queue.ack([h.delivery]);
+    void this.ack([h.delivery]);
   }
 
   private forget(id: string): void {
@@ -214,12 +214,22 @@ export class WorkerLoop {
       const batch = this.fit(decision.dispatch);
       this.local.take(batch);
       this.free--;
-      const p = this.execute(decision.dispatch.subnet, batch).finally(() => {
+      // the slot is free again as soon as the executor is done: replies and acks that follow
+      // do not hold it (they are I/O, and the next batch can run meanwhile)
+      let freed = false;
+      const freeSlot = (): void => {
+        if (freed) return;
+        freed = true;
         this.free++;
-        this.inflight.delete(p);
         this.wakePuller?.();
         this.kick();
-      });
+      };
+      const p = this.execute(decision.dispatch.subnet, batch, freeSlot)
+        .catch((e: unknown) => this.o.log?.(`batch on ${decision.dispatch?.subnet ?? '?'} failed: ${asSlackserveError(e).message}`))
+        .finally(() => {
+          this.inflight.delete(p);
+          freeSlot();
+        });
       this.inflight.add(p);
     }
     this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
@@ -273,10 +283,15 @@ export class WorkerLoop {
       const msg = d.reason === 'expired' ? 'Request timeout expired' : 'Request timeout expired: no subnet can finish it before its deadline (shed)';
       void this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', msg, { shed: d.reason === 'infeasible' }));
     }
-    void this.o.queue.ack(acks);
+    void this.ack(acks);
   }
 
-  private async execute(subnet: string, batch: readonly QueuedRequest[]): Promise<void> {
+  /**
+   * Runs one batch and answers every request in it. Never rejects for a reply or ack that fails
+   * (Redis gone mid-batch): those are logged and the loop goes on. `computeDone` is called once
+   * the executor has finished with the batch.
+   */
+  private async execute(subnet: string, batch: readonly QueuedRequest[], computeDone: () => void): Promise<void> {
     const helds = batch.map((r) => this.held.get(r.key) as Held);
     for (const h of helds) this.forget(h.delivery.request.id);
     const start = this.o.clock();
@@ -320,11 +335,13 @@ export class WorkerLoop {
         }
       } else result = await this.o.executor.run(images, subnet, { mode: 'whole' });
     } catch (e) {
+      computeDone();
       const err = asSlackserveError(e);
       await Promise.all(helds.map((h) => this.replyError(h.delivery.request.id, h.delivery.request.frontend, err)));
-      await this.o.queue.ack(helds.map((h) => h.delivery));
+      await this.ack(helds.map((h) => h.delivery));
       return;
     }
+    computeDone();
     const answered = staged ? (finishArgs ? staged.finish(finishArgs[0], finishArgs[1]) : staged.finish(result.logits)) : helds.map(() => false);
     const end = this.o.clock();
     const classes = result.logits.length / total;
@@ -354,10 +371,10 @@ export class WorkerLoop {
         extra: { accuracy: this.accuracy.get(subnet) ?? -1, batch: total },
       };
       m?.queueDuration.observe({ model: this.o.model }, (start - q.arrivalMs) / 1000);
-      return this.o.queue.reply(reply, q.frontend);
+      return this.send(reply, q.frontend);
     });
     await Promise.all(replies);
-    await this.o.queue.ack(helds.map((h) => h.delivery));
+    await this.ack(helds.map((h) => h.delivery));
     this.stats.batches++;
     this.stats.answered += helds.length;
     if (m) {
@@ -370,11 +387,26 @@ export class WorkerLoop {
     this.state = this.o.policy.observe(this.state, { subnet, batch: total, latencyMs: end - start, tightestSloMs: tightest, missed });
   }
 
-  private async replyError(id: string, frontend: string, e: SlackserveError): Promise<void> {
+  private replyError(id: string, frontend: string, e: SlackserveError): Promise<void> {
+    return this.send({ id, ok: false, code: e.code, message: e.message }, frontend);
+  }
+
+  /** A reply that cannot be sent (the queue backend is gone) is logged; the frontend's sweep fails the call. */
+  private async send(reply: InferenceReply, frontend: string): Promise<void> {
     try {
-      await this.o.queue.reply({ id, ok: false, code: e.code, message: e.message }, frontend);
+      await this.o.queue.reply(reply, frontend);
     } catch (err) {
-      this.o.log?.(`reply to ${frontend} failed: ${String(err)}`);
+      this.o.log?.(`reply to ${frontend} failed: ${asSlackserveError(err).message}`);
+    }
+  }
+
+  /** An ack that fails leaves the entries pending; they are never run twice by this worker. */
+  private async ack(deliveries: readonly Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    try {
+      await this.o.queue.ack(deliveries);
+    } catch (err) {
+      this.o.log?.(`ack of ${deliveries.length} request(s) failed: ${asSlackserveError(err).message}`);
     }
   }
 }

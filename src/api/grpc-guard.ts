@@ -1,0 +1,118 @@
+/**
+ * The gRPC edge's guard: one server interceptor that every call passes before any handler runs.
+ * It bounds what a client can make the server hold, whatever the client does:
+ * - calls in flight across the server (`maxInflight`): one more is answered RESOURCE_EXHAUSTED at
+ *   once, before its message is read;
+ * - a unary call whose request message does not arrive within `readTimeoutMs` (a half-open
+ *   stream) is ended with DEADLINE_EXCEEDED, so it stops holding memory;
+ * and it stamps each request message with the time its call's headers arrived (`ARRIVAL`), the
+ * earliest moment grpc-js shows a call to the application.
+ *
+ * Per connection, HTTP/2's own SETTINGS_MAX_CONCURRENT_STREAMS (`grpc.max_concurrent_streams`)
+ * bounds the streams; a client queues the calls past it, it does not lose them.
+ * One sweep timer serves every call: no per-call timers.
+ */
+import * as grpc from '@grpc/grpc-js';
+
+/** Symbol under which the guard puts the call's arrival time (epoch ms) on a decoded request object. */
+export const ARRIVAL = Symbol('slackserve.arrivalMs');
+
+/** A decoded request object the guard may stamp. */
+export interface Stamped {
+  [ARRIVAL]?: number;
+}
+
+export interface GuardOptions {
+  /** Calls (unary or streams) the server holds at once; past it: RESOURCE_EXHAUSTED. */
+  readonly maxInflight: number;
+  /** A unary call's request message must arrive within this long (ms) of its headers. */
+  readonly readTimeoutMs: number;
+  /** Epoch ms (injected). */
+  readonly now: () => number;
+}
+
+export interface GuardStats {
+  readonly inflight: number;
+  readonly rejected: number;
+  readonly timedOut: number;
+}
+
+export class CallGuard {
+  private inflight = 0;
+  private rejected = 0;
+  private timedOut = 0;
+  /** Unary calls whose message has not arrived yet -> when their headers did. */
+  private readonly awaiting = new Map<grpc.ServerInterceptingCall, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly o: GuardOptions) {
+    this.timer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, o.readTimeoutMs / 4)));
+    this.timer.unref();
+  }
+
+  get stats(): GuardStats {
+    return { inflight: this.inflight, rejected: this.rejected, timedOut: this.timedOut };
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The grpc-js server interceptor (pass in the Server's `interceptors` option). */
+  readonly interceptor = (method: grpc.ServerMethodDefinition<unknown, unknown>, next: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall => {
+    const arrival = this.o.now();
+    const unary = !method.requestStream;
+    let counted = false;
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      this.awaiting.delete(call);
+      if (counted) this.inflight--;
+    };
+    const call: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(next, {
+      start: (startNext) => {
+        if (this.inflight >= this.o.maxInflight) {
+          this.rejected++;
+          ended = true;
+          // never started: no message is read, no handler runs
+          call.sendStatus({
+            code: grpc.status.RESOURCE_EXHAUSTED,
+            details: `the server holds ${this.o.maxInflight} calls, its limit (maxInflight); retry later`,
+          });
+          return;
+        }
+        this.inflight++;
+        counted = true;
+        if (unary) this.awaiting.set(call, arrival);
+        startNext({
+          onReceiveMessage: (message: unknown, nextMessage) => {
+            this.awaiting.delete(call);
+            if (typeof message === 'object' && message !== null) (message as Stamped)[ARRIVAL] = arrival;
+            nextMessage(message);
+          },
+          onCancel: end,
+        });
+      },
+      sendStatus: (status, nextStatus) => {
+        end();
+        nextStatus(status);
+      },
+    });
+    return call;
+  };
+
+  private sweep(): void {
+    if (this.awaiting.size === 0) return;
+    const cutoff = this.o.now() - this.o.readTimeoutMs;
+    for (const [call, since] of this.awaiting) {
+      if (since > cutoff) break; // insertion order is arrival order: the rest are younger
+      this.awaiting.delete(call);
+      this.timedOut++;
+      call.sendStatus({
+        code: grpc.status.DEADLINE_EXCEEDED,
+        details: `the request message did not arrive within ${this.o.readTimeoutMs} ms of the call's headers (readTimeoutMs)`,
+      });
+    }
+  }
+}
