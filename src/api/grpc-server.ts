@@ -16,6 +16,7 @@ import {
   type WireModelMetadataResponse,
   type WireModelStreamInferResponse,
 } from './proto.js';
+import { CallCancel } from './cancel.js';
 import { CallGuard } from './grpc-guard.js';
 import { parseSlo } from './slo.js';
 import { toGrpcServiceError, toGrpcStatus } from './status.js';
@@ -284,21 +285,20 @@ export class GrpcInferenceServer {
   }
 
   private async modelInfer(req: WireModelInferRequest, call: grpc.ServerUnaryCall<WireModelInferRequest, unknown>): Promise<WireModelInferResponse> {
-    const ac = new AbortController();
-    const onCancel = (): void => ac.abort(cancelledError());
-    call.on('cancelled', onCancel);
+    if (call.cancelled) throw cancelledError();
+    const cancel = new CallCancel();
+    call.once('cancelled', cancel.cancel);
     try {
-      if (call.cancelled) throw cancelledError();
       const prepared = this.prepare(req, 'grpc', deadlineMsOf(call));
-      const answer = await this.backend.infer(prepared.decoded, { signal: ac.signal });
+      const answer = await this.backend.infer(prepared.decoded, { cancel });
       return this.encode(prepared, answer);
     } finally {
-      call.off('cancelled', onCancel);
+      call.off('cancelled', cancel.cancel);
     }
   }
 
   private modelStreamInfer(call: grpc.ServerDuplexStream<WireModelInferRequest, WireModelStreamInferResponse>): void {
-    const inflight = new Set<AbortController>();
+    const inflight = new Set<CallCancel>();
     let inputEnded = false;
     let closed = false;
     const deadline = deadlineMsOf(call);
@@ -306,7 +306,7 @@ export class GrpcInferenceServer {
     const close = (): void => {
       if (closed) return;
       closed = true;
-      for (const ac of inflight) ac.abort(cancelledError());
+      for (const c of inflight) c.cancel();
     };
     const write = (msg: WireModelStreamInferResponse): void => {
       if (closed || call.writableEnded) return;
@@ -339,10 +339,11 @@ export class GrpcInferenceServer {
         write(streamError(req, err));
         return;
       }
-      const ac = new AbortController();
-      inflight.add(ac);
-      void this.streamOne(req, deadline, ac.signal, write).finally(() => {
-        inflight.delete(ac);
+      const cancel = new CallCancel();
+      inflight.add(cancel);
+      // streamOne answers every failure itself; the chain below only tidies up
+      void this.streamOne(req, deadline, cancel, write).finally(() => {
+        inflight.delete(cancel);
         maybeEnd();
       });
     });
@@ -352,14 +353,14 @@ export class GrpcInferenceServer {
   private async streamOne(
     req: WireModelInferRequest,
     deadline: number,
-    signal: AbortSignal,
+    cancel: CallCancel,
     write: (msg: WireModelStreamInferResponse) => void,
   ): Promise<void> {
     let finished = false;
     try {
       const prepared = this.prepare(req, 'grpc-stream', deadline);
       const onEarly = (partial: InferAnswer): void => {
-        if (finished || signal.aborted) return;
+        if (finished || cancel.cancelled) return;
         try {
           const early = { ...partial, servedBy: { ...partial.servedBy, early: true } };
           write({ error_message: '', infer_response: this.encode(prepared, early) });
@@ -367,12 +368,12 @@ export class GrpcInferenceServer {
           this.reportError(err, 'ModelStreamInfer/early');
         }
       };
-      const answer = await this.backend.infer(prepared.decoded, { signal, onEarly });
+      const answer = await this.backend.infer(prepared.decoded, { cancel, onEarly });
       finished = true;
       write({ error_message: '', infer_response: this.encode(prepared, answer) });
     } catch (err) {
       finished = true;
-      if (signal.aborted) return;
+      if (cancel.cancelled) return;
       this.reportError(err, 'ModelStreamInfer');
       write(streamError(req, err));
     }

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { SlackserveError } from '../errors.js';
+import { CallCancel } from './cancel.js';
 import { parseSlo } from './slo.js';
 import { toHttpError } from './status.js';
 import { decodeRestInfer, encodeRestResponse, tensorSpecOf } from './tensors.js';
@@ -318,7 +319,10 @@ export class HttpInferenceServer {
       protocol: 'http',
       params: rest.params,
     };
-    const answer = await this.backend.infer(decoded, { signal: ctx.signal });
+    const cancel = new CallCancel();
+    if (ctx.signal.aborted) cancel.cancel();
+    else ctx.signal.addEventListener('abort', cancel.cancel, { once: true });
+    const answer = await this.backend.infer(decoded, { cancel });
     if (ctx.signal.aborted) return;
     sendJson(
       res,

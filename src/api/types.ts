@@ -3,6 +3,7 @@
  * decode and validate, call an `InferenceBackend`, and encode; the backend (queue, scheduler,
  * executor) never sees a wire message.
  */
+import type { Cancellation } from './cancel.js';
 import type { Params } from './params.js';
 import type { Slo } from './slo.js';
 
@@ -93,15 +94,15 @@ export interface InferAnswer {
 }
 
 export interface InferContext {
-  /** Aborted when the client cancels or disconnects: drop the request (queue) or stop its work. */
-  readonly signal: AbortSignal;
+  /** Fires when the client cancels or disconnects: drop the request (queue) or stop its work. */
+  readonly cancel: Cancellation;
   /** Present on streams only: partial (early-exit) answers sent before the final one. */
   readonly onEarly?: (partial: InferAnswer) => void;
 }
 
 /**
  * What the edges need from the server. Errors are `SlackserveError`s: MODEL_UNKNOWN for an unknown
- * model, QUEUE_FULL, DEADLINE_EXPIRED, CANCELLED (after the signal aborted), BACKEND_UNAVAILABLE...
+ * model, QUEUE_FULL, DEADLINE_EXPIRED, CANCELLED (after the call was cancelled), BACKEND_UNAVAILABLE...
  */
 export interface InferenceBackend {
   /** Process liveness (must not depend on Redis). */

@@ -203,7 +203,7 @@ export class Frontend implements InferenceBackend {
     });
     this.calls.set(id, call);
     m?.pending.set({ model: req.model }, this.calls.size);
-    if (ctx.signal.aborted) {
+    if (ctx.cancel.cancelled) {
       this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
       return answer;
     }
@@ -212,8 +212,8 @@ export class Frontend implements InferenceBackend {
       this.o.queue.cancel(id).catch(() => undefined);
       this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
     };
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    call.cleanup = () => ctx.signal.removeEventListener('abort', onAbort);
+    ctx.cancel.onCancel(onAbort);
+    call.cleanup = () => ctx.cancel.onCancel(null);
     this.o.queue
       .enqueue({
         id,

@@ -3,6 +3,7 @@
  * the server's loader: the .proto loaded with different options (camelCase fields, Number enums)
  * through grpc.loadPackageDefinition, plus a byte-level check of the field numbers.
  */
+import type { Cancellation } from '../../src/api/cancel.js';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
@@ -46,7 +47,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Behaviour chosen by the request id: ok (default), queue-full, wait, early, slow. */
 class TestBackend implements InferenceBackend {
   readonly seen: DecodedInfer[] = [];
-  waiting: { signal: AbortSignal } | undefined;
+  waiting: { cancel: Cancellation } | undefined;
   aborted = 0;
   ready_ = true;
 
@@ -75,8 +76,8 @@ class TestBackend implements InferenceBackend {
     });
     if (req.id.startsWith('queue-full')) throw new SlackserveError('QUEUE_FULL', 'queue holds 1000 requests');
     if (req.id.startsWith('wait')) {
-      this.waiting = { signal: ctx.signal };
-      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      this.waiting = { cancel: ctx.cancel };
+      await new Promise<void>((resolve) => ctx.cancel.onCancel(resolve));
       this.aborted++;
       throw new SlackserveError('CANCELLED', 'cancelled while queued');
     }
@@ -313,7 +314,7 @@ describe('gRPC and REST edges', () => {
       const err = await result;
       expect(err?.code).toBe(grpc.status.CANCELLED);
       await until(() => backend.aborted === abortedBefore + 1);
-      expect(backend.waiting!.signal.aborted).toBe(true);
+      expect(backend.waiting!.cancel.cancelled).toBe(true);
       expect((await unary(client, 'modelInfer', rawReq('after-cancel'))).id).toBe('after-cancel');
     });
 
