@@ -19,6 +19,7 @@ const SLACK_BUCKETS = [-0.1, -0.02, -0.005, 0, 0.002, 0.005, 0.01, 0.02, 0.05, 0
 export class Metrics {
   readonly registry = new Registry();
   private readonly classes = new Set<string>();
+  private readonly children = new Map<object, Map<string, unknown>>();
   readonly requestSuccess: Counter<'model'>;
   readonly requestFailure: Counter<'model' | 'reason'>;
   readonly inferenceCount: Counter<'model'>;
@@ -98,6 +99,19 @@ export class Metrics {
     perSubnet('exit_violations', 'Feedback batches that violated the accuracy budget', (s) => s.violations);
     perSubnet('exit_deadline_answers', 'Deadline answers given (best exit seen at the deadline)', (s) => s.deadlineAnswers);
     perSubnet('exit_feedback_samples', 'Inputs fed back to the exit loops', (s) => s.feedback);
+  }
+
+  /**
+   * The child of `metric` for these label values (in labelNames order), cached: prom-client
+   * hashes a label object on every call otherwise, which the request path paid per request.
+   */
+  of<M extends Counter<string> | Gauge<string> | Histogram<string>>(metric: M, ...values: string[]): ReturnType<M['labels']> {
+    let byValues = this.children.get(metric);
+    if (!byValues) this.children.set(metric, (byValues = new Map()));
+    const key = values.length === 1 ? (values[0] as string) : values.join('\u0000');
+    let child = byValues.get(key);
+    if (!child) byValues.set(key, (child = (metric.labels as (...v: string[]) => unknown)(...values)));
+    return child as ReturnType<M['labels']>;
   }
 
   /** Bounded class label: the first `maxClasses` distinct classes keep their name. */

@@ -16,7 +16,10 @@ export interface RunMessage {
   readonly id: number;
   readonly subnetId: string;
   readonly mode: RunMode;
+  /** The batch (may be a view on a longer pooled buffer, whose whole buffer was transferred). */
   readonly images: Float32Array;
+  /** The images' buffer is the executor's: send it back with the answer for reuse. */
+  readonly pooled?: boolean;
   /** Staged only: after each stage wait for a 'keep' message and drop the rows not kept. */
   readonly saveCompute?: boolean;
   /** Fault injection: the thread exits while holding this batch, before onnxruntime runs it. */
@@ -36,5 +39,13 @@ export type FromThread =
   | { readonly type: 'ready' }
   | { readonly type: 'init-error'; readonly code: ErrorCode; readonly message: string }
   | { readonly type: 'stage'; readonly id: number; readonly stage: string; readonly logits: Float32Array; readonly rows?: Int32Array }
-  | { readonly type: 'done'; readonly id: number; readonly logits: Float32Array; readonly computeMs: number; readonly rows?: Int32Array }
+  | {
+      readonly type: 'done';
+      readonly id: number;
+      readonly logits: Float32Array;
+      readonly computeMs: number;
+      readonly rows?: Int32Array;
+      /** The batch's input buffer, handed back for reuse when it came from the executor's pool. */
+      readonly input?: ArrayBuffer;
+    }
   | { readonly type: 'error'; readonly id: number; readonly code: ErrorCode; readonly message: string };

@@ -96,7 +96,8 @@ async function run(msg: RunMessage): Promise<void> {
       ).logits;
     // onnxruntime owns its output buffers; hand back a copy we can transfer without a second copy.
     const out = logits.slice();
-    post({ type: 'done', id: msg.id, logits: out, computeMs: performance.now() - t0, ...(rows ? { rows } : {}) }, [out.buffer]);
+    const input = msg.pooled ? (msg.images.buffer as ArrayBuffer) : undefined;
+    post({ type: 'done', id: msg.id, logits: out, computeMs: performance.now() - t0, ...(rows ? { rows } : {}), ...(input ? { input } : {}) }, input ? [out.buffer, input] : [out.buffer]);
   } catch (err) {
     const e = asSlackserveError(err);
     post({ type: 'error', id: msg.id, code: e.code, message: e.message });

@@ -38,6 +38,8 @@ export interface RunOptions {
   readonly onStage?: (stage: string, rampLogits: Float32Array, rows?: Int32Array) => readonly number[] | void;
   /** Staged mode: drop rows the callback reports exited (saves compute, loses their feedback). */
   readonly saveCompute?: boolean;
+  /** The caller already checked every value is finite (the API edge does): skip that scan. */
+  readonly checked?: boolean;
 }
 
 export interface RunResult {
@@ -93,6 +95,9 @@ export class Executor {
   private drained: (() => void) | null = null;
   /** Threads replaced after dying, for metrics and tests. */
   restarts = 0;
+  /** Input buffers of maxBatch images, back from the threads, for the next batches (see batchBuffer). */
+  private readonly pool: ArrayBuffer[] = [];
+  private readonly pooled = new WeakSet<ArrayBuffer>();
 
   private constructor(
     readonly catalogue: Catalogue,
@@ -154,6 +159,10 @@ export class Executor {
     }
     thread.job = null;
     if (this.closed && this.threads.every((t) => !t.job)) this.drained?.();
+    if (msg.type === 'done' && msg.input && this.pool.length < 2 * this.threads.length + 2) {
+      this.pooled.add(msg.input);
+      this.pool.push(msg.input);
+    }
     if (msg.type === 'done')
       job.resolve({ logits: msg.logits, ramps: job.ramps, computeMs: msg.computeMs, batch: job.batch, thread: thread.index, ...(msg.rows ? { rows: msg.rows } : {}) });
     else job.reject(new SlackserveError(msg.code, msg.message));
@@ -182,6 +191,23 @@ export class Executor {
     });
   }
 
+  /**
+   * A Float32Array of `floats` values to fill with a batch and pass to `run`: a view on a reused
+   * buffer of maxBatch images, so a batch allocates nothing. A buffer is in the pool only after
+   * its thread handed it back (transfer detaches it here while the thread holds it), so two
+   * batches never share one.
+   */
+  batchBuffer(floats: number): Float32Array {
+    const capacity = this.settings.maxBatch * this.catalogue.sampleSize;
+    if (floats > capacity) return new Float32Array(floats);
+    let buf = this.pool.pop();
+    if (!buf) {
+      buf = new ArrayBuffer(capacity * 4);
+      this.pooled.add(buf);
+    }
+    return new Float32Array(buf, 0, floats);
+  }
+
   /** Runs one batch on a subnet. Takes ownership of `images` (its buffer may be transferred). */
   run(images: Float32Array, subnetId: string, options: RunOptions = {}): Promise<RunResult> {
     if (this.closed) return Promise.reject(new SlackserveError('BACKEND_UNAVAILABLE', 'executor is closed'));
@@ -189,7 +215,7 @@ export class Executor {
     let batch: number;
     try {
       this.catalogue.subnet(subnetId);
-      batch = checkBatch(images, this.catalogue.sampleSize, this.settings.maxBatch);
+      batch = checkBatch(images, this.catalogue.sampleSize, this.settings.maxBatch, options.checked !== true);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -217,13 +243,23 @@ export class Executor {
       if (!thread.ready || thread.job) continue;
       const job = this.waiting.shift() as Job;
       thread.job = job;
-      // Transfer the buffer when the array owns all of it; a view into a larger buffer, or a
-      // SharedArrayBuffer (not transferable), is copied.
-      const own =
-        job.images.buffer instanceof ArrayBuffer && job.images.byteOffset === 0 && job.images.byteLength === job.images.buffer.byteLength;
+      // Transfer the buffer when the array owns all of it or it is one of the pool's; a view into
+      // someone else's larger buffer, or a SharedArrayBuffer (not transferable), is copied.
+      const buf = job.images.buffer;
+      const pooled = buf instanceof ArrayBuffer && this.pooled.has(buf);
+      const own = pooled || (buf instanceof ArrayBuffer && job.images.byteOffset === 0 && job.images.byteLength === buf.byteLength);
       const images = own ? job.images : job.images.slice();
       const crash = this.crashNext.delete(thread.index);
-      const msg: ToThread = { type: 'run', id: job.id, subnetId: job.subnetId, mode: job.mode, images, ...(job.saveCompute ? { saveCompute: true } : {}), ...(crash ? { crash } : {}) };
+      const msg: ToThread = {
+        type: 'run',
+        id: job.id,
+        subnetId: job.subnetId,
+        mode: job.mode,
+        images,
+        ...(pooled ? { pooled: true } : {}),
+        ...(job.saveCompute ? { saveCompute: true } : {}),
+        ...(crash ? { crash } : {}),
+      };
       thread.worker.postMessage(msg, [images.buffer as ArrayBuffer]);
     }
   }

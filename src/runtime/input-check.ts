@@ -5,7 +5,7 @@
 import { SlackserveError } from '../errors.js';
 
 /** Returns the batch size of `images` (a flat FP32 array of whole samples), or throws. */
-export function checkBatch(images: unknown, sampleSize: number, maxBatch: number): number {
+export function checkBatch(images: unknown, sampleSize: number, maxBatch: number, checkValues = true): number {
   if (!(images instanceof Float32Array)) {
     const got = images === null ? 'null' : typeof images === 'object' ? (images as object).constructor?.name ?? 'object' : typeof images;
     throw new SlackserveError('INPUT_INVALID', `expected FP32 image data (Float32Array), got ${got}`);
@@ -20,6 +20,7 @@ export function checkBatch(images: unknown, sampleSize: number, maxBatch: number
   const n = images.length / sampleSize;
   if (n > maxBatch)
     throw new SlackserveError('INPUT_INVALID', `batch of ${n} exceeds the maximum batch size ${maxBatch}`, { batch: n, maxBatch });
+  if (!checkValues) return n;
   for (let i = 0; i < images.length; i++) {
     if (!Number.isFinite(images[i] as number)) {
       const sample = Math.floor(i / sampleSize);

@@ -187,8 +187,8 @@ export class Frontend implements InferenceBackend {
       dispatchOverheadMs: this.o.dispatchOverheadMs,
     });
     if (verdict === 'reject') {
-      m?.requestFailure.inc({ model: req.model, reason: 'REJECTED' });
-      m?.sloOutcome.inc({ class: sloClass, outcome: 'shed' });
+      m?.of(m.requestFailure, req.model, 'REJECTED').inc();
+      m?.of(m.sloOutcome, sloClass, 'shed').inc();
       this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0 });
       const why = req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}` : `${this.depth} requests are queued ahead`;
       throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why}); rejected at admission`, { admission: 'reject' });
@@ -202,7 +202,7 @@ export class Frontend implements InferenceBackend {
       call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined };
     });
     this.calls.set(id, call);
-    m?.pending.set({ model: req.model }, this.calls.size);
+    m?.of(m.pending, req.model).set(this.calls.size);
     if (ctx.cancel.cancelled) {
       this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
       return answer;
@@ -248,27 +248,27 @@ export class Frontend implements InferenceBackend {
     c.cleanup();
     const m = this.o.metrics;
     const model = c.req.model;
-    m?.pending.set({ model }, this.calls.size);
+    m?.of(m.pending, model).set(this.calls.size);
     if (outcome instanceof Error) {
       const code = outcome instanceof SlackserveError ? outcome.code : 'INTERNAL';
-      m?.requestFailure.inc({ model, reason: FAILURE_OF[code] ?? 'OTHER' });
+      m?.of(m.requestFailure, model, FAILURE_OF[code] ?? 'OTHER').inc();
       const shed = code === 'DEADLINE_EXPIRED' || code === 'QUEUE_FULL';
-      m?.sloOutcome.inc({ class: c.sloClass, outcome: code === 'CANCELLED' ? 'cancelled' : shed ? 'shed' : 'missed' });
+      m?.of(m.sloOutcome, c.sloClass, code === 'CANCELLED' ? 'cancelled' : shed ? 'shed' : 'missed').inc();
       this.emit({ ok: false, code, sloClass: c.sloClass, met: false, shed, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: this.o.clock() - c.started });
       c.reject(outcome);
       return;
     }
     const done = this.o.clock();
-    m?.requestSuccess.inc({ model });
-    m?.requestDuration.observe({ model }, (done - c.started) / 1000);
+    m?.of(m.requestSuccess, model).inc();
+    m?.of(m.requestDuration, model).observe((done - c.started) / 1000);
     const sb = outcome.servedBy;
     const outcomeLabel: SloOutcome = sb.downgraded ? 'downgraded' : sb.deadlineMet ? 'met' : 'missed';
-    m?.sloOutcome.inc({ class: c.sloClass, outcome: outcomeLabel });
-    m?.slack.observe({ class: c.sloClass }, (c.req.slo.deadlineMs - done) / 1000);
+    m?.of(m.sloOutcome, c.sloClass, outcomeLabel).inc();
+    m?.of(m.slack, c.sloClass).observe((c.req.slo.deadlineMs - done) / 1000);
     const acc = this.accuracy.get(sb.subnet);
-    if (acc !== undefined) m?.servedAccuracy.observe({ class: c.sloClass }, acc);
-    m?.subnetChoice.inc({ subnet: sb.subnet });
-    m?.exitChoice.inc({ exit: sb.exit });
+    if (acc !== undefined) m?.of(m.servedAccuracy, c.sloClass).observe(acc);
+    m?.of(m.subnetChoice, sb.subnet).inc();
+    m?.of(m.exitChoice, sb.exit).inc();
     this.emit({ ok: true, code: null, sloClass: c.sloClass, met: done <= c.req.slo.deadlineMs, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started });
     c.resolve(outcome);
   }

@@ -11,11 +11,11 @@ export function bytesOf(f: Float32Array): Uint8Array {
   return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
 }
 
-/** Concatenates request tensors into one batch the executor may own. */
-export function concatBatch(parts: readonly Float32Array[]): Float32Array {
+/** Concatenates request tensors into one batch the executor may own (in `alloc(n)`'s array). */
+export function concatBatch(parts: readonly Float32Array[], alloc: (n: number) => Float32Array = (n) => new Float32Array(n)): Float32Array {
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = new Float32Array(n);
+  const out = alloc(n);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);

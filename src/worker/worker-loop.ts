@@ -21,6 +21,8 @@ import { argmaxRows, bytesOf, concatBatch, floatsOf } from './tensors.js';
 /** What the loop needs from the executor (the real one, or a trivial model in queue benchmarks). */
 export interface BatchRunner {
   run(images: Float32Array, subnetId: string, options?: RunOptions): Promise<RunResult>;
+  /** A buffer to fill with the batch's images (reused across batches); a fresh array when absent. */
+  batchBuffer?(floats: number): Float32Array;
 }
 
 export interface WorkerLoopOptions {
@@ -295,7 +297,10 @@ export class WorkerLoop {
     const helds = batch.map((r) => this.held.get(r.key) as Held);
     for (const h of helds) this.forget(h.delivery.request.id);
     const start = this.o.clock();
-    const images = concatBatch(helds.map((h) => h.images));
+    const images = concatBatch(
+      helds.map((h) => h.images),
+      (n) => this.o.executor.batchBuffer?.(n) ?? new Float32Array(n),
+    );
     const total = images.length / this.o.sampleSize;
     let result: RunResult;
     let staged: StagedBatch | null = null;
@@ -325,6 +330,7 @@ export class WorkerLoop {
           mode: 'staged',
           saveCompute: this.o.exitSaveCompute === true,
           onStage: (stage, logits, rows) => sb.onStage(stage, logits, rows),
+          checked: true,
         });
         if (result.rows) {
           // feedback needs the rows that ran to the end; replies need every row's answer
@@ -333,7 +339,7 @@ export class WorkerLoop {
           finishArgs = [subset, ran];
           result = { ...result, logits: sb.fullFinal(subset, ran) };
         }
-      } else result = await this.o.executor.run(images, subnet, { mode: 'whole' });
+      } else result = await this.o.executor.run(images, subnet, { mode: 'whole', checked: true }); // the edge checked every value
     } catch (e) {
       computeDone();
       const err = asSlackserveError(e);
@@ -370,7 +376,7 @@ export class WorkerLoop {
         worker: this.o.id,
         extra: { accuracy: this.accuracy.get(subnet) ?? -1, batch: total },
       };
-      m?.queueDuration.observe({ model: this.o.model }, (start - q.arrivalMs) / 1000);
+      m?.of(m.queueDuration, this.o.model).observe((start - q.arrivalMs) / 1000);
       return this.send(reply, q.frontend);
     });
     await Promise.all(replies);
@@ -378,10 +384,10 @@ export class WorkerLoop {
     this.stats.batches++;
     this.stats.answered += helds.length;
     if (m) {
-      m.execCount.inc({ model: this.o.model, subnet });
-      m.inferenceCount.inc({ model: this.o.model }, total);
-      m.computeDuration.observe({ model: this.o.model }, (end - start) / 1000);
-      m.batchSize.observe({ subnet }, total);
+      m.of(m.execCount, this.o.model, subnet).inc();
+      m.of(m.inferenceCount, this.o.model).inc(total);
+      m.of(m.computeDuration, this.o.model).observe((end - start) / 1000);
+      m.of(m.batchSize, subnet).observe(total);
     }
     const tightest = Math.min(...helds.map((h) => h.delivery.request.deadlineMs - h.delivery.request.arrivalMs));
     this.state = this.o.policy.observe(this.state, { subnet, batch: total, latencyMs: end - start, tightestSloMs: tightest, missed });
