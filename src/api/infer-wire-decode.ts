@@ -5,6 +5,7 @@
  * request's WireLimits before collecting it, and throws WireDecodeFailure, which the entry point
  * catches and returns.
  */
+import { endianness } from 'node:os';
 import type { WireLimits } from './infer-wire.js';
 import { invalid, limitExceeded, longToString, PbReader } from './pb-reader.js';
 import type {
@@ -254,6 +255,39 @@ function packedFixed(r: RequestReader, e: number, width: number, what: string): 
   return pe;
 }
 
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+
+/*
+ * Packed floats: one memcpy into an aligned typed array, then plain element reads, cost about a
+ * third of a readFloatLE call per value (the wire offset is rarely aligned, so a view is not
+ * possible); growing the array once instead of push by push halves the cost of long runs again.
+ */
+function pushFloat32s(buf: Buffer, start: number, end: number, out: number[]): void {
+  const n = (end - start) / 4;
+  if (LITTLE_ENDIAN_HOST && n >= 8) {
+    const a = new Float32Array(n);
+    new Uint8Array(a.buffer).set(buf.subarray(start, end));
+    const base = out.length;
+    out.length = base + n;
+    for (let i = 0; i < n; i++) out[base + i] = a[i]!;
+  } else {
+    for (let p = start; p < end; p += 4) out.push(buf.readFloatLE(p));
+  }
+}
+
+function pushFloat64s(buf: Buffer, start: number, end: number, out: number[]): void {
+  const n = (end - start) / 8;
+  if (LITTLE_ENDIAN_HOST && n >= 8) {
+    const a = new Float64Array(n);
+    new Uint8Array(a.buffer).set(buf.subarray(start, end));
+    const base = out.length;
+    out.length = base + n;
+    for (let i = 0; i < n; i++) out[base + i] = a[i]!;
+  } else {
+    for (let p = start; p < end; p += 8) out.push(buf.readDoubleLE(p));
+  }
+}
+
 function readContents(r: RequestReader, e: number): WireTensorContents {
   const bool_contents: boolean[] = [];
   const int_contents: number[] = [];
@@ -292,8 +326,7 @@ function readContents(r: RequestReader, e: number): WireTensorContents {
         break;
       case 0x32: {
         const pe = packedFixed(r, e, 4, 'fp32_contents');
-        const buf = r.buf;
-        for (let p = r.pos; p < pe; p += 4) fp32_contents.push(buf.readFloatLE(p));
+        pushFloat32s(r.buf, r.pos, pe, fp32_contents);
         r.pos = pe;
         break;
       }
@@ -303,8 +336,7 @@ function readContents(r: RequestReader, e: number): WireTensorContents {
         break;
       case 0x3a: {
         const pe = packedFixed(r, e, 8, 'fp64_contents');
-        const buf = r.buf;
-        for (let p = r.pos; p < pe; p += 8) fp64_contents.push(buf.readDoubleLE(p));
+        pushFloat64s(r.buf, r.pos, pe, fp64_contents);
         r.pos = pe;
         break;
       }

@@ -95,14 +95,23 @@ function writeParam(w: PbWriter, p: WireInferParameter): void {
   }
 }
 
-/** Every entry: [entry length][key length][key...][value length][value...]. */
+/**
+ * Every entry: [entry length][key length][key...][value length][value...]. The keys and values
+ * found while sizing are kept for the writing pass (Object.keys and keyed loads with ever-new keys
+ * are the slow part of a map).
+ */
 function sizeParams(params: WireParameters | null | undefined, plan: SizePlan): number {
   if (!present(params)) return 0;
   if (typeof params !== 'object') throw objectExpected('parameters');
+  const keys = Object.keys(params);
+  const values: WireInferParameter[] = new Array<WireInferParameter>(keys.length);
+  plan.keep(keys, values);
   let n = 0;
-  for (const k of Object.keys(params)) {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     const v = params[k];
     if (typeof v !== 'object' || v === null) throw objectExpected(`parameters entry`);
+    values[i] = v;
     const slot = plan.reserve();
     const keyField = sizeString(k, plan);
     const valueSlot = plan.reserve();
@@ -117,13 +126,15 @@ function sizeParams(params: WireParameters | null | undefined, plan: SizePlan): 
 
 function writeParams(w: PbWriter, tag: number, params: WireParameters | null | undefined): void {
   if (!present(params)) return;
-  for (const k of Object.keys(params)) {
+  const keys = w.kept() as string[];
+  const values = w.kept() as WireInferParameter[];
+  for (let i = 0; i < keys.length; i++) {
     w.uint32(tag);
     w.uint32(w.planned());
-    writeString(w, 0x0a, k);
+    writeString(w, 0x0a, keys[i]);
     w.uint32(0x12);
     w.uint32(w.planned());
-    writeParam(w, params[k]!);
+    writeParam(w, values[i]!);
   }
 }
 

@@ -3,11 +3,12 @@
  * ModelStreamInfer), replacing protobufjs (via @grpc/proto-loader) on the hot path.
  *
  * Why: protobufjs decodes a request into a message object and then copies it again into a plain
- * object (`toObject`), ~65 µs per request, with no bound on the work: a 15 MB request holding 600k
- * parameters kept the event loop busy for ~6 s before any code of ours could look at it. This
- * decoder counts as it reads and stops at the first limit passed (`WireLimits`), so the same
- * request costs microseconds. Bytes (`raw_input_contents`, `bytes_contents`) are views of the
- * received buffer, never copies.
+ * object (`toObject`), with no bound on the work: however many parameters or inputs a message
+ * holds, all are built before any code of ours can look at them (600k parameters in 5.4 MB cost
+ * it 0.2-0.3 s of event loop in bench/serving/wire-codec.ts). This decoder counts as it reads and
+ * stops at the first limit passed (`WireLimits`), so the same request costs microseconds, and it
+ * is about 2x faster on ordinary requests (4x with typed contents). Bytes (`raw_input_contents`,
+ * `bytes_contents`) are views of the received buffer, never copies.
  *
  * Output shape: exactly what protobufjs + proto-loader give under LOADER_OPTIONS (proto.ts):
  * int64/uint64 as decimal strings, absent strings '', absent repeated fields [], absent maps {},
@@ -77,8 +78,9 @@ export interface WireLimits {
 
 /**
  * Defaults: generous for the Open Inference Protocol as clients use it (one or a few tensors, a
- * handful of parameters), small enough that the worst request costs well under a millisecond
- * except for typed contents, which cost about 5 ns per value (the full 1<<20 budget: ~5 ms).
+ * handful of parameters), small enough that the worst request costs well under a millisecond,
+ * except for typed contents, which cost some ns per value (the full 1<<20 budget of packed fp32
+ * decodes in ~7 ms in bench/serving/wire-codec.ts).
  */
 export const DEFAULT_WIRE_LIMITS: WireLimits = Object.freeze({
   maxRequestParameters: 64,

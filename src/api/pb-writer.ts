@@ -108,6 +108,11 @@ export function utf8Length(s: string): number {
 /** The lengths of a message's length-delimited values, in the order the writer will need them. */
 export class SizePlan {
   readonly sizes: number[] = [];
+  /** Objects the sizing pass computed and the writing pass reuses (map keys and values), in order. */
+  readonly refs: unknown[] = [];
+  keep(a: unknown, b: unknown): void {
+    this.refs.push(a, b);
+  }
   /** Reserves a slot; returns its index for `set`. */
   reserve(): number {
     return this.sizes.push(0) - 1;
@@ -124,6 +129,7 @@ export class PbWriter {
   readonly buf: Buffer;
   pos = 0;
   private next = 0;
+  private nextRef = 0;
 
   constructor(
     size: number,
@@ -137,6 +143,11 @@ export class PbWriter {
     const v = this.plan.sizes[this.next++];
     if (v === undefined) throw new Error('wire encoder: size plan exhausted (sizing and writing passes disagree)');
     return v;
+  }
+
+  /** The next object kept by the sizing pass. */
+  kept(): unknown {
+    return this.plan.refs[this.nextRef++];
   }
 
   uint32(v: number): void {

@@ -124,6 +124,21 @@ describe('decodeModelInferRequest agrees with protobufjs', () => {
     }
   });
 
+  it('decodes long packed float runs (the bulk path) at every alignment, appended across repeats', () => {
+    const g = new Gen(5);
+    for (let shift = 0; shift < 8; shift++) {
+      const contents = { fp32_contents: Array.from({ length: 784 }, () => Math.fround(g.double())), fp64_contents: Array.from({ length: 33 }, () => g.double()) };
+      // the id's length moves the offset of the packed runs by one byte per step
+      const one = oracle.encodeRequest({ id: 'x'.repeat(shift), inputs: [{ name: 'input', contents }] });
+      const second = oracle.encodeRequest({ inputs: [{ contents }] });
+      for (const buf of [one, Buffer.concat([one, second])]) expect(decodeModelInferRequest(buf)).toStrictEqual(oracle.decodeRequest(buf));
+    }
+    // two packed runs in one contents message: the second appends to the first
+    const twice = Buffer.from(ld(5, ld(5, [...ld(6, Buffer.alloc(40, 0x3f)), ...ld(6, Buffer.alloc(36, 0x40))])));
+    expect(ok(decodeModelInferRequest(twice)).inputs![0]!.contents!.fp32_contents).toHaveLength(19);
+    expect(decodeModelInferRequest(twice)).toStrictEqual(oracle.decodeRequest(twice));
+  });
+
   it('gives the downstream decoders (decodeGrpcInput, fromWireParams) the same results', () => {
     const spec: TensorSpec = { inputName: 'input', sampleShape: [1, 28, 28], classes: 10, maxBatch: 8 };
     const image = new Float32Array(784).map((_, i) => i / 784);
