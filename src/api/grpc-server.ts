@@ -18,6 +18,7 @@ import {
 } from './proto.js';
 import { CallCancel } from './cancel.js';
 import { CallGuard } from './grpc-guard.js';
+import { grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
 import { parseSlo } from './slo.js';
 import { toGrpcServiceError, toGrpcStatus } from './status.js';
 import { decodeGrpcInput, encodeGrpcResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
@@ -131,7 +132,9 @@ export class GrpcInferenceServer {
       'grpc.max_connection_idle_ms': opts.maxConnectionIdleMs ?? 300_000,
       interceptors: [this.guard.interceptor],
     });
-    this.server.addService(protos.inference, {
+    // the bounded zero-copy codec replaces protobufjs for ModelInfer/ModelStreamInfer: a request
+    // that fails to decode arrives as a WireDecodeFailure, answered by the handler (never INTERNAL)
+    this.server.addService(grpcInferenceMethodOverrides(protos.inference), {
       ServerLive: this.unary('ServerLive', async () => ({ live: this.backend.live() })),
       ServerReady: this.unary('ServerReady', async () => ({ ready: await this.readySafe() })),
       ModelReady: this.unary('ModelReady', async (req: { name?: string; version?: string }) => ({
@@ -144,8 +147,8 @@ export class GrpcInferenceServer {
       ModelMetadata: this.unary('ModelMetadata', async (req: { name?: string; version?: string }) =>
         modelMetadataToWire(this.backend.modelMetadata(req.name ?? '', req.version ?? '')),
       ),
-      ModelInfer: this.unary('ModelInfer', (req: WireModelInferRequest, call) => this.modelInfer(req, call)),
-      ModelStreamInfer: (call: grpc.ServerDuplexStream<WireModelInferRequest, WireModelStreamInferResponse>) => this.modelStreamInfer(call),
+      ModelInfer: this.unary('ModelInfer', (req: WireInferRequestOrFailure, call) => this.modelInfer(req, call)),
+      ModelStreamInfer: (call: grpc.ServerDuplexStream<WireInferRequestOrFailure, WireModelStreamInferResponse>) => this.modelStreamInfer(call),
     });
     this.server.addService(protos.health, {
       Check: this.unary('Health/Check', async (req: { service?: string }) => {
@@ -284,7 +287,8 @@ export class GrpcInferenceServer {
     });
   }
 
-  private async modelInfer(req: WireModelInferRequest, call: grpc.ServerUnaryCall<WireModelInferRequest, unknown>): Promise<WireModelInferResponse> {
+  private async modelInfer(req: WireInferRequestOrFailure, call: grpc.ServerUnaryCall<WireInferRequestOrFailure, unknown>): Promise<WireModelInferResponse> {
+    if (isWireDecodeFailure(req)) throw new SlackserveError(req.code, req.message);
     if (call.cancelled) throw cancelledError();
     const cancel = new CallCancel();
     call.once('cancelled', cancel.cancel);
@@ -297,7 +301,7 @@ export class GrpcInferenceServer {
     }
   }
 
-  private modelStreamInfer(call: grpc.ServerDuplexStream<WireModelInferRequest, WireModelStreamInferResponse>): void {
+  private modelStreamInfer(call: grpc.ServerDuplexStream<WireInferRequestOrFailure, WireModelStreamInferResponse>): void {
     const inflight = new Set<CallCancel>();
     let inputEnded = false;
     let closed = false;
@@ -331,8 +335,15 @@ export class GrpcInferenceServer {
       inputEnded = true;
       maybeEnd();
     });
-    call.on('data', (req: WireModelInferRequest) => {
+    call.on('data', (req: WireInferRequestOrFailure) => {
       if (closed) return;
+      if (isWireDecodeFailure(req)) {
+        // only this message is bad: answer it, keep the stream
+        const err = new SlackserveError(req.code, req.message);
+        this.reportError(err, 'ModelStreamInfer');
+        write(streamError({}, err));
+        return;
+      }
       if (inflight.size >= maxInflight) {
         const err = new SlackserveError('OVERLOADED', `this stream has ${maxInflight} requests unanswered, its limit (maxStreamInflight); wait for answers before sending more`);
         this.reportError(err, 'ModelStreamInfer');

@@ -40,7 +40,8 @@
  * `error_message` and keep the stream open, as for any other bad request on a stream.
  *
  * Retention: the views keep the whole received message buffer alive for as long as the decoded
- * request is referenced. The server copies the tensor out (float32FromLE) before queueing, so
+ * request is referenced. The server reads the tensor through float32View (a view when aligned)
+ * and copies it into the batch buffer before the batch runs, so
  * this costs nothing there; other users should copy what they keep.
  */
 import * as grpc from '@grpc/grpc-js';

@@ -144,6 +144,15 @@ export function float32FromLE(bytes: Uint8Array): Float32Array {
   return out;
 }
 
+/**
+ * FP32 little-endian bytes as a Float32Array: a view when the bytes are 4-byte aligned (no copy:
+ * it shares the received message's memory, so it must not be mutated or transferred), else a copy.
+ */
+export function float32View(bytes: Uint8Array): Float32Array {
+  if (LITTLE_ENDIAN_HOST && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return float32FromLE(bytes);
+}
+
 export function float32ToLE(data: Float32Array): Buffer {
   const out = Buffer.allocUnsafe(data.length * 4);
   if (LITTLE_ENDIAN_HOST) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -223,7 +232,7 @@ export function decodeGrpcInput(req: WireModelInferRequest, spec: TensorSpec): D
         `input '${name}': raw content has ${rawBytes.byteLength} bytes, expected ${count * 4} (shape ${fmtShape(dims)} x 4 bytes of FP32)`,
         { bytes: rawBytes.byteLength, expected: count * 4 },
       );
-    data = float32FromLE(rawBytes);
+    data = float32View(rawBytes);
   } else {
     const others = typed.filter((f) => f !== 'fp32_contents');
     if (others.length > 0) throw invalid(`input '${name}': FP32 data belongs in contents.fp32_contents, got ${others.join(', ')}`);
