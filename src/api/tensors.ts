@@ -116,10 +116,20 @@ function wireDims(shape: readonly WireLong[] | undefined, name: string): number[
   });
 }
 
+/** Reused for the finite check of misaligned bytes: the check allocates nothing per request. */
+let scratch = new Float32Array(0);
+
 /** Rejects NaN and +-Infinity (also values outside the FP32 range, which became Infinity). */
-function checkFinite(data: Float32Array, spec: TensorSpec): void {
+function checkFinite(bytes: Uint8Array, spec: TensorSpec): void {
+  const n = bytes.byteLength >> 2;
+  let data: Float32Array;
+  if (LITTLE_ENDIAN_HOST && bytes.byteOffset % 4 === 0) data = new Float32Array(bytes.buffer, bytes.byteOffset, n);
+  else {
+    if (scratch.length < n) scratch = new Float32Array(n);
+    data = float32Into(bytes, scratch);
+  }
   const sampleSize = product(spec.sampleShape);
-  for (let i = 0; i < data.length; i++) {
+  for (let i = 0; i < n; i++) {
     const v = data[i]!;
     if (!Number.isFinite(v)) {
       const sample = Math.floor(i / sampleSize);
@@ -131,17 +141,40 @@ function checkFinite(data: Float32Array, spec: TensorSpec): void {
   }
 }
 
-/** Little-endian FP32 bytes into a fresh (aligned, unshared) Float32Array. */
-export function float32FromLE(bytes: Uint8Array): Float32Array {
-  const n = bytes.byteLength / 4;
-  const out = new Float32Array(n);
-  if (LITTLE_ENDIAN_HOST) {
-    new Uint8Array(out.buffer).set(bytes.subarray(0, n * 4));
-  } else {
+/** FP32 LE `bytes` decoded into the start of `out` (a view of the first bytes/4 values). */
+function float32Into(bytes: Uint8Array, out: Float32Array): Float32Array {
+  const n = bytes.byteLength >> 2;
+  if (LITTLE_ENDIAN_HOST) new Uint8Array(out.buffer, out.byteOffset, n * 4).set(bytes.subarray(0, n * 4));
+  else {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
   }
-  return out;
+  return out.subarray(0, n);
+}
+
+/** A tensor over FP32 bytes; `data` is made only when someone asks for floats. */
+class BytesTensor implements DecodedTensor {
+  private floats: Float32Array | undefined;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly batch: number,
+    readonly shape: readonly number[],
+  ) {}
+  get data(): Float32Array {
+    this.floats ??= float32View(this.bytes);
+    return this.floats;
+  }
+}
+
+/** A tensor over floats decoded from JSON or typed contents (already a fresh array). */
+function floatTensor(data: Float32Array, batch: number, shape: readonly number[]): DecodedTensor {
+  const bytes = LITTLE_ENDIAN_HOST ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : float32ToLE(data);
+  return { bytes, data, batch, shape };
+}
+
+/** Little-endian FP32 bytes into a fresh (aligned, unshared) Float32Array. */
+export function float32FromLE(bytes: Uint8Array): Float32Array {
+  return float32Into(bytes, new Float32Array(bytes.byteLength >> 2));
 }
 
 /**
@@ -221,7 +254,7 @@ export function decodeGrpcInput(req: WireModelInferRequest, spec: TensorSpec): D
   const batch = checkShape(dims, spec);
   const count = product(dims);
 
-  let data: Float32Array;
+  let tensor: DecodedTensor;
   const typed = nonEmptyTyped(input.contents);
   const rawBytes = raw[0];
   if (rawBytes !== undefined) {
@@ -232,7 +265,8 @@ export function decodeGrpcInput(req: WireModelInferRequest, spec: TensorSpec): D
         `input '${name}': raw content has ${rawBytes.byteLength} bytes, expected ${count * 4} (shape ${fmtShape(dims)} x 4 bytes of FP32)`,
         { bytes: rawBytes.byteLength, expected: count * 4 },
       );
-    data = float32View(rawBytes);
+    checkFinite(rawBytes, spec);
+    tensor = new BytesTensor(rawBytes, batch, dims);
   } else {
     const others = typed.filter((f) => f !== 'fp32_contents');
     if (others.length > 0) throw invalid(`input '${name}': FP32 data belongs in contents.fp32_contents, got ${others.join(', ')}`);
@@ -243,11 +277,11 @@ export function decodeGrpcInput(req: WireModelInferRequest, spec: TensorSpec): D
         values: values.length,
         expected: count,
       });
-    data = Float32Array.from(values);
+    tensor = floatTensor(Float32Array.from(values), batch, dims);
+    checkFinite(tensor.bytes, spec);
   }
-  checkFinite(data, spec);
   const outputs = checkRequestedOutputs((req.outputs ?? []).map((o) => o.name ?? ''));
-  return { tensor: { data, batch, shape: dims }, outputs, wantsRaw: rawBytes !== undefined };
+  return { tensor, outputs, wantsRaw: rawBytes !== undefined };
 }
 
 function jsonKind(v: unknown): string {
@@ -329,8 +363,8 @@ export function decodeRestInfer(body: unknown, spec: TensorSpec): DecodedRestInf
     throw invalid(`input '${name}': the binary tensor data extension is not supported; send data as a JSON array`);
   const dims = jsonDims(input['shape'], name);
   const batch = checkShape(dims, spec);
-  const data = flattenJsonData(input['data'], dims, name);
-  checkFinite(data, spec);
+  const tensor = floatTensor(flattenJsonData(input['data'], dims, name), batch, dims);
+  checkFinite(tensor.bytes, spec);
 
   const outs = body['outputs'];
   const names: string[] = [];
@@ -344,7 +378,7 @@ export function decodeRestInfer(body: unknown, spec: TensorSpec): DecodedRestInf
       names.push(o['name']);
     }
   }
-  return { id: id ?? '', params, tensor: { data, batch, shape: dims }, outputs: checkRequestedOutputs(names) };
+  return { id: id ?? '', params, tensor, outputs: checkRequestedOutputs(names) };
 }
 
 /** The `slackserve.*` response parameters describing what served a request. */

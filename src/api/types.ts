@@ -39,7 +39,12 @@ export interface ServerMetadata {
 
 /** A validated input tensor: whole FP32 samples, row-major. */
 export interface DecodedTensor {
-  /** batch x product(sampleShape) finite values. */
+  /**
+   * batch x product(sampleShape) finite FP32 values as little-endian bytes. Over gRPC this is a
+   * view into the received message (no copy): read it, never mutate or transfer it.
+   */
+  readonly bytes: Uint8Array;
+  /** The same values as floats: a view when the bytes are aligned, else a copy made on first use. */
   readonly data: Float32Array;
   readonly batch: number;
   /** [batch, ...sampleShape]. */

@@ -12,7 +12,7 @@ import type { InferenceReply, RequestQueue } from '../queue/types.js';
 import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Catalogue } from '../supernet/catalogue.js';
-import { bytesOf, floatsOf } from '../worker/tensors.js';
+import { floatsOf } from '../worker/tensors.js';
 
 export interface FrontendOptions {
   readonly id: string;
@@ -227,7 +227,7 @@ export class Frontend implements InferenceBackend {
         sloClass: req.slo.sloClass,
         downgraded,
         shape: req.tensor.shape,
-        data: bytesOf(req.tensor.data),
+        data: req.tensor.bytes,
         ...(ctx.onEarly ? { stream: true } : {}),
       })
       .catch((e: unknown) => this.finish(id, call, asSlackserveError(e)));

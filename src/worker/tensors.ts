@@ -11,15 +11,19 @@ export function bytesOf(f: Float32Array): Uint8Array {
   return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
 }
 
-/** Concatenates request tensors into one batch the executor may own (in `alloc(n)`'s array). */
-export function concatBatch(parts: readonly Float32Array[], alloc: (n: number) => Float32Array = (n) => new Float32Array(n)): Float32Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = alloc(n);
+/**
+ * Concatenates request tensors (FP32 little-endian bytes, any alignment) into one batch the
+ * executor may own, in `alloc(floats)`'s array: one copy per request, nothing else allocated.
+ */
+export function concatBatch(parts: readonly Uint8Array[], alloc: (floats: number) => Float32Array = (n) => new Float32Array(n)): Float32Array {
+  let bytes = 0;
+  for (const p of parts) bytes += p.byteLength;
+  const out = alloc(bytes / 4);
+  const view = new Uint8Array(out.buffer, out.byteOffset, bytes);
   let at = 0;
   for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+    view.set(p, at);
+    at += p.byteLength;
   }
   return out;
 }

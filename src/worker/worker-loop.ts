@@ -16,7 +16,7 @@ import { EdfQueue } from '../scheduler/edf-queue.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Dispatch, Drop, ExitView, Policy, QueuedRequest } from '../scheduler/types.js';
 import { StagedBatch } from './staged-batch.js';
-import { argmaxRows, bytesOf, concatBatch, floatsOf } from './tensors.js';
+import { argmaxRows, bytesOf, concatBatch } from './tensors.js';
 
 /** What the loop needs from the executor (the real one, or a trivial model in queue benchmarks). */
 export interface BatchRunner {
@@ -56,7 +56,7 @@ export interface WorkerLoopOptions {
 
 interface Held {
   readonly delivery: Delivery;
-  readonly images: Float32Array;
+  /** Images in the request. */
   readonly count: number;
 }
 
@@ -165,9 +165,10 @@ export class WorkerLoop {
         continue;
       }
       const key = this.seq++;
-      const images = floatsOf(q.data);
-      const r: QueuedRequest = { key, arrival: q.arrivalMs, deadline: q.deadlineMs, minAccuracy: q.minAccuracy, priority: q.priority, sheddable: q.sheddable, size: images.length / this.o.sampleSize };
-      this.held.set(key, { delivery: d, images, count: images.length / this.o.sampleSize });
+      // the bytes stay as they came (a view, however aligned): they are copied once, into the batch
+      const count = q.data.byteLength / 4 / this.o.sampleSize;
+      const r: QueuedRequest = { key, arrival: q.arrivalMs, deadline: q.deadlineMs, minAccuracy: q.minAccuracy, priority: q.priority, sheddable: q.sheddable, size: count };
+      this.held.set(key, { delivery: d, count });
       this.byId.set(q.id, r);
       this.local.push(r);
     }
@@ -298,7 +299,7 @@ export class WorkerLoop {
     for (const h of helds) this.forget(h.delivery.request.id);
     const start = this.o.clock();
     const images = concatBatch(
-      helds.map((h) => h.images),
+      helds.map((h) => h.delivery.request.data),
       (n) => this.o.executor.batchBuffer?.(n) ?? new Float32Array(n),
     );
     const total = images.length / this.o.sampleSize;
