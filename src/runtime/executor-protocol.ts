@@ -7,6 +7,8 @@ export type RunMode = 'whole' | 'staged';
 
 export interface ThreadInit {
   readonly dir: string;
+  /** The executor's batch slots (shared memory, maxBatch images each): a run may name one instead of carrying images. */
+  readonly slots: readonly SharedArrayBuffer[];
   readonly settings: SessionSettings;
   readonly encoding: Encoding;
 }
@@ -16,10 +18,11 @@ export interface RunMessage {
   readonly id: number;
   readonly subnetId: string;
   readonly mode: RunMode;
-  /** The batch (may be a view on a longer pooled buffer, whose whole buffer was transferred). */
-  readonly images: Float32Array;
-  /** The images' buffer is the executor's: send it back with the answer for reuse. */
-  readonly pooled?: boolean;
+  /** The batch, when it is in no slot (its buffer transferred). */
+  readonly images?: Float32Array;
+  /** The batch is the first `floats` values of this shared slot (nothing transferred or copied). */
+  readonly slot?: number;
+  readonly floats?: number;
   /** Staged only: after each stage wait for a 'keep' message and drop the rows not kept. */
   readonly saveCompute?: boolean;
   /** Fault injection: the thread exits while holding this batch, before onnxruntime runs it. */
@@ -45,7 +48,5 @@ export type FromThread =
       readonly logits: Float32Array;
       readonly computeMs: number;
       readonly rows?: Int32Array;
-      /** The batch's input buffer, handed back for reuse when it came from the executor's pool. */
-      readonly input?: ArrayBuffer;
     }
   | { readonly type: 'error'; readonly id: number; readonly code: ErrorCode; readonly message: string };

@@ -24,6 +24,24 @@ try {
   process.exit(1);
 }
 
+const slotViews = init.slots.map((sab) => new Float32Array(sab));
+/**
+ * onnxruntime-node refuses tensors over shared memory ("Invalid argument"), so a batch in a slot
+ * is copied into this thread's own buffer (allocated once; a thread runs one batch at a time).
+ */
+let local = new Float32Array(0);
+
+/** The batch a run message names (from its shared slot, or the images it carries). */
+function imagesOf(msg: RunMessage): Float32Array {
+  if (msg.slot === undefined) return msg.images ?? new Float32Array(0);
+  const view = slotViews[msg.slot];
+  if (!view) throw new Error(`batch slot ${msg.slot} does not exist`);
+  const floats = msg.floats ?? 0;
+  if (local.length < view.length) local = new Float32Array(view.length);
+  local.set(view.subarray(0, floats));
+  return local.subarray(0, floats);
+}
+
 const keepWaiters = new Map<number, (rows: Int32Array) => void>();
 
 port.on('message', (msg: ToThread) => {
@@ -53,9 +71,9 @@ function sliceRows(t: ort.Tensor, positions: readonly number[]): ort.Tensor {
  * which original rows continue; the hidden state is cut to them. Final logits come back for the
  * rows still present, with their original indices.
  */
-async function runSaving(msg: RunMessage): Promise<{ logits: Float32Array; rows: Int32Array }> {
-  let rows: Int32Array = Int32Array.from({ length: msg.images.length / graphs.catalogue.sampleSize }, (_, i) => i);
-  let input: ort.Tensor | Float32Array = msg.images;
+async function runSaving(msg: RunMessage, images: Float32Array): Promise<{ logits: Float32Array; rows: Int32Array }> {
+  let rows: Int32Array = Int32Array.from({ length: images.length / graphs.catalogue.sampleSize }, (_, i) => i);
+  let input: ort.Tensor | Float32Array = images;
   for (const st of graphs.catalogue.stageChain(msg.subnetId)) {
     const out = await graphs.runStage(input, msg.subnetId, st.id);
     const copy = out.ramp.slice();
@@ -85,19 +103,19 @@ async function run(msg: RunMessage): Promise<void> {
   try {
     let logits: Float32Array;
     let rows: Int32Array | undefined;
-    if (msg.mode === 'whole') logits = await graphs.runWhole(msg.images, msg.subnetId);
-    else if (msg.saveCompute) ({ logits, rows } = await runSaving(msg));
+    const images = imagesOf(msg);
+    if (msg.mode === 'whole') logits = await graphs.runWhole(images, msg.subnetId);
+    else if (msg.saveCompute) ({ logits, rows } = await runSaving(msg, images));
     else
       logits = (
-        await graphs.runStaged(msg.images, msg.subnetId, (stage, ramp) => {
+        await graphs.runStaged(images, msg.subnetId, (stage, ramp) => {
           const copy = ramp.slice();
           post({ type: 'stage', id: msg.id, stage, logits: copy }, [copy.buffer]);
         })
       ).logits;
     // onnxruntime owns its output buffers; hand back a copy we can transfer without a second copy.
     const out = logits.slice();
-    const input = msg.pooled ? (msg.images.buffer as ArrayBuffer) : undefined;
-    post({ type: 'done', id: msg.id, logits: out, computeMs: performance.now() - t0, ...(rows ? { rows } : {}), ...(input ? { input } : {}) }, input ? [out.buffer, input] : [out.buffer]);
+    post({ type: 'done', id: msg.id, logits: out, computeMs: performance.now() - t0, ...(rows ? { rows } : {}) }, [out.buffer]);
   } catch (err) {
     const e = asSlackserveError(err);
     post({ type: 'error', id: msg.id, code: e.code, message: e.message });

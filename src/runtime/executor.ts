@@ -95,14 +95,25 @@ export class Executor {
   private drained: (() => void) | null = null;
   /** Threads replaced after dying, for metrics and tests. */
   restarts = 0;
-  /** Input buffers of maxBatch images, back from the threads, for the next batches (see batchBuffer). */
-  private readonly pool: ArrayBuffer[] = [];
-  private readonly pooled = new WeakSet<ArrayBuffer>();
+  /**
+   * Batch slots: shared memory of maxBatch images each, given to every thread once at its start.
+   * A batch written into a slot travels as the slot's index: no buffer is transferred or
+   * allocated per batch (a transferred buffer counts as a new external allocation to V8 on each
+   * side, which triggered a mark-compact every ~100 ms under load).
+   */
+  private readonly slots: SharedArrayBuffer[];
+  private readonly slotOf = new Map<SharedArrayBuffer, number>();
+  private readonly freeSlots: number[];
 
   private constructor(
     readonly catalogue: Catalogue,
     readonly settings: ExecutorSettings,
-  ) {}
+  ) {
+    const slotBytes = settings.maxBatch * catalogue.sampleSize * 4;
+    this.slots = Array.from({ length: 2 * settings.threads + 2 }, () => new SharedArrayBuffer(slotBytes));
+    this.slots.forEach((sab, i) => this.slotOf.set(sab, i));
+    this.freeSlots = this.slots.map((_, i) => i);
+  }
 
   static async start(dir: string, settings: ExecutorSettings): Promise<Executor> {
     const ex = new Executor(Catalogue.load(dir), settings);
@@ -117,6 +128,7 @@ export class Executor {
       dir: this.catalogue.dir,
       settings: { intraOpThreads, executionProvider, spinning: spinning ?? false },
       encoding: this.settings.encoding ?? 'branched',
+      slots: this.slots,
     };
     const worker = new Worker(threadEntry(), { workerData: init });
     const thread: Thread = { index, worker, ready: false, job: null };
@@ -159,10 +171,6 @@ export class Executor {
     }
     thread.job = null;
     if (this.closed && this.threads.every((t) => !t.job)) this.drained?.();
-    if (msg.type === 'done' && msg.input && this.pool.length < 2 * this.threads.length + 2) {
-      this.pooled.add(msg.input);
-      this.pool.push(msg.input);
-    }
     if (msg.type === 'done')
       job.resolve({ logits: msg.logits, ramps: job.ramps, computeMs: msg.computeMs, batch: job.batch, thread: thread.index, ...(msg.rows ? { rows: msg.rows } : {}) });
     else job.reject(new SlackserveError(msg.code, msg.message));
@@ -192,34 +200,43 @@ export class Executor {
   }
 
   /**
-   * A Float32Array of `floats` values to fill with a batch and pass to `run`: a view on a reused
-   * buffer of maxBatch images, so a batch allocates nothing. A buffer is in the pool only after
-   * its thread handed it back (transfer detaches it here while the thread holds it), so two
-   * batches never share one.
+   * A Float32Array of `floats` values to fill with a batch and pass to `run` (exactly once): a view
+   * on a free batch slot, so a batch allocates nothing. The slot is the batch's until its run
+   * settles, so two batches never share one; with every slot taken, a fresh array.
    */
   batchBuffer(floats: number): Float32Array {
-    const capacity = this.settings.maxBatch * this.catalogue.sampleSize;
-    if (floats > capacity) return new Float32Array(floats);
-    let buf = this.pool.pop();
-    if (!buf) {
-      buf = new ArrayBuffer(capacity * 4);
-      this.pooled.add(buf);
-    }
-    return new Float32Array(buf, 0, floats);
+    const slot = floats <= this.settings.maxBatch * this.catalogue.sampleSize ? this.freeSlots.pop() : undefined;
+    if (slot === undefined) return new Float32Array(floats);
+    return new Float32Array(this.slots[slot] as SharedArrayBuffer, 0, floats);
+  }
+
+  /** The slot a batch's images live in, if any. */
+  private slotIndex(images: Float32Array): number | undefined {
+    return images.buffer instanceof SharedArrayBuffer ? this.slotOf.get(images.buffer) : undefined;
+  }
+
+  /** The batch in `images` is settled (answered, failed or refused): its slot is free again. */
+  private releaseSlot(images: Float32Array): void {
+    const slot = this.slotIndex(images);
+    if (slot !== undefined && !this.freeSlots.includes(slot)) this.freeSlots.push(slot);
   }
 
   /** Runs one batch on a subnet. Takes ownership of `images` (its buffer may be transferred). */
   run(images: Float32Array, subnetId: string, options: RunOptions = {}): Promise<RunResult> {
-    if (this.closed) return Promise.reject(new SlackserveError('BACKEND_UNAVAILABLE', 'executor is closed'));
-    if (this.startFailure && !this.threads.some((t) => t.ready)) return Promise.reject(this.startFailure);
+    const refuse = (err: unknown): Promise<never> => {
+      this.releaseSlot(images);
+      return Promise.reject(err);
+    };
+    if (this.closed) return refuse(new SlackserveError('BACKEND_UNAVAILABLE', 'executor is closed'));
+    if (this.startFailure && !this.threads.some((t) => t.ready)) return refuse(this.startFailure);
     let batch: number;
     try {
       this.catalogue.subnet(subnetId);
       batch = checkBatch(images, this.catalogue.sampleSize, this.settings.maxBatch, options.checked !== true);
     } catch (err) {
-      return Promise.reject(err);
+      return refuse(err);
     }
-    return new Promise((resolve, reject) => {
+    return new Promise<RunResult>((resolve, reject) => {
       this.waiting.push({
         id: this.nextId++,
         subnetId,
@@ -230,8 +247,15 @@ export class Executor {
         saveCompute: options.saveCompute === true && (options.mode ?? 'whole') === 'staged',
         exited: new Set(),
         ramps: [],
-        resolve,
-        reject,
+        // however the batch settles, its slot is free again (only then: the thread reads it until)
+        resolve: (r) => {
+          this.releaseSlot(images);
+          resolve(r);
+        },
+        reject: (e) => {
+          this.releaseSlot(images);
+          reject(e);
+        },
       });
       this.dispatch();
     });
@@ -243,24 +267,19 @@ export class Executor {
       if (!thread.ready || thread.job) continue;
       const job = this.waiting.shift() as Job;
       thread.job = job;
-      // Transfer the buffer when the array owns all of it or it is one of the pool's; a view into
-      // someone else's larger buffer, or a SharedArrayBuffer (not transferable), is copied.
-      const buf = job.images.buffer;
-      const pooled = buf instanceof ArrayBuffer && this.pooled.has(buf);
-      const own = pooled || (buf instanceof ArrayBuffer && job.images.byteOffset === 0 && job.images.byteLength === buf.byteLength);
-      const images = own ? job.images : job.images.slice();
       const crash = this.crashNext.delete(thread.index);
-      const msg: ToThread = {
-        type: 'run',
-        id: job.id,
-        subnetId: job.subnetId,
-        mode: job.mode,
-        images,
-        ...(pooled ? { pooled: true } : {}),
-        ...(job.saveCompute ? { saveCompute: true } : {}),
-        ...(crash ? { crash } : {}),
-      };
-      thread.worker.postMessage(msg, [images.buffer as ArrayBuffer]);
+      const base = { type: 'run', id: job.id, subnetId: job.subnetId, mode: job.mode, ...(job.saveCompute ? { saveCompute: true } : {}), ...(crash ? { crash } : {}) } as const;
+      const slot = this.slotIndex(job.images);
+      if (slot !== undefined) {
+        thread.worker.postMessage({ ...base, slot, floats: job.images.length } satisfies ToThread);
+        continue;
+      }
+      // Transfer the buffer when the array owns all of it; a view into a larger buffer, or
+      // someone else's SharedArrayBuffer (not transferable), is copied.
+      const buf = job.images.buffer;
+      const own = buf instanceof ArrayBuffer && job.images.byteOffset === 0 && job.images.byteLength === buf.byteLength;
+      const images = own ? job.images : job.images.slice();
+      thread.worker.postMessage({ ...base, images } satisfies ToThread, [images.buffer as ArrayBuffer]);
     }
   }
 
