@@ -145,10 +145,12 @@ export interface SlackserveOptions {
   readonly policy: string;
   readonly redisUrl: string;
   readonly threads: number | undefined;
+  /** Path of bin/slackserve.js (default: this checkout's). */
+  readonly cli?: string | undefined;
 }
 
 export async function startServer(name: ServerName, o: SlackserveOptions): Promise<Server> {
-  const cli = 'bin/slackserve.js';
+  const cli = o.cli ?? 'bin/slackserve.js';
   const common = ['--host', '127.0.0.1', ...(o.threads ? ['--threads', String(o.threads)] : [])];
   if (name === 'echo') {
     const port = await freePort();

@@ -86,8 +86,6 @@ export function report(i: ReportInput): { results: Record<string, Record<string,
             `${n} images=${k} at ${at}: load generator limited (h2load ${(100 * r.h2load.core_fraction).toFixed(0)}% of a core, achieved ${r.achieved_rps.toFixed(0)} req/s${r.offered_rps === null ? '' : ` of ${r.offered_rps}`})`,
           );
       }
-      for (const key of [...i.ratesFor(k), 'sat'])
-        if (crashed(n, key) > 0) warnings.push(`${n} images=${k} ${key === 'sat' ? 'saturation' : `at ${key} req/s`}: a server process died in ${crashed(n, key)} run(s) (see crashes)`);
       perServer[n] = {
         cpu: atCpu
           ? {

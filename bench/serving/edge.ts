@@ -58,6 +58,9 @@ const { values: opt } = parseArgs({
     'sample-s': { type: 'string', default: '30' },
     /** on: a server that dies during a run is started afresh (the run is recorded under crashes). */
     restart: { type: 'string', default: 'on' },
+    'max-restarts': { type: 'string', default: '10' },
+    /** The slackserve entry point the embedded and split servers run (another checkout's bin/slackserve.js). */
+    cli: { type: 'string', default: 'bin/slackserve.js' },
     'soak-fraction': { type: 'string', default: '0.7' },
   },
 });
@@ -71,7 +74,7 @@ function writeOut(path: string, json: unknown): void {
 }
 
 ensureH2load();
-const serverOpts = { policy: opt.policy, redisUrl: opt.redis, threads: opt.threads ? Number(opt.threads) : undefined };
+const serverOpts = { policy: opt.policy, redisUrl: opt.redis, threads: opt.threads ? Number(opt.threads) : undefined, cli: opt.cli };
 const budgetMs = Number(opt['budget-ms']);
 const seconds = Number(opt.seconds);
 const command = `node dist-bench/bench/serving/edge.js ${process.argv.slice(2).join(' ')}`.trim();
@@ -126,18 +129,63 @@ const live = new Map<ServerName, Server>();
 const runs = new Map<string, RunRecord[]>(); // `${server}/${images}/${rate|sat}`
 const crashes: Crash[] = [];
 
+const restarts = new Map<ServerName, number>();
+const dropped = new Set<ServerName>();
+
+/** Records a server that died (or a run that failed), stops what is left of it. */
+async function fail(n: ServerName, s: Server, k: number, key: string, rep: number, e: unknown): Promise<void> {
+  await new Promise((r) => setTimeout(r, 500)); // let exit events arrive
+  const exits = s.procs.filter((p) => !p.alive).map((p) => ({ role: p.role, exit: p.exit ?? '?', tail: p.tail.slice(-15) }));
+  const why = (l: readonly string[]): string => l.find((x) => /Error/.test(x))?.trim() ?? '';
+  const error = exits.length > 0 ? exits.map((x) => `${x.role} exited (${x.exit}): ${why(x.tail)}`).join('; ') : (e as Error).message.slice(0, 500);
+  crashes.push({ server: n, images: k, run: key, rep, error, exits });
+  warnings.push(`${n} images=${k} ${key === 'sat' ? 'saturation' : key === 'warmup' ? 'warm-up' : `at ${key} req/s`}${rep > 0 ? ` rep ${rep}` : ''}: ${error}`);
+  log(`${n} images=${k} ${key}: FAILED (${error.slice(0, 200)})`);
+  live.delete(n);
+  await s.stop().catch(() => undefined);
+}
+
+/** Starts a server and warms it up; one that dies meanwhile is started again (failures count toward --max-restarts). */
 async function start(n: ServerName): Promise<void> {
-  log(`starting ${n}`);
-  const s = await startServer(n, serverOpts);
-  live.set(n, s);
-  for (const k of imageCounts) {
-    log(`warm-up ${n} images=${k}: ${opt['warmup-s']} s at ${ratesFor(k)[0]} req/s`);
-    await measure(s, { body: bodies.get(k)!.file, images: k, seconds: Number(opt['warmup-s']), clients: 1, streams: 64, rate: ratesFor(k)[0] });
+  for (;;) {
+    log(`starting ${n}`);
+    let s: Server;
+    try {
+      s = await startServer(n, serverOpts);
+    } catch (e) {
+      warnings.push(`${n}: did not start: ${String(e).slice(0, 300)}`);
+      dropped.add(n);
+      return;
+    }
+    live.set(n, s);
+    let k = 0;
+    try {
+      for (k of imageCounts) {
+        log(`warm-up ${n} images=${k}: ${opt['warmup-s']} s at ${ratesFor(k)[0]} req/s`);
+        await measure(s, { body: bodies.get(k)!.file, images: k, seconds: Number(opt['warmup-s']), clients: 1, streams: 64, rate: ratesFor(k)[0] });
+        if (s.procs.some((p) => !p.alive)) throw new Error('a server process exited during the warm-up');
+      }
+      return;
+    } catch (e) {
+      await fail(n, s, k, 'warmup', 0, e);
+    }
+    if (!failed(n)) return;
   }
 }
 
-/** One measurement; a server that dies during it is recorded, stopped and (--restart on) started afresh. */
+/** Counts a failure of `n`; false once it may not be started again (then it is dropped). */
+function failed(n: ServerName): boolean {
+  const c = (restarts.get(n) ?? 0) + 1;
+  restarts.set(n, c);
+  if (opt.restart === 'on' && c <= Number(opt['max-restarts'])) return true;
+  dropped.add(n);
+  warnings.push(`${n}: dropped after ${c} failure(s) (--restart ${opt.restart}, --max-restarts ${opt['max-restarts']})`);
+  return false;
+}
+
+/** One measurement; a server that dies during it is recorded and stopped, and (--restart on) started afresh for its next run. */
 async function run(n: ServerName, k: number, key: string, rep: number, spec: MeasureSpec): Promise<void> {
+  if (!live.has(n) && !dropped.has(n)) await start(n); // after a failure: started again only when next needed
   const s = live.get(n);
   if (!s) return;
   try {
@@ -149,13 +197,8 @@ async function run(n: ServerName, k: number, key: string, rep: number, spec: Mea
         `cpu ${r.cpu_us_per_req.toFixed(0)} µs/req, p50 ${r.latency.p50_ms.toFixed(2)} p99 ${r.latency.p99_ms.toFixed(2)} max ${r.latency.max_ms.toFixed(1)} ms, h2load ${(100 * r.h2load.core_fraction).toFixed(0)}% core`,
     );
   } catch (e) {
-    await new Promise((r) => setTimeout(r, 500)); // let exit events arrive
-    const exits = s.procs.filter((p) => !p.alive).map((p) => ({ role: p.role, exit: p.exit ?? '?', tail: p.tail.slice(-15) }));
-    crashes.push({ server: n, images: k, run: key, rep: rep + 1, error: (e as Error).message.slice(0, 500), exits });
-    log(`${n} images=${k} ${key}: FAILED (${(e as Error).message.slice(0, 200)}); ${opt.restart === 'on' ? 'restarting it' : 'dropping it'}`);
-    live.delete(n);
-    await s.stop().catch(() => undefined);
-    if (opt.restart === 'on') await start(n).catch((err: unknown) => log(`${n}: restart failed: ${String(err)}`));
+    await fail(n, s, k, key, rep + 1, e);
+    failed(n);
   }
 }
 
@@ -190,8 +233,11 @@ const json = roundTree({
     saturation_h2load: { clients: Number(opt['sat-clients']), max_streams: Object.fromEntries(imageCounts.map((k) => [k, satStreams(k)])) },
     budget_ms: budgetMs,
     policy: opt.policy,
+    cli: opt.cli,
     body_bytes: Object.fromEntries([...bodies].map(([k, b]) => [k, b.bytes])),
     restart_after_crash: opt.restart,
+    max_restarts: Number(opt['max-restarts']),
+    restarts: Object.fromEntries(restarts),
   },
   method: METHOD,
   results,
