@@ -65,10 +65,13 @@ export class Proc {
     readonly role: string,
     args: readonly string[],
     env: Record<string, string> = {},
+    /** Preload probe.ts (off: no probe, no SIGUSR2, which would end the process). */
+    readonly probed = true,
   ) {
     this.probeFile = join(tmpdir(), `edge-probe-${process.pid}-${role}-${Math.random().toString(36).slice(2, 8)}.json`);
+    const probeEnv = probed ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PROBE}`.trim(), SLACKSERVE_PROBE_OUT: this.probeFile } : {};
     this.child = spawn(process.execPath, args, {
-      env: { ...process.env, ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PROBE}`.trim(), SLACKSERVE_PROBE_OUT: this.probeFile },
+      env: { ...process.env, ...env, ...probeEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const tag = (d: Buffer): void => {
@@ -98,6 +101,7 @@ export class Proc {
   }
   /** The probe's figures since its previous dump (resets them). */
   async probe(timeoutMs = 3000): Promise<ProbeDump | undefined> {
+    if (!this.probed || !this.alive) return undefined;
     rmSync(this.probeFile, { force: true });
     this.child.kill('SIGUSR2');
     const end = Date.now() + timeoutMs;
@@ -147,6 +151,8 @@ export interface SlackserveOptions {
   readonly threads: number | undefined;
   /** Path of bin/slackserve.js (default: this checkout's). */
   readonly cli?: string | undefined;
+  /** Preload the probe into every server process (default true). */
+  readonly probe?: boolean;
 }
 
 export async function startServer(name: ServerName, o: SlackserveOptions): Promise<Server> {
@@ -154,7 +160,7 @@ export async function startServer(name: ServerName, o: SlackserveOptions): Promi
   const common = ['--host', '127.0.0.1', ...(o.threads ? ['--threads', String(o.threads)] : [])];
   if (name === 'echo') {
     const port = await freePort();
-    const p = new Proc('echo', [ECHO, String(port)]);
+    const p = new Proc('echo', [ECHO, String(port)], {}, o.probe ?? true);
     await waitFor('echo', () => probeTcp(port), [p]);
     return { name, grpcPort: port, metricsPort: undefined, procs: [p], stop: () => p.stop() };
   }
@@ -162,7 +168,7 @@ export async function startServer(name: ServerName, o: SlackserveOptions): Promi
   const httpPort = await freePort();
   const edge = ['--grpc-port', String(grpcPort), '--http-port', String(httpPort)];
   if (name === 'embedded') {
-    const p = new Proc('serve', [cli, 'serve', '--policy', o.policy, ...edge, ...common]);
+    const p = new Proc('serve', [cli, 'serve', '--policy', o.policy, ...edge, ...common], {}, o.probe ?? true);
     await waitFor('embedded', httpOk(httpPort, '/v2/health/ready'), [p]);
     return { name, grpcPort, metricsPort: httpPort, procs: [p], stop: () => p.stop() };
   }
@@ -170,9 +176,9 @@ export async function startServer(name: ServerName, o: SlackserveOptions): Promi
   const prefix = `edgebench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const env = { SLACKSERVE_QUEUE_PREFIX: prefix };
   const metricsPort = await freePort();
-  const worker = new Proc('worker', [cli, 'worker', '--redis', o.redisUrl, '--policy', o.policy, '--metrics-port', String(metricsPort), ...common], env);
+  const worker = new Proc('worker', [cli, 'worker', '--redis', o.redisUrl, '--policy', o.policy, '--metrics-port', String(metricsPort), ...common], env, o.probe ?? true);
   // the frontend takes no --policy; the environment keeps its log line and config the worker's
-  const frontend = new Proc('frontend', [cli, 'frontend', '--redis', o.redisUrl, ...edge, '--host', '127.0.0.1'], { ...env, SLACKSERVE_POLICY: o.policy });
+  const frontend = new Proc('frontend', [cli, 'frontend', '--redis', o.redisUrl, ...edge, '--host', '127.0.0.1'], { ...env, SLACKSERVE_POLICY: o.policy }, o.probe ?? true);
   const procs = [frontend, worker];
   try {
     await waitFor('split worker', httpOk(metricsPort, '/v2/health/ready'), procs);

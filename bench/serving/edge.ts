@@ -18,6 +18,15 @@
  *   node dist-bench/bench/serving/edge.js --reps 3 --seconds 10 --out     # bench/results/serving-edge.json
  *   node dist-bench/bench/serving/edge.js --images 16 --servers echo,embedded --reps 1 --seconds 5
  *   node dist-bench/bench/serving/edge.js --soak 10 --server embedded --out  # serving-edge-soak.json
+ * Flags: --servers echo,embedded,split  --images 1,16  --reps 3  --seconds 10 (each run)
+ *   --rates 250,500,1000 (1 image) --rates-multi 75,150,300 (more images)  --cpu-rate 1000
+ *   --cpu-rate-multi 300 (CPU/request is reported there; added to the rates)  --clients 1
+ *   --streams 64 (fixed-rate h2load -c/-m)  --sat-clients 4 --sat-streams auto (max(4, 64/images))
+ *   --budget-ms 1000  --policy static-smallest  --threads N  --redis URL  --warmup-s 3
+ *   --restart on --max-restarts 10 (a server that dies mid-run is recorded under `crashes` and
+ *   started again for its next run)  --cli PATH (another checkout's bin/slackserve.js)
+ *   --probe on|off  --out (write bench/results/...)  soak: --soak MIN --server NAME --sample-s 30
+ *   --soak-fraction 0.7 (the first of --images is used)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -61,6 +70,8 @@ const { values: opt } = parseArgs({
     'max-restarts': { type: 'string', default: '10' },
     /** The slackserve entry point the embedded and split servers run (another checkout's bin/slackserve.js). */
     cli: { type: 'string', default: 'bin/slackserve.js' },
+    /** off: no probe preloaded (no GC/event-loop figures; saves its ~14 ms CPU/s per process). */
+    probe: { type: 'string', default: 'on' },
     'soak-fraction': { type: 'string', default: '0.7' },
   },
 });
@@ -74,7 +85,7 @@ function writeOut(path: string, json: unknown): void {
 }
 
 ensureH2load();
-const serverOpts = { policy: opt.policy, redisUrl: opt.redis, threads: opt.threads ? Number(opt.threads) : undefined, cli: opt.cli };
+const serverOpts = { policy: opt.policy, redisUrl: opt.redis, threads: opt.threads ? Number(opt.threads) : undefined, cli: opt.cli, probe: opt.probe === 'on' };
 const budgetMs = Number(opt['budget-ms']);
 const seconds = Number(opt.seconds);
 const command = `node dist-bench/bench/serving/edge.js ${process.argv.slice(2).join(' ')}`.trim();
@@ -234,6 +245,7 @@ const json = roundTree({
     budget_ms: budgetMs,
     policy: opt.policy,
     cli: opt.cli,
+    probe: opt.probe,
     body_bytes: Object.fromEntries([...bodies].map(([k, b]) => [k, b.bytes])),
     restart_after_crash: opt.restart,
     max_restarts: Number(opt['max-restarts']),
