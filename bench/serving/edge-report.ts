@@ -1,0 +1,121 @@
+/** The JSON of bench/serving/edge.ts: medians per server and image count, ratios to the echo, warnings. */
+import { medianOf, type RunRecord } from './edge-measure.js';
+import type { ServerName } from './edge-procs.js';
+
+export interface Crash {
+  readonly server: ServerName;
+  readonly images: number;
+  /** The offered rate, or 'sat'. */
+  readonly run: string;
+  readonly rep: number;
+  readonly error: string;
+  readonly exits: readonly { role: string; exit: string; tail: readonly string[] }[];
+}
+
+export const round = (x: number, d = 3): number => (Number.isFinite(x) ? Number(x.toFixed(d)) : x);
+export const ratio = (a: number | undefined, b: number | undefined): number | null =>
+  a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? null : round(a / b);
+export const roundTree = (t: unknown): unknown =>
+  typeof t === 'number'
+    ? Number.isFinite(t)
+      ? round(t)
+      : null
+    : Array.isArray(t)
+      ? t.map(roundTree)
+      : t && typeof t === 'object'
+        ? Object.fromEntries(Object.entries(t).map(([k, v]) => [k, roundTree(v)]))
+        : t;
+
+export const METHOD: readonly string[] = [
+  'cpu_us_per_req: utime+stime (/proc/<pid>/stat, every process of the server: split = frontend + worker, threads included) over the run / successful requests, at the fixed offered rate cpu.offered_rps',
+  "success: the frontend's slackserve_inference_request_success delta (/metrics, read before and after the run); echo: every HTTP 200. success_fraction = success / h2load's HTTP-200 answers (capped at 1); low_success when under 0.99",
+  'saturation: closed loop (h2load -c clients -m max_streams, no --rps) for --seconds; successful answers per second (images_per_s = that x images)',
+  'latency: h2load --log-file over every HTTP-200 answer (grpc-status is invisible to h2load, so fast rejections count too; see success_fraction); h2load times from the moment it sends a request, so a backlog inside h2load (more than -m in flight) is not in it',
+  'probe (per process role): main-thread GC pauses (PerformanceObserver "gc", wall time, so a descheduled GC thread on a busy machine lengthens them) and event-loop delay (monitorEventLoopDelay, 1 ms resolution: each sample spans the 1 ms timer, so an idle loop reads about 1.07 ms) inside the server process over the run, RSS and heapUsed at its end. Its 1 kHz timer costs about 14 ms CPU per second per process (measured idle), which is in cpu_us_per_req (about 55 µs/req per process at 250 req/s, 14 at 1000); --probe off leaves it out',
+  "h2load: its user+sys CPU (bash `times`) / its completed requests; load_generator_limited = h2load over 50% of a core (h2load_busy) or achieved HTTP-200/s under 95% of the offered rate (under_offered, which a saturated server also causes)",
+  'figures are medians over reps (field by field; flags true if any rep); ratios are ratios of those medians to the echo measured in the same run; runs during which a server process died are left out and listed under crashes',
+];
+
+export interface ReportInput {
+  readonly names: readonly ServerName[];
+  readonly imageCounts: readonly number[];
+  readonly runs: ReadonlyMap<string, RunRecord[]>;
+  readonly crashes: readonly Crash[];
+  readonly ratesFor: (k: number) => number[];
+  readonly cpuRateFor: (k: number) => number;
+}
+
+export function report(i: ReportInput): { results: Record<string, Record<string, unknown>>; warnings: string[] } {
+  const warnings: string[] = [];
+  const results: Record<string, Record<string, unknown>> = {};
+  for (const k of i.imageCounts) {
+    const all = (n: string, key: string | number): RunRecord[] => i.runs.get(`${n}/${k}/${key}`) ?? [];
+    const med = (n: string, key: string | number): RunRecord | undefined => (all(n, key).length > 0 ? medianOf(all(n, key)) : undefined);
+    const crashed = (n: string, key: string | number): number => i.crashes.filter((c) => c.server === n && c.images === k && c.run === String(key)).length;
+    const cpuRate = i.cpuRateFor(k);
+    const echoSat = med('echo', 'sat');
+    const echoCpu = med('echo', cpuRate);
+    const embSat = med('embedded', 'sat');
+    const embCpu = med('embedded', cpuRate);
+    const perServer: Record<string, unknown> = {};
+    for (const n of i.names) {
+      const sat = med(n, 'sat');
+      const atCpu = med(n, cpuRate);
+      const rates = i.ratesFor(k).map((rate) => {
+        const r = med(n, rate);
+        const e = med('echo', rate);
+        if (!r) return { offered_rps: rate, measured_reps: 0, crashed_reps: crashed(n, rate) };
+        return {
+          ...r,
+          measured_reps: all(n, rate).length,
+          crashed_reps: crashed(n, rate),
+          ratio_to_echo: {
+            cpu: ratio(r.cpu_us_per_req, e?.cpu_us_per_req),
+            p50: ratio(r.latency.p50_ms, e?.latency.p50_ms),
+            p99: ratio(r.latency.p99_ms, e?.latency.p99_ms),
+            max: ratio(r.latency.max_ms, e?.latency.max_ms),
+          },
+        };
+      });
+      for (const r of [...i.ratesFor(k).map((rate) => med(n, rate)), sat]) {
+        if (!r) continue;
+        const at = r.offered_rps === null ? 'saturation' : `${r.offered_rps} req/s`;
+        if (r.low_success) warnings.push(`${n} images=${k} at ${at}: only ${(100 * r.success_fraction).toFixed(1)}% of HTTP-200 answers were successes`);
+        if (r.load_generator_limited)
+          warnings.push(
+            `${n} images=${k} at ${at}: load generator limited (h2load ${(100 * r.h2load.core_fraction).toFixed(0)}% of a core, achieved ${r.achieved_rps.toFixed(0)} req/s${r.offered_rps === null ? '' : ` of ${r.offered_rps}`})`,
+          );
+      }
+      perServer[n] = {
+        cpu: atCpu
+          ? {
+              offered_rps: cpuRate,
+              cpu_us_per_req: atCpu.cpu_us_per_req,
+              cpu_ratio: ratio(atCpu.cpu_us_per_req, echoCpu?.cpu_us_per_req),
+              ...(n === 'split' ? { split_vs_embedded_cpu_ratio: ratio(atCpu.cpu_us_per_req, embCpu?.cpu_us_per_req) } : {}),
+              success: atCpu.success,
+              success_fraction: atCpu.success_fraction,
+              low_success: atCpu.low_success,
+              h2load_cpu_us_per_req: atCpu.h2load.cpu_us_per_req,
+              load_generator_limited: atCpu.load_generator_limited,
+              per_rep: all(n, cpuRate).map((r) => r.cpu_us_per_req),
+            }
+          : { offered_rps: cpuRate, measured_reps: 0, crashed_reps: crashed(n, cpuRate) },
+        saturation: sat
+          ? {
+              rps: sat.success_rps,
+              images_per_s: sat.success_images_per_s,
+              saturation_ratio: ratio(sat.success_rps, echoSat?.success_rps),
+              ...(n === 'split' ? { split_vs_embedded_ratio: ratio(sat.success_rps, embSat?.success_rps) } : {}),
+              per_rep: all(n, 'sat').map((r) => r.success_rps),
+              crashed_reps: crashed(n, 'sat'),
+              run: sat,
+            }
+          : { measured_reps: 0, crashed_reps: crashed(n, 'sat') },
+        rates,
+      };
+    }
+    results[String(k)] = perServer;
+  }
+  return { results, warnings };
+}
