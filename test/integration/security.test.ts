@@ -4,13 +4,14 @@
  * log and `slackserve config`, TLS and mutual TLS (certificates made with openssl), and the
  * warning a non-loopback bind without tokens earns.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OipClient } from '../../src/client/oip-client.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
@@ -25,7 +26,31 @@ const REDIS_PASSWORD = 'hunter2-redis-pw';
 const TOKENS = ['tok-alpha-123', 'tok-beta-456'];
 const FILE_TOKEN = 'tok-from-file-789';
 const METRICS_TOKEN = 'metrics-tok-xyz';
-const prefix = (tag: string): string => `sec-test-${tag}-${process.pid}-${Date.now()}`;
+const prefixes: string[] = [];
+const prefix = (tag: string): string => {
+  const p = `sec-test-${tag}-${process.pid}-${Date.now()}`;
+  prefixes.push(p);
+  return p;
+};
+
+/** Removes the Redis keys this file's servers left under their queue prefixes (bounded scans). */
+afterAll(async () => {
+  const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    for (const p of prefixes) {
+      let cursor = '0';
+      for (let i = 0; i < 100; i++) {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 200);
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+        if (cursor === '0') break;
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+});
 
 const tmp = mkdtempSync(join(tmpdir(), 'slackserve-sec-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -284,4 +309,45 @@ describe('bind address', () => {
       await s.stop();
     }
   });
+});
+
+describe('worker metrics port', () => {
+  it('/metrics needs the metrics token; health stays open', async () => {
+    const child = spawn(
+      process.execPath,
+      ['bin/slackserve.js', 'worker', '--redis', 'redis://127.0.0.1:6379', '--metrics-port', '0', '--threads', '1', '--policy', 'static-smallest', '--supernet', SUPERNET_DIR],
+      { env: { ...process.env, SLACKSERVE_METRICS_TOKEN: METRICS_TOKEN, SLACKSERVE_QUEUE_PREFIX: prefix('worker') }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((res) => child.once('exit', () => res()));
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`worker did not start in 30 s:\n${out}`)), 30_000);
+        const onData = (): void => {
+          const m = /metrics :(\d+)/.exec(out);
+          if (!m) return;
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        };
+        child.stdout.on('data', onData);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          reject(new Error(`worker exited:\n${out}`));
+        });
+      });
+      const none = await call(port, '/metrics');
+      expect(none.status).toBe(401);
+      expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+      expect((await call(port, '/metrics', { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+      const ok = await call(port, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      expect(ok.status).toBe(200);
+      expect((await call(port, '/v2/health/live')).status).toBe(200);
+      expect(out).not.toContain(METRICS_TOKEN);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    }
+  }, 60_000);
 });
