@@ -13,6 +13,10 @@ interface FieldBase<T> {
 }
 interface StringField extends FieldBase<string> {
   readonly type: 'string';
+  /** May be empty (the default `''` means unset). */
+  readonly optional?: boolean;
+  /** Never printed as is: `value` shows as `***`, `url` hides the URL's password (`redactedConfig`). */
+  readonly secret?: 'value' | 'url';
 }
 interface IntField extends FieldBase<number> {
   readonly type: 'int';
@@ -164,9 +168,9 @@ export const SCHEMA = {
   },
   host: {
     type: 'string',
-    default: '0.0.0.0',
+    default: '127.0.0.1',
     env: 'SLACKSERVE_HOST',
-    doc: 'Address the gRPC and HTTP servers bind to.',
+    doc: 'Address the gRPC, HTTP and worker metrics servers bind to (loopback only by default); another address without `authTokens` logs a warning at startup.',
   },
   grpcPort: {
     type: 'int',
@@ -191,6 +195,50 @@ export const SCHEMA = {
     max: 65535,
     env: 'SLACKSERVE_METRICS_PORT',
     doc: "`slackserve worker` only: port of its /metrics and /v2/health endpoints (Triton's metrics port).",
+  },
+  authTokens: {
+    type: 'string',
+    optional: true,
+    secret: 'value',
+    default: '',
+    env: 'SLACKSERVE_AUTH_TOKENS',
+    doc: 'Comma-separated bearer tokens any one of which a gRPC call (`authorization: Bearer <token>` metadata) or HTTP request (`Authorization` header) must carry; health checks stay open. Unset (and no `authTokensFile`): no authentication.',
+  },
+  authTokensFile: {
+    type: 'string',
+    optional: true,
+    default: '',
+    env: 'SLACKSERVE_AUTH_TOKENS_FILE',
+    doc: 'File of further bearer tokens, one a line (`#` starts a comment), read at startup.',
+  },
+  metricsToken: {
+    type: 'string',
+    optional: true,
+    secret: 'value',
+    default: '',
+    env: 'SLACKSERVE_METRICS_TOKEN',
+    doc: 'Bearer token /metrics and /dashboard (and a worker\'s metrics port) require; unset: they stay open. Browsers may send it as the password of HTTP Basic auth.',
+  },
+  tlsCert: {
+    type: 'string',
+    optional: true,
+    default: '',
+    env: 'SLACKSERVE_TLS_CERT',
+    doc: 'PEM certificate chain: with `tlsKey`, gRPC and HTTP (and a worker\'s metrics port) serve TLS only.',
+  },
+  tlsKey: {
+    type: 'string',
+    optional: true,
+    default: '',
+    env: 'SLACKSERVE_TLS_KEY',
+    doc: 'PEM private key of `tlsCert`.',
+  },
+  tlsClientCa: {
+    type: 'string',
+    optional: true,
+    default: '',
+    env: 'SLACKSERVE_TLS_CLIENT_CA',
+    doc: 'PEM CA bundle: with it, clients must present a certificate it signed (mutual TLS); needs `tlsCert`.',
   },
   grpcMaxConcurrentStreams: {
     type: 'int',
@@ -267,6 +315,7 @@ export const SCHEMA = {
   redisUrl: {
     type: 'string',
     default: 'embedded',
+    secret: 'url',
     env: 'SLACKSERVE_REDIS_URL',
     doc: 'Redis URL for the request queue (e.g. redis://127.0.0.1:6379), or `embedded` for the in-process queue (serve only).',
   },
@@ -373,6 +422,7 @@ function invalid(key: string, source: string, why: string): SlackserveError {
 function coerce(key: string, field: Field, raw: unknown, source: string): string | number {
   switch (field.type) {
     case 'string':
+      if (field.optional === true && raw === '') return raw;
       if (typeof raw !== 'string' || raw.length === 0)
         throw invalid(key, source, `expected a non-empty string, got ${JSON.stringify(raw)}`);
       return raw;
@@ -437,7 +487,33 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (!field) throw invalid(key, 'overrides', 'unknown setting');
     if (raw !== undefined) out[key] = coerce(key, field, raw, 'flags');
   }
+  const cfg = out as unknown as Config;
+  if ((cfg.tlsCert === '') !== (cfg.tlsKey === ''))
+    throw invalid(cfg.tlsCert === '' ? 'tlsKey' : 'tlsCert', 'tls', 'tlsCert and tlsKey go together: set both or neither');
+  if (cfg.tlsClientCa !== '' && cfg.tlsCert === '') throw invalid('tlsClientCa', 'tls', 'mutual TLS needs the server to serve TLS: set tlsCert and tlsKey');
   return Object.freeze(out) as unknown as Config;
+}
+
+/** Placeholder that replaces a secret in anything printed. */
+export const REDACTED = '***';
+
+/** A URL with its password (if any) replaced: `redis://user:secret@host` -> `redis://user:***@host`. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^/]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`);
+}
+
+/**
+ * The configuration as it may be printed (`slackserve config`, logs): every `secret` field of the
+ * schema redacted (tokens as `***`, URLs without their password). The one place secrets are hidden.
+ */
+export function redactedConfig(c: Config): Readonly<Record<ConfigKey, string | number>> {
+  const out: Record<string, string | number> = { ...c };
+  for (const [key, field] of Object.entries(SCHEMA as Record<string, Field>)) {
+    const v = out[key];
+    if (field.type !== 'string' || field.secret === undefined || typeof v !== 'string' || v === '') continue;
+    out[key] = field.secret === 'url' ? redactUrl(v) : REDACTED;
+  }
+  return Object.freeze(out) as Readonly<Record<ConfigKey, string | number>>;
 }
 
 /** The executor settings a configuration implies. */
@@ -463,7 +539,8 @@ export function executorSettings(c: Config): {
 export function configDocs(): string {
   const rows = Object.entries(SCHEMA as Record<string, Field>).map(([key, f]) => {
     const allowed = f.type === 'enum' ? f.values.join(' \\| ') : f.type === 'int' ? `int ${f.min}..${f.max}` : f.type === 'number' ? `number ${f.min}..${f.max}` : 'string';
-    return `| \`${key}\` | \`${f.env}\` | ${allowed} | \`${String(f.default)}\` | ${f.doc} |`;
+    const def = f.default === '' ? 'unset' : `\`${String(f.default)}\``;
+    return `| \`${key}\` | \`${f.env}\` | ${allowed}${f.type === 'string' && f.secret ? ' (secret)' : ''} | ${def} | ${f.doc} |`;
   });
   return ['| key | environment | type | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }

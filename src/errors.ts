@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'BACKEND_UNAVAILABLE',
   'LIMIT_EXCEEDED',
   'OVERLOADED',
+  'UNAUTHENTICATED',
   'INTERNAL',
 ] as const;
 
@@ -38,6 +39,7 @@ export interface EdgeStatus {
     | 'CANCELLED'
     | 'FAILED_PRECONDITION'
     | 'RESOURCE_EXHAUSTED'
+    | 'UNAUTHENTICATED'
     | 'INTERNAL';
   readonly http: number;
 }
@@ -64,6 +66,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode, EdgeStatus>> = Object.freeze(
   LIMIT_EXCEEDED: { grpc: 'RESOURCE_EXHAUSTED', http: 413 },
   /** The server holds as many calls as it allows (in flight, per connection): retry later. */
   OVERLOADED: { grpc: 'RESOURCE_EXHAUSTED', http: 429 },
+  /** No valid bearer token (`authTokens`, `metricsToken`): HTTP adds `WWW-Authenticate: Bearer`. */
+  UNAUTHENTICATED: { grpc: 'UNAUTHENTICATED', http: 401 },
   INTERNAL: { grpc: 'INTERNAL', http: 500 },
 });
 

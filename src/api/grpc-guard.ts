@@ -5,6 +5,9 @@
  *   once, before its message is read;
  * - a unary call whose request message does not arrive within `readTimeoutMs` (a half-open
  *   stream) is ended with DEADLINE_EXCEEDED, so it stops holding memory;
+ * - with API tokens set (`auth`), a call whose `authorization` metadata carries none of them is
+ *   answered UNAUTHENTICATED as soon as its headers arrive, before its message is read (health
+ *   methods stay open: `OPEN_GRPC_METHODS`);
  * and it stamps each request message with the time its call's headers arrived (`ARRIVAL`), the
  * earliest moment grpc-js shows a call to the application.
  *
@@ -13,6 +16,17 @@
  * One sweep timer serves every call: no per-call timers.
  */
 import * as grpc from '@grpc/grpc-js';
+import { credentialOf, type TokenSet, unauthenticated } from './auth.js';
+import { toGrpcServiceError } from './status.js';
+
+/** Methods any client may call without a token: health and liveness/readiness probes. */
+export function isOpenGrpcMethod(path: string): boolean {
+  return (
+    path.startsWith('/grpc.health.v1.Health/') ||
+    path === '/inference.GRPCInferenceService/ServerLive' ||
+    path === '/inference.GRPCInferenceService/ServerReady'
+  );
+}
 
 /** Symbol under which the guard puts the call's arrival time (epoch ms) on a decoded request object. */
 export const ARRIVAL = Symbol('slackserve.arrivalMs');
@@ -29,18 +43,22 @@ export interface GuardOptions {
   readonly readTimeoutMs: number;
   /** Epoch ms (injected). */
   readonly now: () => number;
+  /** Bearer tokens a call must carry (none or an empty set: no authentication). */
+  readonly auth?: TokenSet | undefined;
 }
 
 export interface GuardStats {
   readonly inflight: number;
   readonly rejected: number;
   readonly timedOut: number;
+  readonly unauthenticated: number;
 }
 
 export class CallGuard {
   private inflight = 0;
   private rejected = 0;
   private timedOut = 0;
+  private unauthenticated = 0;
   /** Unary calls whose message has not arrived yet -> when their headers did. */
   private readonly awaiting = new Map<grpc.ServerInterceptingCall, number>();
   private readonly timer: NodeJS.Timeout;
@@ -51,7 +69,7 @@ export class CallGuard {
   }
 
   get stats(): GuardStats {
-    return { inflight: this.inflight, rejected: this.rejected, timedOut: this.timedOut };
+    return { inflight: this.inflight, rejected: this.rejected, timedOut: this.timedOut, unauthenticated: this.unauthenticated };
   }
 
   close(): void {
@@ -62,6 +80,7 @@ export class CallGuard {
   readonly interceptor = (method: grpc.ServerMethodDefinition<unknown, unknown>, next: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall => {
     const arrival = this.o.now();
     const unary = !method.requestStream;
+    const auth = this.o.auth?.enabled === true && !isOpenGrpcMethod(method.path) ? this.o.auth : undefined;
     let counted = false;
     let ended = false;
     const end = (): void => {
@@ -86,6 +105,19 @@ export class CallGuard {
         counted = true;
         if (unary) this.awaiting.set(call, arrival);
         startNext({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            if (auth !== undefined) {
+              const header = metadata.get('authorization')[0];
+              const value = typeof header === 'string' ? header : undefined;
+              if (!auth.accepts(credentialOf(value))) {
+                this.unauthenticated++;
+                // the handler never sees the metadata, so it never asks for the message
+                call.sendStatus(toGrpcServiceError(unauthenticated('api', value)));
+                return;
+              }
+            }
+            nextMetadata(metadata);
+          },
           onReceiveMessage: (message: unknown, nextMessage) => {
             this.awaiting.delete(call);
             if (typeof message === 'object' && message !== null) (message as Stamped)[ARRIVAL] = arrival;

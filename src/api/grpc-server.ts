@@ -16,16 +16,18 @@ import {
   type WireModelMetadataResponse,
   type WireModelStreamInferResponse,
 } from './proto.js';
+import type { TokenSet } from './auth.js';
 import { CallCancel } from './cancel.js';
 import { CallGuard } from './grpc-guard.js';
 import { grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
 import { parseSlo } from './slo.js';
 import { toGrpcServiceError, toGrpcStatus } from './status.js';
 import { decodeGrpcInput, encodeGrpcResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
+import { grpcServerCredentials, type TlsMaterial } from './tls.js';
 import type { DecodedInfer, InferAnswer, InferenceBackend, ModelMetadata, Protocol } from './types.js';
 
 export interface GrpcServerOptions {
-  /** Bind address (default 0.0.0.0). */
+  /** Bind address (default 127.0.0.1). */
   readonly host?: string;
   /** Port (default 8001, Triton's); 0 picks a free one (tests). */
   readonly port?: number;
@@ -52,6 +54,10 @@ export interface GrpcServerOptions {
   readonly healthWatchIntervalMs?: number;
   /** Clock for arrival times (epoch ms; default Date.now). */
   readonly now?: () => number;
+  /** Bearer tokens every call but health must carry (none or empty: no authentication). */
+  readonly auth?: TokenSet | undefined;
+  /** Serve TLS (mutual when it holds a client CA); absent: plaintext. */
+  readonly tls?: TlsMaterial | undefined;
   /** Told about every failed call or stream request (for logs and metrics). */
   readonly onCallError?: (err: SlackserveError, rpc: string) => void;
 }
@@ -123,7 +129,7 @@ export class GrpcInferenceServer {
   ) {
     this.now = opts.now ?? Date.now;
     const protos = loadProtos();
-    this.guard = new CallGuard({ maxInflight: opts.maxInflight ?? 20_000, readTimeoutMs: opts.readTimeoutMs ?? 10_000, now: this.now });
+    this.guard = new CallGuard({ maxInflight: opts.maxInflight ?? 20_000, readTimeoutMs: opts.readTimeoutMs ?? 10_000, now: this.now, auth: opts.auth });
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
       'grpc.max_concurrent_streams': opts.maxConcurrentStreams ?? 1000,
@@ -163,11 +169,11 @@ export class GrpcInferenceServer {
 
   /** Binds and starts serving; resolves with the bound port. */
   start(): Promise<number> {
-    const host = this.opts.host ?? '0.0.0.0';
+    const host = this.opts.host ?? '127.0.0.1';
     const port = this.opts.port ?? DEFAULT_GRPC_PORT;
     const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      this.server.bindAsync(address, grpcServerCredentials(this.opts.tls), (err, bound) => {
         if (err) {
           reject(new SlackserveError('CONFIG_INVALID', `cannot bind the gRPC server to ${address}: ${err.message}`, { address }, { cause: err }));
           return;

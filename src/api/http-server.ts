@@ -5,12 +5,15 @@
  * A client that disconnects aborts the signal its request's work runs under.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { SlackserveError } from '../errors.js';
+import { type AccessScope, type AuthTokens, authorized, unauthenticated } from './auth.js';
 import { CallCancel } from './cancel.js';
 import { parseSlo } from './slo.js';
 import { toHttpError } from './status.js';
 import { decodeRestInfer, encodeRestResponse, tensorSpecOf } from './tensors.js';
+import { httpsOptions, type TlsMaterial } from './tls.js';
 import type { DecodedInfer, InferenceBackend } from './types.js';
 
 export interface RouteContext {
@@ -24,7 +27,7 @@ export interface RouteContext {
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => void | Promise<void>;
 
 export interface HttpServerOptions {
-  /** Bind address (default 0.0.0.0). */
+  /** Bind address (default 127.0.0.1). */
   readonly host?: string;
   /** Port (default 8000, Triton's); 0 picks a free one (tests). */
   readonly port?: number;
@@ -39,6 +42,10 @@ export interface HttpServerOptions {
   readonly readTimeoutMs?: number;
   /** Clock for arrival times (epoch ms; default Date.now). */
   readonly now?: () => number;
+  /** Tokens routes require by scope (`api`: inference and metadata; `metrics`: /metrics, /dashboard); absent: none. */
+  readonly auth?: AuthTokens | undefined;
+  /** Serve HTTPS (mutual TLS when it holds a client CA); absent: plaintext HTTP. */
+  readonly tls?: TlsMaterial | undefined;
   /** Told about every failed request (for logs and metrics). */
   readonly onRequestError?: (err: unknown, method: string, path: string) => void;
 }
@@ -83,11 +90,27 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
   return Buffer.concat(chunks, total);
 }
 
-/** Reads and parses a JSON body: 400 (INPUT_INVALID) when it is not JSON. */
+/** The media type of a Content-Type header, lowercased, without parameters ('' when absent). */
+export function mediaTypeOf(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * Reads and parses a JSON body. Only `application/json` is accepted (415 otherwise, before the
+ * body is read: a web page cannot make a browser send one without a CORS preflight); Triton's
+ * binary tensor extension (an `Inference-Header-Content-Length` header) gets 400 INPUT_INVALID;
+ * a body that is not JSON gets 400 INPUT_INVALID.
+ */
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
-  const type = req.headers['content-type'] ?? '';
-  if (req.headers['inference-header-content-length'] !== undefined || /octet-stream/i.test(type))
+  const type = mediaTypeOf(req.headers['content-type']);
+  if (req.headers['inference-header-content-length'] !== undefined && (type === 'application/octet-stream' || type === 'application/json'))
     throw new SlackserveError('INPUT_INVALID', 'the binary tensor data extension is not supported: send a JSON body');
+  if (type !== 'application/json')
+    throw new HttpStatusError(
+      415,
+      `unsupported content type ${type === '' ? '(none)' : `'${type}'`}: send the request as application/json (header "content-type: application/json")`,
+      { accept: 'application/json' },
+    );
   const body = await readBody(req, limitBytes);
   if (body.length === 0) throw new SlackserveError('INPUT_INVALID', 'empty request body: expected a JSON object');
   try {
@@ -102,6 +125,7 @@ interface Route {
   readonly segments: readonly string[];
   readonly prefix: boolean;
   readonly handler: RouteHandler;
+  readonly scope: AccessScope;
 }
 
 function splitPath(path: string): string[] {
@@ -138,7 +162,7 @@ export class HttpInferenceServer {
     this.now = opts.now ?? Date.now;
     this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
     this.maxInflight = opts.maxInflight ?? 20_000;
-    this.server = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       if (this.inflight >= this.maxInflight) {
         this.fail(res, new SlackserveError('OVERLOADED', `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`), req.method ?? 'GET', req.url ?? '/');
         return;
@@ -147,7 +171,8 @@ export class HttpInferenceServer {
       res.once('close', () => this.inflight--);
       // dispatch answers every error itself; this only guards against a failure while doing so
       this.dispatch(req, res).catch(() => res.destroy());
-    });
+    };
+    this.server = opts.tls ? (createHttpsServer(httpsOptions(opts.tls), onRequest) as unknown as Server) : createServer(onRequest);
     // a client that never finishes its request (slowloris) holds nothing past this: Node answers 408
     const readTimeout = opts.readTimeoutMs ?? 10_000;
     this.server.requestTimeout = readTimeout;
@@ -161,19 +186,20 @@ export class HttpInferenceServer {
 
   /**
    * Adds a route. `path` segments may be `{name}` (one segment, in ctx.params) and the last one
-   * may be `*` (any rest, in ctx.params['*']). GET routes also answer HEAD.
+   * may be `*` (any rest, in ctx.params['*']). GET routes also answer HEAD. `scope` says which
+   * token the route needs (`api` unless told: inference; `metrics`: /metrics, /dashboard; `open`: health).
    */
-  route(method: string, path: string, handler: RouteHandler): void {
+  route(method: string, path: string, handler: RouteHandler, scope: AccessScope = 'api'): void {
     const segments = splitPath(path);
     const prefix = segments[segments.length - 1] === '*';
     const m = method.toUpperCase();
     if (this.routes.some((r) => r.method === m && r.segments.join('/') === segments.join('/')))
       throw new SlackserveError('CONFIG_INVALID', `HTTP route ${m} ${path} is already registered`);
-    this.routes.push({ method: m, segments, prefix, handler });
+    this.routes.push({ method: m, segments, prefix, handler, scope });
   }
 
   start(): Promise<number> {
-    const host = this.opts.host ?? '0.0.0.0';
+    const host = this.opts.host ?? '127.0.0.1';
     const port = this.opts.port ?? DEFAULT_HTTP_PORT;
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void =>
@@ -234,6 +260,8 @@ export class HttpInferenceServer {
         const allow = [...new Set(matches.map((x) => x.r.method))].join(', ');
         throw new HttpStatusError(405, `${method} is not allowed on ${url.pathname} (allowed: ${allow})`, { allow });
       }
+      const authorization = req.headers.authorization;
+      if (!authorized(this.opts.auth, found.r.scope, authorization)) throw unauthenticated(found.r.scope, authorization);
       await found.r.handler(req, res, { params: found.params, url, signal: ac.signal });
     } catch (err) {
       this.fail(res, err, method, rawPath);
@@ -263,7 +291,7 @@ export class HttpInferenceServer {
     this.route('GET', '/v2/health/live', (_req, res) => {
       const live = b.live();
       sendJson(res, live ? 200 : 503, { live });
-    });
+    }, 'open');
     this.route('GET', '/v2/health/ready', async (_req, res) => {
       let ready: boolean;
       try {
@@ -272,7 +300,7 @@ export class HttpInferenceServer {
         ready = false;
       }
       sendJson(res, ready ? 200 : 503, { ready });
-    });
+    }, 'open');
     const modelReady: RouteHandler = async (_req, res, ctx) => {
       const name = ctx.params['model'] ?? '';
       const ready = await b.modelReady(name, ctx.params['version'] ?? '');

@@ -52,7 +52,12 @@ export function toGrpcServiceError(err: unknown): { code: status; details: strin
 
 export function toHttpError(err: unknown): HttpError {
   const e = asSlackserveError(err);
-  const headers: Record<string, string> = e.code === 'QUEUE_FULL' || e.code === 'OVERLOADED' ? { 'retry-after': String(RETRY_AFTER_S) } : {};
+  const headers: Record<string, string> =
+    e.code === 'QUEUE_FULL' || e.code === 'OVERLOADED'
+      ? { 'retry-after': String(RETRY_AFTER_S) }
+      : e.code === 'UNAUTHENTICATED'
+        ? { 'www-authenticate': String(e.details['challenge'] ?? 'Bearer') }
+        : {};
   return { status: STATUS_OF[e.code].http, body: { error: messageOf(e.code, e.message), code: e.code }, headers };
 }
 

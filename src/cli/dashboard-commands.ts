@@ -1,5 +1,6 @@
 /** `slackserve dashboard --redis URL`: the live dashboard of a split deployment. */
 import type { Command } from 'commander';
+import { metricsTokensOf } from '../api/auth.js';
 import { startStandaloneDashboard } from '../dashboard/standalone.js';
 import { Catalogue } from '../supernet/catalogue.js';
 import { configFrom, nonNegativeInt } from './options.js';
@@ -13,7 +14,7 @@ export function registerDashboardCommands(program: Command): void {
     .option('--host <addr>', 'bind address (config `host`)')
     .action(async (o: { redis: string; port: number; host?: string }, cmd: Command) => {
       const cfg = configFrom(cmd, { redisUrl: o.redis, host: o.host });
-      const d = await startStandaloneDashboard({ redisUrl: o.redis, prefix: cfg.queuePrefix, host: cfg.host, port: o.port, model: Catalogue.load(cfg.supernet).manifest.name });
+      const d = await startStandaloneDashboard({ redisUrl: o.redis, prefix: cfg.queuePrefix, host: cfg.host, port: o.port, model: Catalogue.load(cfg.supernet).manifest.name, metricsToken: metricsTokensOf(cfg) });
       console.log(`dashboard: http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${d.port}/dashboard (queue prefix ${cfg.queuePrefix})`);
       await new Promise<void>((resolve) => {
         const stop = (): void => void d.stop().then(resolve);

@@ -16,13 +16,21 @@ interface ServeFlags {
   defaultSloMs?: string;
   admission?: string;
   exits?: string;
+  authTokensFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
 }
 
 function addServeOptions(cmd: Command, roles: Roles): Command {
   cmd
     .option('--supernet <dir>', 'supernet directory (config `supernet`)')
     .option('--redis <url>', roles.frontend && roles.worker ? 'Redis URL for the request queue (default: in-process)' : 'Redis URL shared by frontends and workers (required)')
-    .option('--host <addr>', 'bind address (config `host`)');
+    .option('--host <addr>', 'bind address (config `host`, 127.0.0.1)')
+    .option('--auth-tokens-file <file>', 'bearer tokens, one a line (config `authTokensFile`; tokens themselves: SLACKSERVE_AUTH_TOKENS, never a flag)')
+    .option('--tls-cert <pem>', 'serve TLS with this certificate chain (config `tlsCert`, needs --tls-key)')
+    .option('--tls-key <pem>', 'private key of --tls-cert (config `tlsKey`)')
+    .option('--tls-client-ca <pem>', 'require client certificates signed by this CA: mutual TLS (config `tlsClientCa`)');
   if (roles.worker)
     cmd
       .option('--policy <name>', 'scheduling policy (config `policy`, docs/scheduling.md)')
@@ -51,6 +59,10 @@ async function run(roles: Roles, flags: ServeFlags, cmd: Command): Promise<void>
     defaultSloMs: flags.defaultSloMs,
     admission: flags.admission,
     exits: flags.exits,
+    authTokensFile: flags.authTokensFile,
+    tlsCert: flags.tlsCert,
+    tlsKey: flags.tlsKey,
+    tlsClientCa: flags.tlsClientCa,
   };
   const cfg = configFrom(cmd, overrides);
   const server = await startServer(cfg, roles, (l) => console.log(l));

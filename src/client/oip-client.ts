@@ -90,13 +90,30 @@ export function decodeResponse(r: WireResponse): InferResult {
   return { id: r.id, logits, classes, params: fromWireParams(r.parameters) };
 }
 
+/** How the client proves itself and checks the server: a bearer token, TLS (mutual with cert + key). */
+export interface ClientSecurity {
+  /** Sent as `authorization: Bearer <token>` on every call. */
+  readonly token?: string | undefined;
+  /** PEM CA the server's certificate must chain to: TLS on. */
+  readonly rootCa?: Buffer | undefined;
+  /** PEM client certificate chain and key (mutual TLS). */
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
+}
+
 export class OipClient {
   private readonly client: grpc.Client & Record<string, Unary>;
+  private readonly token: string | undefined;
 
-  constructor(target: string, options: grpc.ChannelOptions = {}) {
+  constructor(target: string, options: grpc.ChannelOptions = {}, security: ClientSecurity = {}) {
     const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
     const pkg = grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
-    this.client = new pkg.inference.GRPCInferenceService(target, grpc.credentials.createInsecure(), {
+    this.token = security.token;
+    const creds =
+      security.rootCa !== undefined
+        ? grpc.credentials.createSsl(security.rootCa, security.key ?? null, security.cert ?? null)
+        : grpc.credentials.createInsecure();
+    this.client = new pkg.inference.GRPCInferenceService(target, creds, {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       ...options,
@@ -106,9 +123,15 @@ export class OipClient {
   private unary<T>(method: string, req: unknown, opts: grpc.CallOptions = {}, signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const fn = this.client[method] as Unary;
-      const call = fn.call(this.client, req, new grpc.Metadata(), opts, (err, res) => (err ? reject(err) : resolve(res as T)));
+      const call = fn.call(this.client, req, this.metadata(), opts, (err, res) => (err ? reject(err) : resolve(res as T)));
       signal?.addEventListener('abort', () => call.cancel(), { once: true });
     });
+  }
+
+  private metadata(): grpc.Metadata {
+    const md = new grpc.Metadata();
+    if (this.token !== undefined) md.set('authorization', `Bearer ${this.token}`);
+    return md;
   }
 
   static request(c: InferCall): unknown {
@@ -150,7 +173,7 @@ export class OipClient {
 
   /** A bidirectional ModelStreamInfer call: write requests, receive every response message. */
   stream(onMessage: (m: StreamMessage) => void): { write(c: InferCall): void; end(): void; done: Promise<void> } {
-    const call = (this.client as unknown as { ModelStreamInfer(): grpc.ClientDuplexStream<unknown, { error_message: string; infer_response: WireResponse | null }> }).ModelStreamInfer();
+    const call = (this.client as unknown as { ModelStreamInfer(md: grpc.Metadata): grpc.ClientDuplexStream<unknown, { error_message: string; infer_response: WireResponse | null }> }).ModelStreamInfer(this.metadata());
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (m) => onMessage(m.error_message ? { error: m.error_message } : m.infer_response ? { result: decodeResponse(m.infer_response) } : {}));
       call.on('end', () => resolve());

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ServerResponse } from 'node:http';
+import type { AccessScope } from '../api/auth.js';
 import type { RouteHandler } from '../api/http-server.js';
 import type { ExitManager } from '../exits/index.js';
 import type { OutcomeEvent } from '../server/frontend.js';
@@ -15,7 +16,8 @@ import { DASHBOARD_HTML } from './page.js';
 
 /** Anything that can register routes (the server's HTTP edge, or the standalone dashboard). */
 export interface Router {
-  route(method: string, path: string, handler: RouteHandler): void;
+  /** `scope`: which token the route needs (the dashboard's routes: the metrics token). */
+  route(method: string, path: string, handler: RouteHandler, scope?: AccessScope): void;
 }
 
 export interface DashboardSources {
@@ -48,14 +50,14 @@ export function mountDashboard(http: Router, src: DashboardSources): Dashboard {
     http.route('GET', `/dashboard/${path}`, (_req, res) => {
       res.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=3600' });
       res.end(readFileSync(file));
-    });
+    }, 'metrics');
   };
   asset('uPlot.iife.min.js', 'text/javascript');
   asset('uPlot.min.css', 'text/css');
   http.route('GET', '/dashboard', (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(DASHBOARD_HTML);
-  });
+  }, 'metrics');
   const snapshot = (): unknown => {
     const now = src.clock();
     const exits = src.exits?.snapshot().map((s) => ({ subnet: s.subnet, policy: s.policy, thresholds: s.thresholds, active: s.active, windowAccuracy: s.windowAccuracy, deadlineAnswers: s.deadlineAnswers }));
@@ -82,7 +84,7 @@ export function mountDashboard(http: Router, src: DashboardSources): Dashboard {
     };
     ctx.signal.addEventListener('abort', stop, { once: true });
     req.on('close', stop);
-  });
+  }, 'metrics');
   return {
     close: () => {
       off();

@@ -4,7 +4,9 @@
  * depth; per-worker exit state stays in the workers' /metrics (Grafana shows it).
  */
 import { createServer, type Server } from 'node:http';
-import type { RouteHandler } from '../api/http-server.js';
+import { authorized, type TokenSet, unauthenticated } from '../api/auth.js';
+import { sendJson, type RouteHandler } from '../api/http-server.js';
+import { toHttpError } from '../api/status.js';
 import { createQueue } from '../queue/index.js';
 import { mountDashboard } from './dashboard.js';
 import { subscribeOutcomes } from './outcome-bus.js';
@@ -15,6 +17,8 @@ export interface StandaloneOptions {
   readonly host: string;
   readonly port: number;
   readonly model: string;
+  /** The metrics token every route requires (none or empty: open). */
+  readonly metricsToken?: TokenSet | undefined;
 }
 
 export async function startStandaloneDashboard(o: StandaloneOptions): Promise<{ port: number; stop(): Promise<void> }> {
@@ -44,6 +48,11 @@ export async function startStandaloneDashboard(o: StandaloneOptions): Promise<{ 
     const handler = routes.get(`${(req.method ?? 'GET').toUpperCase()} ${path}`);
     if (!handler) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route for ${path}` }));
+      return;
+    }
+    if (o.metricsToken && !authorized({ api: o.metricsToken, metrics: o.metricsToken }, 'metrics', req.headers.authorization)) {
+      const h = toHttpError(unauthenticated('metrics', req.headers.authorization));
+      sendJson(res, h.status, h.body, h.headers);
       return;
     }
     const ac = new AbortController();

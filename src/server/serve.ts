@@ -4,11 +4,15 @@
  * talks only through the request queue, so the same code runs all-in-one (in-process queue) or
  * split across processes and machines (Redis).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
+import { apiTokensOf, type AuthTokens, authorized, metricsTokensOf, unauthenticated } from '../api/auth.js';
 import { GrpcInferenceServer } from '../api/grpc-server.js';
 import { HttpInferenceServer, sendJson } from '../api/http-server.js';
-import { executorSettings, type Config } from '../config.js';
+import { toHttpError } from '../api/status.js';
+import { httpsOptions, tlsOf, type TlsMaterial } from '../api/tls.js';
+import { executorSettings, redactedConfig, type Config } from '../config.js';
 import { mountDashboard } from '../dashboard/dashboard.js';
 import { publishOutcomes } from '../dashboard/outcome-bus.js';
 import { SlackserveError } from '../errors.js';
@@ -66,6 +70,24 @@ export function exitManagerFor(cfg: Config, cat: Catalogue): ExitManager | undef
   );
 }
 
+/** Whether `host` is a loopback address (only this machine can connect). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+}
+
+/** The startup warnings a configuration earns (exposed without authentication). */
+export function securityWarnings(cfg: Config, roles: Roles, auth: AuthTokens): string[] {
+  if (isLoopbackHost(cfg.host)) return [];
+  const out: string[] = [];
+  if (roles.frontend && !auth.api.enabled)
+    out.push(`WARNING: gRPC and HTTP bind ${cfg.host} without authTokens: anyone who can reach this host may run inference (set authTokens/authTokensFile, or bind 127.0.0.1)`);
+  if (!auth.metrics.enabled)
+    out.push(`WARNING: /metrics${roles.frontend ? ' and /dashboard' : ''} on ${cfg.host} need no token (set metricsToken to require one)`);
+  if (cfg.tlsCert === '') out.push(`WARNING: ${cfg.host} is served without TLS: tokens and tensors travel in plaintext (set tlsCert and tlsKey)`);
+  return out;
+}
+
 const queueFor = (cfg: Config): RequestQueue =>
   createQueue({ redisUrl: cfg.redisUrl === 'embedded' ? undefined : cfg.redisUrl, prefix: cfg.queuePrefix, maxPending: cfg.maxPending });
 
@@ -78,6 +100,8 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
   const policy = buildPolicy(cfg.policy, table, policyOptionsFrom(cfg)); // fail on a bad name before binding ports
   const model = catalogue.manifest.name;
   const metrics = new Metrics(roles.frontend && roles.worker ? 'serve' : roles.frontend ? 'frontend' : 'worker');
+  const auth: AuthTokens = { api: apiTokensOf(cfg), metrics: metricsTokensOf(cfg) };
+  const tls = tlsOf(cfg); // unreadable files fail here, before anything binds
   const queue = queueFor(cfg);
   const tag = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const stops: (() => Promise<void>)[] = [];
@@ -156,6 +180,8 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         maxInflight: cfg.maxInflight,
         readTimeoutMs: cfg.requestReadTimeoutMs,
         maxStreamInflight: cfg.maxStreamInflight,
+        auth: auth.api,
+        tls,
       });
       await grpc.start();
       const g = grpc;
@@ -168,11 +194,18 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         bodyLimitBytes: cfg.httpBodyLimitBytes,
         maxInflight: cfg.maxInflight,
         readTimeoutMs: cfg.requestReadTimeoutMs,
+        auth,
+        tls,
       });
-      http.route('GET', '/metrics', async (_req, res) => {
-        res.writeHead(200, { 'content-type': metrics.contentType });
-        res.end(await metrics.text());
-      });
+      http.route(
+        'GET',
+        '/metrics',
+        async (_req, res) => {
+          res.writeHead(200, { 'content-type': metrics.contentType });
+          res.end(await metrics.text());
+        },
+        'metrics',
+      );
       const w = worker;
       const dash = mountDashboard(http, {
         outcomes: (l) => f.onOutcome(l),
@@ -194,15 +227,18 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
       stops.push(() => h.stop());
       stops.push(async () => dash.close()); // event streams end first, so the HTTP server stops at once
     } else {
-      metricsServer = await workerMetricsServer(cfg, metrics, queue);
+      metricsServer = await workerMetricsServer(cfg, metrics, queue, auth, tls);
       const ms = metricsServer;
       stops.push(() => new Promise<void>((res) => ms.close(() => res())));
     }
     const addr = metricsServer?.address();
+    const shown = redactedConfig(cfg); // the log never holds a secret (the Redis URL's password)
+    for (const w of securityWarnings(cfg, roles, auth)) log(w);
     log(
-      `slackserve ${metrics.role}: model ${model} (${table.subnets.length} subnets), policy ${policy.name}, exits ${cfg.exits}, queue ${cfg.redisUrl === 'embedded' ? 'in-process' : cfg.redisUrl}` +
+      `slackserve ${metrics.role}: model ${model} (${table.subnets.length} subnets), policy ${policy.name}, exits ${cfg.exits}, queue ${cfg.redisUrl === 'embedded' ? 'in-process' : String(shown.redisUrl)}` +
         (grpc ? `, gRPC :${grpc.port}, HTTP :${http?.port}` : '') +
-        (addr && typeof addr === 'object' ? `, metrics :${addr.port}` : ''),
+        (addr && typeof addr === 'object' ? `, metrics :${addr.port}` : '') +
+        `, host ${cfg.host}${tls ? (tls.clientCa ? ', TLS (mutual)' : ', TLS') : ''}, auth ${auth.api.enabled ? `${auth.api.size} token(s)` : 'off'}`,
     );
     return {
       grpcPort: grpc?.port,
@@ -225,18 +261,25 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
   }
 }
 
-/** A worker-only process still answers /metrics and health checks (liveness never needs Redis). */
-async function workerMetricsServer(cfg: Config, metrics: Metrics, queue: RequestQueue): Promise<Server> {
-  const server = createServer((req, res) => {
+/**
+ * A worker-only process still answers /metrics and health checks (liveness never needs Redis).
+ * /metrics needs the metrics token when one is set; health stays open. TLS as the frontend's.
+ */
+async function workerMetricsServer(cfg: Config, metrics: Metrics, queue: RequestQueue, auth: AuthTokens, tls: TlsMaterial | undefined): Promise<Server> {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     void (async () => {
-      if (req.url === '/metrics') {
+      if (req.url === '/metrics' && !authorized(auth, 'metrics', req.headers.authorization)) {
+        const h = toHttpError(unauthenticated('metrics', req.headers.authorization));
+        sendJson(res, h.status, h.body, h.headers);
+      } else if (req.url === '/metrics') {
         res.writeHead(200, { 'content-type': metrics.contentType });
         res.end(await metrics.text());
       } else if (req.url === '/v2/health/live') res.writeHead(200).end();
       else if (req.url === '/v2/health/ready') res.writeHead((await queue.ready()) ? 200 : 503).end();
       else sendJson(res, 404, { error: `no route ${req.url ?? ''}` });
     })();
-  });
+  };
+  const server: Server = tls ? (createHttpsServer(httpsOptions(tls), onRequest) as unknown as Server) : createServer(onRequest);
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
     server.listen(cfg.metricsPort, cfg.host, () => res());

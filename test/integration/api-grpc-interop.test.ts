@@ -483,6 +483,7 @@ describe('gRPC and REST edges', () => {
       const ac = new AbortController();
       const pending = fetch(`${base}/v2/models/${MODEL}/infer`, {
         method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify(restBody('wait-h2')),
         signal: ac.signal,
       }).catch((e: unknown) => e);

@@ -18,12 +18,12 @@ describe('embedded serve (in-process queue)', () => {
     const client = new OipClient(`127.0.0.1:${server.grpcPort}`);
     try {
       const body = { inputs: [{ name: 'image', shape: [2, 1, 28, 28], datatype: 'FP32', data: Array.from(x.slice(0, 2 * 784)) }], parameters: { 'slackserve.latency_budget_ms': 2000 } };
-      const res = await fetch(`http://127.0.0.1:${server.httpPort}/v2/models/${cat.manifest.name}/infer`, { method: 'POST', body: JSON.stringify(body) });
+      const res = await fetch(`http://127.0.0.1:${server.httpPort}/v2/models/${cat.manifest.name}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect(res.status).toBe(200);
       const json = (await res.json()) as { outputs: { name: string; data: number[] }[]; parameters: Record<string, unknown> };
       expect(json.outputs.find((o) => o.name === 'class')?.data).toHaveLength(2);
       expect(typeof json.parameters['slackserve.subnet']).toBe('string');
-      const bad = await fetch(`http://127.0.0.1:${server.httpPort}/v2/models/${cat.manifest.name}/infer`, { method: 'POST', body: '{"inputs": [' });
+      const bad = await fetch(`http://127.0.0.1:${server.httpPort}/v2/models/${cat.manifest.name}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": [' });
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as { error: string }).error).toMatch(/JSON/i);
       // graceful stop: every call in flight settles (answered, or a clear UNAVAILABLE/CANCELLED)
