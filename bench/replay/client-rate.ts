@@ -6,10 +6,11 @@
  *
  *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/replay/client-rate.js \
  *       [--rates 2000,5000] [--reps 3] [--duration 4] [--threads auto|N] [--transport grpc-js,h2]
- *       [--server lean|full] [--out FILE]
+ *       [--server h2|lean|full] [--out FILE]
  *
- * --server: `lean` (default) answers from a pre-encoded response so the client gets most of the
- * CPU; `full` is slackserve's own gRPC server with a trivial backend (echo-server.ts).
+ * --server (echo-server.ts): `h2` (default) answers from a pre-encoded response on bare
+ * node:http2, the cheapest server, so the client gets most of the 2 cores; `lean` does the same on
+ * a grpc-js server; `full` is slackserve's own gRPC server with a trivial backend.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,7 +30,7 @@ const { values: a } = parseArgs({
     reps: { type: 'string', default: '3' },
     duration: { type: 'string', default: '4' },
     threads: { type: 'string', default: 'auto' },
-    server: { type: 'string', default: 'lean' },
+    server: { type: 'string', default: 'h2' },
     transport: { type: 'string', default: 'grpc-js,h2' },
     port: { type: 'string', default: '18701' },
     out: { type: 'string', default: 'bench/results/replay-client-rate.json' },

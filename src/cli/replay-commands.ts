@@ -21,8 +21,8 @@ const positive = (v: string): number => {
 
 const threadsArg = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : positiveInt(v));
 
-const transportArg = (v: string): 'grpc-js' | 'h2' => {
-  if (v !== 'grpc-js' && v !== 'h2') throw new InvalidArgumentError(`expected grpc-js or h2, got "${v}"`);
+const transportArg = (v: string): 'auto' | 'grpc-js' | 'h2' => {
+  if (v !== 'auto' && v !== 'grpc-js' && v !== 'h2') throw new InvalidArgumentError(`expected auto, h2 or grpc-js, got "${v}"`);
   return v;
 };
 
@@ -35,7 +35,7 @@ interface ReplayFlags {
   duration?: number;
   out: string;
   threads: number | 'auto';
-  transport: 'grpc-js' | 'h2';
+  transport: 'auto' | 'grpc-js' | 'h2';
   images: number;
   supernet?: string;
   compare?: string;
@@ -46,7 +46,10 @@ interface ReplayFlags {
 export function clientLine(s: ReplaySummary): string {
   const b = s.client_behind_ms;
   const ms = (v: number | null): string => (v === null ? '-' : v.toFixed(1));
-  const cpu = s.client_cpu_us_per_request === null ? '' : `, CPU ${s.client_cpu_us_per_request} us/request (${(s.client_cpu_cores ?? 0).toFixed(2)} cores)`;
+  const cpu =
+    s.client_cpu_us_per_request === null
+      ? ''
+      : `, CPU ${s.client_cpu_us_per_request} us/request (${(s.client_cpu_cores ?? 0).toFixed(2)} cores${s.client_cpu_includes_server ? ', the in-process server included' : ''})`;
   const threads = s.client_threads === null ? '' : `${s.client_threads} sender thread${s.client_threads === 1 ? '' : 's'}${s.client_transport ? ` (${s.client_transport})` : ''}, `;
   return `client: ${threads}behind schedule p50 ${ms(b.p50)} / p99 ${ms(b.p99)} / max ${ms(b.max)} ms${cpu}${s.client_limited ? '  [CLIENT-LIMITED]' : ''}`;
 }
@@ -101,7 +104,12 @@ export function registerReplayCommands(program: Command): void {
     .option('--duration <s>', 'stop the schedule after this many seconds', positive)
     .option('--out <dir>', 'report directory', 'reports/replay')
     .option('--threads <n|auto>', `sender threads, each with its own channel (auto: one per ${RPS_PER_THREAD} req/s of the schedule's peak second, at most the cores, less one for a server on this machine)`, threadsArg, 'auto')
-    .option('--transport <t>', 'how calls are made: grpc-js (grpc.Client, identity serializers) or h2 (a minimal gRPC client on node:http2, less CPU per call; plaintext host:port only)', transportArg, 'grpc-js')
+    .option(
+      '--transport <t>',
+      'how calls are made: h2 (a minimal gRPC client on node:http2, the least CPU per call; plaintext host:port targets) or grpc-js (grpc.Client with identity serializers); auto: h2 where it can dial the target',
+      transportArg,
+      'auto',
+    )
     .option('--images <n>', 'images per request', positiveInt, 1)
     .option('--supernet <dir>', 'where the labelled test images come from (config `supernet`)')
     .option('--compare <policies>', 'start a local server per policy (e.g. slackfit,static-largest) and report them side by side')

@@ -46,8 +46,11 @@ export interface ReplayOptions {
   readonly serverInProcess?: boolean;
   /** Test hook: CPU each send burns on purpose (a deliberately slow client), ms. */
   readonly sendCostMs?: number;
-  /** How calls are made: 'grpc-js' (default, makeUnaryRequest with identity serializers) or 'h2' (h2-unary.ts). */
-  readonly transport?: Transport;
+  /**
+   * How calls are made: 'h2' (h2-unary.ts) or 'grpc-js' (grpc.Client.makeUnaryRequest with
+   * identity serializers); 'auto' (default): h2 for a plain host:port target, grpc-js otherwise.
+   */
+  readonly transport?: Transport | 'auto';
   readonly onProgress?: (p: ReplayProgress) => void;
 }
 
@@ -72,9 +75,9 @@ export interface ReplayResult {
 }
 
 /**
- * Requests per second `autoThreads` gives one sender thread. Measured here: one thread spends
- * about 350 us of event loop per call at 2,000 req/s (70% busy, docs/replay.md); at 1,500 req/s
- * it stays about half idle, so its timers still fire on time.
+ * Requests per second `autoThreads` gives one sender thread. Measured here (docs/replay.md): at
+ * 2,000 req/s one thread's event loop is about 50% busy with the h2 transport and 75% with
+ * grpc-js; at 1,500 req/s a thread stays at least a third idle, so its timers still fire on time.
  */
 export const RPS_PER_THREAD = 1500;
 
@@ -98,6 +101,17 @@ export function autoThreads(reqs: readonly Pick<ReplayRequest, 't_ms'>[], opts: 
   const cores = opts.cores ?? availableParallelism();
   const cap = Math.max(1, Math.min(8, opts.localServer ? cores - 1 : cores));
   return Math.max(1, Math.min(Math.ceil(peakRate(reqs) / RPS_PER_THREAD), cap));
+}
+
+/** A plain `host:port` (or `[v6]:port`) target, the only kind the h2 transport dials. */
+export const isHostPort = (target: string): boolean => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d+$/.test(target);
+
+/** The transport a replay uses: as asked, or for 'auto' h2 where it can dial the target. */
+export function pickTransport(target: string, asked: Transport | 'auto'): Transport {
+  if (asked === 'auto') return isHostPort(target) ? 'h2' : 'grpc-js';
+  if (asked !== 'grpc-js' && asked !== 'h2') throw new SlackserveError('INPUT_INVALID', `transport must be auto, h2 or grpc-js (got ${String(asked)})`);
+  if (asked === 'h2' && !isHostPort(target)) throw new SlackserveError('INPUT_INVALID', `the h2 transport dials plain host:port targets only (got ${target}); use grpc-js`);
+  return asked;
 }
 
 /** Whether a gRPC target is this machine (then client and server compete for its CPUs). */
@@ -153,8 +167,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const reqs = schedule(o, nImages - per + 1);
   const asked = o.threads ?? 'auto';
   if (asked !== 'auto' && !(Number.isInteger(asked) && asked >= 1)) throw new SlackserveError('INPUT_INVALID', `threads must be a positive integer or 'auto' (got ${asked})`);
-  const transport = o.transport ?? 'grpc-js';
-  if (transport !== 'grpc-js' && transport !== 'h2') throw new SlackserveError('INPUT_INVALID', `transport must be grpc-js or h2 (got ${String(transport)})`);
+  const transport = pickTransport(o.target, o.transport ?? 'auto');
   const local = isLocalTarget(o.target);
   const threads = Math.max(1, Math.min(asked === 'auto' ? autoThreads(reqs, { localServer: local }) : asked, reqs.length || 1));
   const { pieces, combo } = preEncode({ model: o.model, inputName: o.inputName, images: o.images, sampleShape: o.sampleShape, imagesPerRequest: per, requests: reqs });
@@ -236,6 +249,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       threadBusyMax: Math.max(0, ...busy),
       machineCores: availableParallelism(),
       sharesMachine: !o.serverInProcess && local,
+      cpuIncludesServer: o.serverInProcess === true,
     },
   };
 }

@@ -35,6 +35,8 @@ export interface ReplaySummary {
   readonly client_cpu_us_per_request: number | null;
   /** The client process's CPU-seconds per wall-second over the run (cores it kept busy). */
   readonly client_cpu_cores: number | null;
+  /** The server ran in the client's process (demo, tests): the CPU figures include it. */
+  readonly client_cpu_includes_server: boolean | null;
   /** The busiest sender thread's event-loop utilization (0..1). */
   readonly client_thread_busy_max: number | null;
   /** The client, not the server, limited this run (see `clientLimitedReason`). */
@@ -138,6 +140,7 @@ export function summarize(records: readonly RequestRecord[], scheduleS: number, 
     client_transport: client?.transport ?? null,
     client_cpu_us_per_request: client ? Math.round(client.cpuUs / Math.max(1, client.sent)) : null,
     client_cpu_cores: cpuCores === null ? null : r4(cpuCores),
+    client_cpu_includes_server: client ? client.cpuIncludesServer : null,
     client_thread_busy_max: client ? r4(client.threadBusyMax) : null,
     client_limited: limited !== null,
     client_limited_reason: limited,

@@ -57,6 +57,8 @@ export interface ClientStats {
    * server is not in the client's process (then the CPU would not be the client's alone).
    */
   readonly sharesMachine: boolean;
+  /** The server runs in the client's process, so `cpuUs` includes the server's CPU. */
+  readonly cpuIncludesServer: boolean;
 }
 
 /** A request as the replay threads receive it. */

@@ -76,10 +76,12 @@ describe('replay client against a real gRPC server', () => {
     expect(r.client.transport).toBe(transport);
     expect(r.client.sent).toBe(r.total);
     expect(r.client.sharesMachine).toBe(false); // the server is in this process
+    expect(r.client.cpuIncludesServer).toBe(true);
     const s = summarize(r.records, r.scheduleS, r.maxBehindMs, r.client);
     expect(s.served_accuracy).toBe(1);
     expect(s.client_cpu_us_per_request).toBeGreaterThan(0);
     expect(s.client_cpu_cores).toBeGreaterThan(0);
+    expect(s.client_cpu_includes_server).toBe(true);
     expect(s.client_behind_ms.p50).not.toBeNull();
     expect(s.client_behind_ms.p99).not.toBeNull();
     expect(s.client_behind_ms.max).toBeGreaterThanOrEqual(s.client_behind_ms.p99 as number);

@@ -1,7 +1,7 @@
 /** The replay client's own accounting: the client-limited rule, its summary fields, thread count. */
 import { describe, expect, it } from 'vitest';
 import { clientLine, clientWarning } from '../../src/cli/replay-commands.js';
-import { autoThreads, isLocalTarget, peakRate, RPS_PER_THREAD } from '../../src/replay/replayer.js';
+import { autoThreads, isHostPort, isLocalTarget, peakRate, pickTransport, RPS_PER_THREAD } from '../../src/replay/replayer.js';
 import { CLIENT_BEHIND_P99_LIMIT_MS, CLIENT_CPU_SHARE_LIMIT, clientLimitedReason, summarize } from '../../src/replay/report.js';
 import type { ClientStats, RequestRecord } from '../../src/replay/types.js';
 
@@ -26,7 +26,7 @@ const rec = (i: number, behindMs: number): RequestRecord => ({
   serverDeadlineMet: true,
 });
 
-const stats = (o: Partial<ClientStats> = {}): ClientStats => ({ threads: 1, transport: 'grpc-js', sent: 1000, cpuUs: 200_000, wallS: 2, threadBusyMax: 0.3, machineCores: 2, sharesMachine: true, ...o });
+const stats = (o: Partial<ClientStats> = {}): ClientStats => ({ threads: 1, transport: 'grpc-js', sent: 1000, cpuUs: 200_000, wallS: 2, threadBusyMax: 0.3, machineCores: 2, sharesMachine: true, cpuIncludesServer: false, ...o });
 const base = { behindP99Ms: 1, cpuCores: 0.1, machineCores: 2, sharesMachine: true, threadBusyMax: 0.3 };
 
 describe('client-limited rule', () => {
@@ -91,6 +91,15 @@ describe('sender threads', () => {
     expect(autoThreads(at(RPS_PER_THREAD * 3, 1), { cores: 2, localServer: true })).toBe(1);
     expect(autoThreads(at(RPS_PER_THREAD * 20, 1), { cores: 64 })).toBe(8);
     expect(autoThreads([], { cores: 4 })).toBe(1);
+  });
+
+  it('picks h2 where it can dial the target, grpc-js otherwise, and refuses h2 for other targets', () => {
+    for (const t of ['127.0.0.1:8001', 'localhost:8001', '[::1]:8001', 'host-a.example:50051']) expect(isHostPort(t), t).toBe(true);
+    for (const t of ['dns:///localhost:8001', 'unix:/tmp/s', 'localhost']) expect(isHostPort(t), t).toBe(false);
+    expect(pickTransport('127.0.0.1:8001', 'auto')).toBe('h2');
+    expect(pickTransport('dns:///localhost:8001', 'auto')).toBe('grpc-js');
+    expect(pickTransport('127.0.0.1:8001', 'grpc-js')).toBe('grpc-js');
+    expect(() => pickTransport('unix:/tmp/s', 'h2')).toThrow(/plain host:port/);
   });
 
   it('knows which targets are this machine', () => {
