@@ -6,15 +6,20 @@
  *
  *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/replay/client-rate.js \
  *       [--rates 2000,5000] [--reps 3] [--duration 4] [--threads auto|N] [--transport grpc-js,h2]
- *       [--server h2|lean|full] [--out FILE]
+ *       [--server h2|lean|full] [--wait-idle PCT [--wait-max S]] [--out FILE]
  *
  * --server (echo-server.ts): `h2` (default) answers from a pre-encoded response on bare
  * node:http2, the cheapest server, so the client gets most of the 2 cores; `lean` does the same on
  * a grpc-js server; `full` is slackserve's own gRPC server with a trivial backend.
+ *
+ * On a shared machine other work takes CPU from both: each rep records the cores other processes
+ * used meanwhile (`other_work_cores`, from /proc: machine busy - client - echo server), and
+ * --wait-idle PCT starts each rep only once the machine was PCT% idle over 3 s (at most
+ * --wait-max seconds of waiting; Linux only).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,8 +39,12 @@ const { values: a } = parseArgs({
     transport: { type: 'string', default: 'grpc-js,h2' },
     port: { type: 'string', default: '18701' },
     out: { type: 'string', default: 'bench/results/replay-client-rate.json' },
+    'wait-idle': { type: 'string', default: '0' },
+    'wait-max': { type: 'string', default: '600' },
   },
 });
+const waitIdle = Number(a['wait-idle']);
+const waitMaxS = Number(a['wait-max']);
 const rates = (a.rates as string).split(',').map(Number);
 const reps = Number(a.reps);
 const durationS = Number(a.duration);
@@ -48,6 +57,41 @@ const GOAL_RPS = 2000;
 const server = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.js', import.meta.url)), a.port as string, a.server as string], { stdio: ['ignore', 'pipe', 'inherit'] });
 await once(server.stdout!, 'data');
 const images = new Float32Array(16 * 784).map((_, i) => (i % 97) / 97);
+/** Busy and total CPU time of the machine so far, s (/proc/stat; null where there is none). */
+function machineCpu(): { busy: number; total: number } | null {
+  try {
+    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+    const busy = user + nice + system + irq + softirq + steal;
+    return { busy: busy / 100, total: (busy + idle + iowait) / 100 };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time a process used so far, s (null where /proc is missing). */
+function processCpu(pid: number | undefined): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Waits until the machine was `pct`% idle over 3 s (or `maxS` passed); returns the idle % seen. */
+async function waitForIdle(pct: number, maxS: number): Promise<number | null> {
+  const end = Date.now() + maxS * 1000;
+  for (;;) {
+    const a0 = machineCpu();
+    await new Promise((res) => setTimeout(res, 3000));
+    const a1 = machineCpu();
+    if (!a0 || !a1) return null;
+    const idle = 100 * (1 - (a1.busy - a0.busy) / Math.max(1e-9, a1.total - a0.total));
+    if (idle >= pct || Date.now() > end) return Math.round(idle);
+  }
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((x, y) => x - y);
   const m = s.length >> 1;
@@ -71,6 +115,10 @@ interface Rep {
   client_limited: boolean;
   client_limited_reason: string | null;
   load_avg_1m: number;
+  /** Cores other processes (not the client, not the echo server) used during the rep (null: unknown). */
+  other_work_cores: number | null;
+  /** Idle % of the machine over the 3 s before the rep (with --wait-idle). */
+  idle_before_pct: number | null;
 }
 
 const results = [];
@@ -80,9 +128,19 @@ try {
       const runs: Rep[] = [];
       for (let rep = 0; rep < reps; rep++) {
         const trace = poisson({ rate, durationS, sloMs: 1000, seed: 3 + rep });
+        const idleBefore = waitIdle > 0 ? await waitForIdle(waitIdle, waitMaxS) : null;
         const load = loadavg()[0] as number;
+        const m0 = machineCpu();
+        const e0 = processCpu(server.pid);
+        const c0 = process.cpuUsage();
+        const w0 = performance.now();
         const r = await replay({ target: `127.0.0.1:${a.port}`, model: 'fmnist-resnet', inputName: 'image', trace, images, labels: new Uint8Array(16), sampleShape: [1, 28, 28], threads, transport });
+        const m1 = machineCpu();
+        const e1 = processCpu(server.pid);
+        const c1 = process.cpuUsage(c0);
+        const wall = (performance.now() - w0) / 1000;
         const s = summarize(r.records, r.scheduleS, r.maxBehindMs, r.client);
+        const other = m0 && m1 && e0 !== null && e1 !== null ? (m1.busy - m0.busy - (e1 - e0) - (c1.user + c1.system) / 1e6) / wall : null;
         const lastSend = Math.max(...r.records.map((x) => x.scheduledMs + x.behindMs));
         const row: Rep = {
           offered_rps: round(r.total / durationS, 0),
@@ -100,6 +158,8 @@ try {
           client_limited: s.client_limited,
           client_limited_reason: s.client_limited_reason,
           load_avg_1m: round(load),
+          other_work_cores: other === null ? null : round(Math.max(0, other)),
+          idle_before_pct: idleBefore,
         };
         process.stderr.write(JSON.stringify({ transport, rate, rep, ...row }) + '\n');
         runs.push(row);
@@ -120,6 +180,7 @@ try {
           thread_busy_max: med('thread_busy_max'),
           latency_p50_ms: med('latency_p50_ms'),
           errors: med('errors'),
+          other_work_cores: runs.every((x) => x.other_work_cores !== null) ? median(runs.map((x) => x.other_work_cores as number)) : null,
         },
         client_limited_runs: runs.filter((x) => x.client_limited).length,
         reps: runs,
@@ -145,7 +206,8 @@ const out = {
     threads: a.threads,
     machine_cores: availableParallelism(),
     node: process.version,
-    note: 'client and echo server on the same machine; load_avg_1m per rep is the whole machine (other work included) when the rep started',
+    wait_idle_pct: waitIdle,
+    note: 'client and echo server on the same machine, shared with other work: other_work_cores per rep is the CPU other processes took meanwhile',
   },
   results,
 };

@@ -2,13 +2,14 @@
  * A minimal gRPC unary client straight on node:http2, for the replay's `--transport h2`: one
  * HTTP/2 stream per call, the already framed request written once, the response message and its
  * grpc-status read back. It skips grpc-js's per-call layers (resolver, retry and load-balancing
- * calls, filters, interceptors, a timer per deadline), which measured here as about 45% of the
- * client's CPU per call (docs/replay.md).
+ * calls, filters, interceptors, a timer per deadline): measured here, about a third less client
+ * CPU per call than grpc-js with identity serializers (docs/replay.md).
  *
- * What it does not do, on purpose: TLS, name resolution beyond what http2.connect does, retries,
- * compression (it advertises none, so servers answer uncompressed), metadata. Deadlines go to the
- * server as `grpc-timeout` and are enforced here too, by one sweep every 50 ms rather than one
- * timer per call. Plaintext `host:port` targets only.
+ * What it does not do, on purpose: TLS, name resolution beyond what http2.connect does, retries
+ * (except sending again a stream the server refused unprocessed), compression (it advertises
+ * none, so servers answer uncompressed), metadata. Deadlines go to the server as `grpc-timeout`
+ * and are enforced here too, by one sweep every 50 ms rather than one timer per call. Calls past
+ * the server's concurrent-stream limit wait for a stream. Plaintext `host:port` targets only.
  */
 import * as http2 from 'node:http2';
 

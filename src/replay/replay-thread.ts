@@ -3,9 +3,10 @@
  * open loop (at the scheduled times, whatever the answers do) and recording every outcome.
  *
  * Per call it does as little as it can: the request bytes are copied together from pieces
- * encoded once before the run (encoded.ts) and sent with an identity serializer; the response
- * bytes are read lazily (wire.ts: id, `slackserve.*` parameters, the `class` output; the logits
- * are skipped). Each answer is still checked: gRPC status, the echoed id, the class count.
+ * encoded once before the run (encoded.ts) and sent as they are, over node:http2 (h2-unary.ts)
+ * or grpc-js with an identity serializer; the response bytes are read lazily (wire.ts: id,
+ * `slackserve.*` parameters, the `class` output; the logits are skipped). Each answer is still
+ * checked: gRPC status, the echoed id, the class count.
  *
  * Protocol with replayer.ts: the thread connects its channel, posts `ready`, waits for `start`
  * (the shared epoch-ms timebase of trace time 0), runs, posts `progress` now and then and `done`.

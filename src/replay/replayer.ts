@@ -76,7 +76,7 @@ export interface ReplayResult {
 
 /**
  * Requests per second `autoThreads` gives one sender thread. Measured here (docs/replay.md): at
- * 2,000 req/s one thread's event loop is about 50% busy with the h2 transport and 75% with
+ * 2,000 req/s one thread's event loop was 50-60% busy with the h2 transport and 75-85% with
  * grpc-js; at 1,500 req/s a thread stays at least a third idle, so its timers still fire on time.
  */
 export const RPS_PER_THREAD = 1500;
