@@ -13,7 +13,7 @@ import { startServer } from '../server/serve.js';
 import { loadTestSample } from '../supernet/sample.js';
 import { readTraceFile } from '../trace/format.js';
 import { configFrom, nonNegativeInt } from './options.js';
-import { progressLine } from './replay-commands.js';
+import { clientWarning, progressLine } from './replay-commands.js';
 
 interface DemoFlags {
   trace: string;
@@ -50,6 +50,8 @@ export function registerDemoCommands(program: Command): void {
           labels: sample.labels,
           sampleShape: cat.sampleShape,
           threads: 1,
+          // the server runs in this process: its CPU is in process.cpuUsage too
+          serverInProcess: true,
           onProgress: (p) => {
             if (p.elapsedS - last >= 2 || p.done === p.total) {
               last = p.elapsedS;
@@ -57,7 +59,9 @@ export function registerDemoCommands(program: Command): void {
             }
           },
         });
-        const summary = summarize(r.records, r.scheduleS, r.maxBehindMs);
+        const summary = summarize(r.records, r.scheduleS, r.maxBehindMs, r.client);
+        const warning = clientWarning('demo', summary);
+        if (warning) console.log(warning);
         mkdirSync(o.out, { recursive: true });
         writeFileSync(join(o.out, 'requests.csv'), requestsCsv(r.records));
         writeFileSync(join(o.out, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');

@@ -5,9 +5,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import { OipClient } from '../client/oip-client.js';
-import { replay, type ReplayProgress } from '../replay/replayer.js';
+import { replay, RPS_PER_THREAD, type ReplayProgress } from '../replay/replayer.js';
 import { reportHtml, type ReportRun } from '../replay/report-html.js';
-import { perfCsv, requestsCsv, summarize } from '../replay/report.js';
+import { perfCsv, requestsCsv, summarize, type ReplaySummary } from '../replay/report.js';
 import { Catalogue } from '../supernet/catalogue.js';
 import { loadTestSample } from '../supernet/sample.js';
 import { readTraceFile } from '../trace/format.js';
@@ -19,6 +19,13 @@ const positive = (v: string): number => {
   return n;
 };
 
+const threadsArg = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : positiveInt(v));
+
+const transportArg = (v: string): 'auto' | 'grpc-js' | 'h2' => {
+  if (v !== 'auto' && v !== 'grpc-js' && v !== 'h2') throw new InvalidArgumentError(`expected auto, h2 or grpc-js, got "${v}"`);
+  return v;
+};
+
 interface ReplayFlags {
   trace: string;
   target?: string;
@@ -27,11 +34,29 @@ interface ReplayFlags {
   rateScale: number;
   duration?: number;
   out: string;
-  threads: number;
+  threads: number | 'auto';
+  transport: 'auto' | 'grpc-js' | 'h2';
   images: number;
   supernet?: string;
   compare?: string;
   seed: number;
+}
+
+/** The client's own figures for a printed summary line, flagged when the client limited the run. */
+export function clientLine(s: ReplaySummary): string {
+  const b = s.client_behind_ms;
+  const ms = (v: number | null): string => (v === null ? '-' : v.toFixed(1));
+  const cpu =
+    s.client_cpu_us_per_request === null
+      ? ''
+      : `, CPU ${s.client_cpu_us_per_request} us/request (${(s.client_cpu_cores ?? 0).toFixed(2)} cores${s.client_cpu_includes_server ? ', the in-process server included' : ''})`;
+  const threads = s.client_threads === null ? '' : `${s.client_threads} sender thread${s.client_threads === 1 ? '' : 's'}${s.client_transport ? ` (${s.client_transport})` : ''}, `;
+  return `client: ${threads}behind schedule p50 ${ms(b.p50)} / p99 ${ms(b.p99)} / max ${ms(b.max)} ms${cpu}${s.client_limited ? '  [CLIENT-LIMITED]' : ''}`;
+}
+
+/** The warning printed when the client, not the server, limited a run (null when it did not). */
+export function clientWarning(name: string, s: ReplaySummary): string | null {
+  return s.client_limited ? `warning: ${name}: the client, not the server, limited this run: ${s.client_limited_reason}` : null;
 }
 
 /** A one-line progress bar with live attainment, redrawn on stderr. */
@@ -78,7 +103,13 @@ export function registerReplayCommands(program: Command): void {
     .option('--rate-scale <x>', 'keep each request with probability x (x < 1) or add copies (x > 1), seeded', positive, 1)
     .option('--duration <s>', 'stop the schedule after this many seconds', positive)
     .option('--out <dir>', 'report directory', 'reports/replay')
-    .option('--threads <n>', 'sender threads (each with its own channel)', positiveInt, 2)
+    .option('--threads <n|auto>', `sender threads, each with its own channel (auto: one per ${RPS_PER_THREAD} req/s of the schedule's peak second, at most the cores, less one for a server on this machine)`, threadsArg, 'auto')
+    .option(
+      '--transport <t>',
+      'how calls are made: h2 (a minimal gRPC client on node:http2, the least CPU per call; plaintext host:port targets) or grpc-js (grpc.Client with identity serializers); auto: h2 where it can dial the target',
+      transportArg,
+      'auto',
+    )
     .option('--images <n>', 'images per request', positiveInt, 1)
     .option('--supernet <dir>', 'where the labelled test images come from (config `supernet`)')
     .option('--compare <policies>', 'start a local server per policy (e.g. slackfit,static-largest) and report them side by side')
@@ -101,6 +132,7 @@ export function registerReplayCommands(program: Command): void {
           speed: o.speed,
           rateScale: o.rateScale,
           threads: o.threads,
+          transport: o.transport,
           imagesPerRequest: o.images,
           seed: o.seed,
           ...(o.duration !== undefined ? { durationS: o.duration } : {}),
@@ -114,8 +146,10 @@ export function registerReplayCommands(program: Command): void {
           },
         });
         if (process.stderr.isTTY) process.stderr.write('\n');
-        if (r.maxBehindMs > 50) process.stderr.write(`warning: the client fell behind its schedule by up to ${r.maxBehindMs.toFixed(0)} ms (add --threads)\n`);
-        return { name, records: r.records, summary: summarize(r.records, r.scheduleS, r.maxBehindMs) };
+        const summary = summarize(r.records, r.scheduleS, r.maxBehindMs, r.client);
+        const warning = clientWarning(name, summary);
+        if (warning) process.stderr.write(warning + '\n');
+        return { name, records: r.records, summary };
       };
       const runs: ReportRun[] = [];
       if (o.compare) {
@@ -136,9 +170,16 @@ export function registerReplayCommands(program: Command): void {
         const sm = r.summary;
         console.log(
           `${r.name}: ${sm.requests} requests, SLO attainment ${(sm.slo_attainment * 100).toFixed(2)}%, served accuracy ${sm.served_accuracy === null ? '-' : (sm.served_accuracy * 100).toFixed(2) + '%'}, ` +
-            `p50 ${sm.latency_ms.p50 ?? '-'} ms, p99 ${sm.latency_ms.p99 ?? '-'} ms, shed ${(sm.shed_rate * 100).toFixed(2)}%, errors ${sm.errors}`,
+            `p50 ${sm.latency_ms.p50 ?? '-'} ms, p99 ${sm.latency_ms.p99 ?? '-'} ms, shed ${(sm.shed_rate * 100).toFixed(2)}%, errors ${sm.errors}${sm.client_limited ? '  [CLIENT-LIMITED]' : ''}`,
         );
+        console.log(`  ${clientLine(sm)}`);
       }
+      const limited = runs.filter((r) => r.summary.client_limited);
+      if (limited.length > 0)
+        console.log(
+          `${single ? 'this run was' : `${limited.map((r) => r.name).join(', ')} ${limited.length === 1 ? 'was' : 'were'}`} client-limited: ` +
+            'the figures partly measure the client, not the server (reasons in summary.json, client_limited_reason)',
+        );
       console.log(`report: ${join(o.out, 'report.html')}`);
     });
 }

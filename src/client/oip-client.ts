@@ -10,6 +10,29 @@ import { PROTO_DIR } from '../api/proto.js';
 
 const PROTO = `${PROTO_DIR}grpc_service.proto`;
 
+/** The ModelInfer method's path, for calls made with our own (de)serializers. */
+export const MODEL_INFER_PATH = '/inference.GRPCInferenceService/ModelInfer';
+
+interface MethodDef {
+  requestSerialize(value: unknown): Buffer;
+  responseDeserialize(bytes: Buffer): unknown;
+}
+
+let definition: protoLoader.PackageDefinition | undefined;
+
+/** The client's view of the proto (its own loader options), loaded once per thread. */
+function loadDefinition(): protoLoader.PackageDefinition {
+  definition ??= protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  return definition;
+}
+
+function modelInferMethod(): MethodDef {
+  const service = loadDefinition()['inference.GRPCInferenceService'] as unknown as Record<string, MethodDef>;
+  return service['ModelInfer'] as MethodDef;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
 export type ParamValue = string | number | boolean;
 
 export interface InferCall {
@@ -106,8 +129,7 @@ export class OipClient {
   private readonly token: string | undefined;
 
   constructor(target: string, options: grpc.ChannelOptions = {}, security: ClientSecurity = {}) {
-    const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
+    const pkg = grpc.loadPackageDefinition(loadDefinition()) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
     this.token = security.token;
     const creds =
       security.rootCa !== undefined
@@ -142,6 +164,38 @@ export class OipClient {
       inputs: [{ name: c.inputName ?? 'image', datatype: 'FP32', shape: [...c.shape] }],
       raw_input_contents: [Buffer.from(c.images.buffer, c.images.byteOffset, c.images.byteLength)],
     };
+  }
+
+  /** The bytes `infer(c)` sends (protobufjs through the loader's serializer). */
+  static encodeRequest(c: InferCall): Buffer {
+    return modelInferMethod().requestSerialize(OipClient.request(c));
+  }
+
+  /**
+   * Some fields of a ModelInferRequest encoded alone (wire names, e.g. `{ parameters }`): pieces
+   * that concatenate, in field-number order, into a whole request (see wire.ts).
+   */
+  static encodeRequestFields(fields: Readonly<Record<string, unknown>>): Buffer {
+    return modelInferMethod().requestSerialize(fields);
+  }
+
+  /** A whole ModelInferResponse decoded by protobufjs (the slow, complete path). */
+  static decodeResponseBytes(bytes: Buffer): InferResult {
+    return decodeResponse(modelInferMethod().responseDeserialize(bytes) as WireResponse);
+  }
+
+  /**
+   * ModelInfer with an already encoded request; the callback gets the response bytes undecoded
+   * (read them with `readInferResponse` or `decodeResponseBytes`). No per-call serialization.
+   */
+  inferEncoded(bytes: Buffer, deadlineMs: number | undefined, cb: (err: grpc.ServiceError | null, res?: Buffer) => void): grpc.ClientUnaryCall {
+    const opts: grpc.CallOptions = deadlineMs !== undefined ? { deadline: new Date(deadlineMs) } : {};
+    return this.client.makeUnaryRequest<Buffer, Buffer>(MODEL_INFER_PATH, identity, identity, bytes, this.metadata(), opts, cb);
+  }
+
+  /** Resolves true once the channel is connected (false if not within `timeoutMs`); sends nothing. */
+  connect(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => this.client.waitForReady(Date.now() + timeoutMs, (err) => resolve(!err)));
   }
 
   async infer(c: InferCall): Promise<InferResult> {

@@ -3,12 +3,21 @@
  * schedule is split round-robin over sender threads (each with its own channel), so one Node
  * event loop's per-call cost does not cap the offered rate. Inputs are the committed test images
  * with their labels, so accuracy against ground truth is measured, not assumed.
+ *
+ * The distinct requests are encoded once before the schedule starts (encoded.ts); all threads
+ * share one timebase (epoch ms, performance.timeOrigin + performance.now()) and start together
+ * once every channel is connected. The client's own CPU over the run is measured
+ * (process.cpuUsage: all threads of this process) so a report can say when the client, not the
+ * server, limited the run (report.ts, `clientLimitedReason`).
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { SlackserveError } from '../errors.js';
 import type { TraceRequest } from '../trace/format.js';
-import type { ReplayRequest, RequestRecord, ThreadProgress } from './types.js';
+import { preEncode } from './encoded.js';
+import type { FromThread, ThreadInit, ToThread, Transport } from './replay-thread.js';
+import type { ClientStats, ReplayRequest, RequestRecord, ThreadProgress } from './types.js';
 
 export interface ReplayOptions {
   readonly target: string;
@@ -25,10 +34,23 @@ export interface ReplayOptions {
   readonly rateScale?: number;
   /** Stop the schedule after this many seconds (of replay time). */
   readonly durationS?: number;
-  readonly threads?: number;
+  /** Sender threads, or 'auto' (default): enough for the schedule's peak rate, see `autoThreads`. */
+  readonly threads?: number | 'auto';
   /** Images each request carries (consecutive test images), default 1. */
   readonly imagesPerRequest?: number;
   readonly seed?: number;
+  /**
+   * The server runs in this process (demo, in-process tests): the process CPU is then not the
+   * client's alone, so the CPU part of the client-limited rule is not applied.
+   */
+  readonly serverInProcess?: boolean;
+  /** Test hook: CPU each send burns on purpose (a deliberately slow client), ms. */
+  readonly sendCostMs?: number;
+  /**
+   * How calls are made: 'h2' (h2-unary.ts) or 'grpc-js' (grpc.Client.makeUnaryRequest with
+   * identity serializers); 'auto' (default): h2 for a plain host:port target, grpc-js otherwise.
+   */
+  readonly transport?: Transport | 'auto';
   readonly onProgress?: (p: ReplayProgress) => void;
 }
 
@@ -49,6 +71,56 @@ export interface ReplayResult {
   readonly wallS: number;
   readonly maxBehindMs: number;
   readonly threads: number;
+  readonly client: ClientStats;
+}
+
+/**
+ * Requests per second `autoThreads` gives one sender thread. Measured here (docs/replay.md): at
+ * 2,000 req/s one thread's event loop was 50-60% busy with the h2 transport and 75-85% with
+ * grpc-js; at 1,500 req/s a thread stays at least a third idle, so its timers still fire on time.
+ */
+export const RPS_PER_THREAD = 1500;
+
+/** The most requests any 1-second window of the schedule holds. */
+export function peakRate(reqs: readonly Pick<ReplayRequest, 't_ms'>[]): number {
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < reqs.length; hi++) {
+    while ((reqs[lo] as Pick<ReplayRequest, 't_ms'>).t_ms <= (reqs[hi] as Pick<ReplayRequest, 't_ms'>).t_ms - 1000) lo++;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+/**
+ * Sender threads for a schedule: one per RPS_PER_THREAD of its peak 1-s rate, at least 1 and at
+ * most 8; at most the machine's cores, less one when the server is on this machine (a sender
+ * thread more than that only takes CPU from the server and the other senders).
+ */
+export function autoThreads(reqs: readonly Pick<ReplayRequest, 't_ms'>[], opts: { cores?: number; localServer?: boolean } = {}): number {
+  const cores = opts.cores ?? availableParallelism();
+  const cap = Math.max(1, Math.min(8, opts.localServer ? cores - 1 : cores));
+  return Math.max(1, Math.min(Math.ceil(peakRate(reqs) / RPS_PER_THREAD), cap));
+}
+
+/** A plain `host:port` (or `[v6]:port`) target, the only kind the h2 transport dials. */
+export const isHostPort = (target: string): boolean => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d+$/.test(target);
+
+/** The transport a replay uses: as asked, or for 'auto' h2 where it can dial the target. */
+export function pickTransport(target: string, asked: Transport | 'auto'): Transport {
+  if (asked === 'auto') return isHostPort(target) ? 'h2' : 'grpc-js';
+  if (asked !== 'grpc-js' && asked !== 'h2') throw new SlackserveError('INPUT_INVALID', `transport must be auto, h2 or grpc-js (got ${String(asked)})`);
+  if (asked === 'h2' && !isHostPort(target)) throw new SlackserveError('INPUT_INVALID', `the h2 transport dials plain host:port targets only (got ${target}); use grpc-js`);
+  return asked;
+}
+
+/** Whether a gRPC target is this machine (then client and server compete for its CPUs). */
+export function isLocalTarget(target: string): boolean {
+  if (/^unix:/.test(target)) return true;
+  const t = target.replace(/^dns:(\/\/[^/]*\/)?/, '');
+  const host = (t.startsWith('[') ? t.slice(1, t.indexOf(']')) : (t.split(':')[0] ?? '')).toLowerCase();
+  if (host === '' || host === 'localhost' || host === '::1' || host === '0.0.0.0' || host === '::' || host.startsWith('127.') || host === hostname().toLowerCase()) return true;
+  return Object.values(networkInterfaces()).some((l) => (l ?? []).some((i) => i.address.toLowerCase() === host));
 }
 
 function threadEntry(): URL {
@@ -93,12 +165,16 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const per = o.imagesPerRequest ?? 1;
   if (!Number.isInteger(per) || per < 1 || per > nImages) throw new SlackserveError('INPUT_INVALID', `images per request must be an integer in 1..${nImages}`);
   const reqs = schedule(o, nImages - per + 1);
-  const threads = Math.max(1, Math.min(o.threads ?? 2, reqs.length || 1));
-  const shared = new Float32Array(new SharedArrayBuffer(o.images.byteLength));
-  shared.set(o.images);
-  const startEpochMs = performance.timeOrigin + performance.now() + 300 + 50 * threads; // let threads start
+  const asked = o.threads ?? 'auto';
+  if (asked !== 'auto' && !(Number.isInteger(asked) && asked >= 1)) throw new SlackserveError('INPUT_INVALID', `threads must be a positive integer or 'auto' (got ${asked})`);
+  const transport = pickTransport(o.target, o.transport ?? 'auto');
+  const local = isLocalTarget(o.target);
+  const threads = Math.max(1, Math.min(asked === 'auto' ? autoThreads(reqs, { localServer: local }) : asked, reqs.length || 1));
+  const { pieces, combo } = preEncode({ model: o.model, inputName: o.inputName, images: o.images, sampleShape: o.sampleShape, imagesPerRequest: per, requests: reqs });
   const progress: ThreadProgress[] = Array.from({ length: threads }, () => ({ sent: 0, done: 0, met: 0, maxBehindMs: 0 }));
   const records: RequestRecord[] = [];
+  const busy: number[] = [];
+  let startEpochMs = Infinity;
   const report = (): void => {
     const sum = (k: keyof ThreadProgress): number => progress.reduce((a, p) => a + p[k], 0);
     o.onProgress?.({
@@ -110,40 +186,70 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       maxBehindMs: Math.max(...progress.map((p) => p.maxBehindMs)),
     });
   };
-  const ticker = setInterval(report, 500);
   const wall0 = performance.now();
+  const workers: Worker[] = [];
+  let ticker: NodeJS.Timeout | undefined;
+  let cpu0: NodeJS.CpuUsage | undefined;
   try {
-    await Promise.all(
-      Array.from({ length: threads }, (_, k) => {
-        const mine = reqs.filter((r) => r.i % threads === k);
-        const w = new Worker(threadEntry(), {
-          workerData: { target: o.target, model: o.model, inputName: o.inputName, requests: mine, images: shared, labels: o.labels, sampleShape: o.sampleShape, imagesPerRequest: per, startEpochMs, progressEveryMs: 250 },
-        });
-        return new Promise<void>((resolve, reject) => {
-          w.on('message', (m: { kind: 'progress'; progress: ThreadProgress } | { kind: 'done'; records: RequestRecord[] }) => {
-            if (m.kind === 'progress') progress[k] = m.progress;
+    const ready: Promise<void>[] = [];
+    const done: Promise<void>[] = [];
+    for (let k = 0; k < threads; k++) {
+      const mine = reqs.filter((r) => r.i % threads === k).map((r) => ({ ...r, combo: combo[r.i] as number }));
+      const init: ThreadInit = { target: o.target, requests: mine, pieces, labels: o.labels, imagesPerRequest: per, progressEveryMs: 250, sendCostMs: o.sendCostMs ?? 0, transport };
+      const w = new Worker(threadEntry(), { workerData: init });
+      workers.push(w);
+      let isReady: () => void = () => undefined;
+      ready.push(new Promise<void>((res) => (isReady = res)));
+      done.push(
+        new Promise<void>((resolve, reject) => {
+          w.on('message', (m: FromThread) => {
+            if (m.kind === 'ready') isReady();
+            else if (m.kind === 'progress') progress[k] = m.progress;
             else {
               records.push(...m.records);
+              busy.push(m.busy);
               resolve();
             }
           });
           w.once('error', reject);
           w.once('exit', (code) => (code === 0 ? resolve() : reject(new SlackserveError('INTERNAL', `replay thread ${k} exited with ${code}`))));
-        });
-      }),
-    );
+        }),
+      );
+    }
+    // a thread that dies before it is ready rejects `done` (raced here so it is not waited on forever)
+    await Promise.race([Promise.all(ready), Promise.all(done).then(() => undefined)]);
+    startEpochMs = performance.timeOrigin + performance.now() + 20;
+    cpu0 = process.cpuUsage();
+    for (const w of workers) w.postMessage({ kind: 'start', startEpochMs } satisfies ToThread);
+    ticker = setInterval(report, 500);
+    await Promise.all(done);
   } finally {
-    clearInterval(ticker);
+    if (ticker) clearInterval(ticker);
+    for (const w of workers) void w.terminate();
   }
+  const cpu = process.cpuUsage(cpu0);
+  const runWallS = Math.max(1e-9, (performance.timeOrigin + performance.now() - startEpochMs) / 1000);
   report();
   records.sort((a, b) => a.i - b.i);
   const last = reqs[reqs.length - 1];
+  const maxBehindMs = Math.max(...progress.map((p) => p.maxBehindMs));
   return {
     records,
     total: reqs.length,
     scheduleS: last ? last.t_ms / 1000 : 0,
     wallS: (performance.now() - wall0) / 1000,
-    maxBehindMs: Math.max(...progress.map((p) => p.maxBehindMs)),
+    maxBehindMs,
     threads,
+    client: {
+      threads,
+      transport,
+      sent: progress.reduce((a, p) => a + p.sent, 0),
+      cpuUs: cpu.user + cpu.system,
+      wallS: runWallS,
+      threadBusyMax: Math.max(0, ...busy),
+      machineCores: availableParallelism(),
+      sharesMachine: !o.serverInProcess && local,
+      cpuIncludesServer: o.serverInProcess === true,
+    },
   };
 }

@@ -82,7 +82,9 @@ export function reportHtml(runs: readonly ReportRun[], title: string): string {
     ['deadline-answer rate', (s) => pct(s.deadline_answer_rate)],
     ['early-answer rate', (s) => pct(s.early_answer_rate)],
     ['errors', (s) => `${s.errors} ${esc(JSON.stringify(s.errors_by_status))}`],
-    ['client max behind schedule ms', (s) => s.client_max_behind_ms.toFixed(1)],
+    ['client behind schedule p50 / p99 / max ms', (s) => [s.client_behind_ms.p50, s.client_behind_ms.p99, s.client_behind_ms.max].map((v) => (v === null ? '-' : v.toFixed(1))).join(' / ')],
+    ['client CPU us/request (cores)', (s) => (s.client_cpu_us_per_request === null ? '-' : `${s.client_cpu_us_per_request} (${(s.client_cpu_cores ?? 0).toFixed(2)})`)],
+    ['client limited', (s) => (s.client_limited ? `<b>yes</b>: ${esc(s.client_limited_reason ?? '')}` : 'no')],
   ];
   const table = `<table><tr><th></th>${runs.map((r) => `<th>${esc(r.name)}</th>`).join('')}</tr>${rows
     .map(([k, f]) => `<tr><td>${k}</td>${runs.map((r) => `<td>${f(r.summary)}</td>`).join('')}</tr>`)

@@ -3,7 +3,7 @@
  * our columns appended) and an HTML report with plots. Pure functions of the records, so the
  * accounting is testable on fixtures.
  */
-import type { RequestRecord } from './types.js';
+import type { ClientStats, RequestRecord } from './types.js';
 
 export interface ReplaySummary {
   readonly requests: number;
@@ -26,6 +26,61 @@ export interface ReplaySummary {
   readonly subnet_mix: Readonly<Record<string, number>>;
   readonly exit_mix: Readonly<Record<string, number>>;
   readonly client_max_behind_ms: number;
+  /** How late sends were against the schedule (actual send - scheduled), over all requests. */
+  readonly client_behind_ms: { readonly p50: number | null; readonly p99: number | null; readonly max: number };
+  readonly client_threads: number | null;
+  /** 'grpc-js' or 'h2' (null when unknown). */
+  readonly client_transport: string | null;
+  /** The client process's CPU (all its threads) over the run / requests sent. */
+  readonly client_cpu_us_per_request: number | null;
+  /** The client process's CPU-seconds per wall-second over the run (cores it kept busy). */
+  readonly client_cpu_cores: number | null;
+  /** The server ran in the client's process (demo, tests): the CPU figures include it. */
+  readonly client_cpu_includes_server: boolean | null;
+  /** The busiest sender thread's event-loop utilization (0..1). */
+  readonly client_thread_busy_max: number | null;
+  /** The client, not the server, limited this run (see `clientLimitedReason`). */
+  readonly client_limited: boolean;
+  readonly client_limited_reason: string | null;
+}
+
+/** Behind schedule at p99 beyond this, the server did not see the trace's arrivals (docs/replay.md). */
+export const CLIENT_BEHIND_P99_LIMIT_MS = 5;
+/** Client CPU beyond this share of the machine's cores, when it shares the machine with the server (docs/replay.md). */
+export const CLIENT_CPU_SHARE_LIMIT = 0.25;
+/** A sender thread this busy is itself the bottleneck (more threads help). */
+const THREAD_SATURATED = 0.9;
+
+export interface ClientFigures {
+  readonly behindP99Ms: number | null;
+  /** CPU-seconds per wall-second of the client process; null when unknown. */
+  readonly cpuCores: number | null;
+  readonly machineCores: number;
+  readonly sharesMachine: boolean;
+  readonly threadBusyMax: number | null;
+}
+
+/**
+ * Why the client, not the server, limited a run, or null when it did not:
+ * - it fell behind its schedule: p99 of (actual send - scheduled send) > CLIENT_BEHIND_P99_LIMIT_MS;
+ * - or, when it shares the machine with the server, it used more than CLIENT_CPU_SHARE_LIMIT of
+ *   the machine's cores (CPU the server could not have).
+ */
+export function clientLimitedReason(f: ClientFigures): string | null {
+  const reasons: string[] = [];
+  if (f.behindP99Ms !== null && f.behindP99Ms > CLIENT_BEHIND_P99_LIMIT_MS) {
+    const why =
+      f.threadBusyMax === null
+        ? ''
+        : f.threadBusyMax >= THREAD_SATURATED
+          ? `; its busiest sender thread was ${(f.threadBusyMax * 100).toFixed(0)}% busy: add --threads`
+          : `; its busiest sender thread was only ${(f.threadBusyMax * 100).toFixed(0)}% busy, so it waited for CPU the machine did not have`;
+    reasons.push(`behind schedule: p99 send lateness ${f.behindP99Ms.toFixed(1)} ms > ${CLIENT_BEHIND_P99_LIMIT_MS} ms${why}`);
+  }
+  const cpuLimit = CLIENT_CPU_SHARE_LIMIT * f.machineCores;
+  if (f.sharesMachine && f.cpuCores !== null && f.cpuCores > cpuLimit)
+    reasons.push(`client CPU ${f.cpuCores.toFixed(2)} cores > ${cpuLimit.toFixed(2)} (${CLIENT_CPU_SHARE_LIMIT * 100}% of this machine's ${f.machineCores} cores, shared with the server)`);
+  return reasons.length === 0 ? null : reasons.join('; ');
 }
 
 const r4 = (v: number): number => Math.round(v * 1e4) / 1e4;
@@ -38,8 +93,19 @@ function quantiles(sorted: readonly number[]): ReplaySummary['latency_ms'] {
 export const metSlo = (r: RequestRecord): boolean => r.outcome === 'ok' && r.latencyMs <= r.sloMs;
 const isShed = (r: RequestRecord): boolean => r.outcome === 'error' && r.status === 'UNAVAILABLE' && /timeout expired/i.test(r.message);
 
-export function summarize(records: readonly RequestRecord[], scheduleS: number, maxBehindMs = 0): ReplaySummary {
+export function summarize(records: readonly RequestRecord[], scheduleS: number, maxBehindMs = 0, client?: ClientStats): ReplaySummary {
   const n = records.length;
+  const behind = records.map((r) => r.behindMs).sort((a, b) => a - b);
+  const bq = (p: number): number | null => (behind.length === 0 ? null : r4(behind[Math.min(behind.length - 1, Math.floor(p * behind.length))] as number));
+  const behindMax = Math.max(maxBehindMs, behind[behind.length - 1] ?? 0);
+  const cpuCores = client ? client.cpuUs / 1e6 / Math.max(client.wallS, 1e-9) : null;
+  const limited = clientLimitedReason({
+    behindP99Ms: bq(0.99),
+    cpuCores,
+    machineCores: client?.machineCores ?? 1,
+    sharesMachine: client?.sharesMachine ?? false,
+    threadBusyMax: client?.threadBusyMax ?? null,
+  });
   const ok = records.filter((r) => r.outcome === 'ok');
   const met = records.filter(metSlo);
   const errors: Record<string, number> = {};
@@ -68,7 +134,16 @@ export function summarize(records: readonly RequestRecord[], scheduleS: number, 
     early_answer_rate: n === 0 ? 0 : r4(ok.filter((r) => r.exit !== 'final' && r.exit !== '').length / n),
     subnet_mix: mix((r) => r.subnet),
     exit_mix: mix((r) => r.exit),
-    client_max_behind_ms: r4(maxBehindMs),
+    client_max_behind_ms: r4(behindMax),
+    client_behind_ms: { p50: bq(0.5), p99: bq(0.99), max: r4(behindMax) },
+    client_threads: client?.threads ?? null,
+    client_transport: client?.transport ?? null,
+    client_cpu_us_per_request: client ? Math.round(client.cpuUs / Math.max(1, client.sent)) : null,
+    client_cpu_cores: cpuCores === null ? null : r4(cpuCores),
+    client_cpu_includes_server: client ? client.cpuIncludesServer : null,
+    client_thread_busy_max: client ? r4(client.threadBusyMax) : null,
+    client_limited: limited !== null,
+    client_limited_reason: limited,
   };
 }
 

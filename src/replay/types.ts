@@ -36,6 +36,31 @@ export interface ThreadProgress {
   readonly maxBehindMs: number;
 }
 
+/** What a run measured about the client itself (the replay process), for the client-limited rule. */
+export interface ClientStats {
+  /** Sender threads. */
+  readonly threads: number;
+  /** How calls were made ('grpc-js' or 'h2'). */
+  readonly transport: string;
+  /** Requests sent. */
+  readonly sent: number;
+  /** CPU of the whole client process (all threads: senders, main, GC, libuv) from the schedule's start to the last answer, µs. */
+  readonly cpuUs: number;
+  /** Wall time from the schedule's start to the last answer, s. */
+  readonly wallS: number;
+  /** The busiest sender thread's event-loop utilization while it was sending (schedule start to its last send, 0..1). */
+  readonly threadBusyMax: number;
+  /** Cores of this machine (os.availableParallelism). */
+  readonly machineCores: number;
+  /**
+   * Whether the client's CPU competes with the server's: the target is on this machine and the
+   * server is not in the client's process (then the CPU would not be the client's alone).
+   */
+  readonly sharesMachine: boolean;
+  /** The server runs in the client's process, so `cpuUs` includes the server's CPU. */
+  readonly cpuIncludesServer: boolean;
+}
+
 /** A request as the replay threads receive it. */
 export interface ReplayRequest {
   readonly i: number;
