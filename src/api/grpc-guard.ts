@@ -3,6 +3,8 @@
  * It bounds what a client can make the server hold, whatever the client does:
  * - calls in flight across the server (`maxInflight`): one more is answered RESOURCE_EXHAUSTED at
  *   once, before its message is read;
+ * - while the server drains (`draining()` true), a new call is answered UNAVAILABLE "server is
+ *   draining" at once, before its message is read (health methods stay open, to say not-ready);
  * - a unary call whose request message does not arrive within `readTimeoutMs` (a half-open
  *   stream) is ended with DEADLINE_EXCEEDED, so it stops holding memory;
  * - with API tokens set (`auth`), a call whose `authorization` metadata carries none of them is
@@ -45,10 +47,16 @@ export interface GuardOptions {
   readonly now: () => number;
   /** Bearer tokens a call must carry (none or an empty set: no authentication). */
   readonly auth?: TokenSet | undefined;
+  /** True while the server drains: new calls (but health) are refused UNAVAILABLE. */
+  readonly draining?: (() => boolean) | undefined;
 }
+
+/** What a call that arrives while the server drains is told (gRPC UNAVAILABLE, HTTP 503). */
+export const DRAINING_MESSAGE = 'server is draining';
 
 export interface GuardStats {
   readonly inflight: number;
+  readonly refusedDraining: number;
   readonly rejected: number;
   readonly timedOut: number;
   readonly unauthenticated: number;
@@ -59,6 +67,7 @@ export class CallGuard {
   private rejected = 0;
   private timedOut = 0;
   private unauthenticated = 0;
+  private refusedDraining = 0;
   /** Unary calls whose message has not arrived yet -> when their headers did. */
   private readonly awaiting = new Map<grpc.ServerInterceptingCall, number>();
   private readonly timer: NodeJS.Timeout;
@@ -69,7 +78,7 @@ export class CallGuard {
   }
 
   get stats(): GuardStats {
-    return { inflight: this.inflight, rejected: this.rejected, timedOut: this.timedOut, unauthenticated: this.unauthenticated };
+    return { inflight: this.inflight, refusedDraining: this.refusedDraining, rejected: this.rejected, timedOut: this.timedOut, unauthenticated: this.unauthenticated };
   }
 
   close(): void {
@@ -91,6 +100,12 @@ export class CallGuard {
     };
     const call: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(next, {
       start: (startNext) => {
+        if (this.o.draining?.() === true && !isOpenGrpcMethod(method.path)) {
+          this.refusedDraining++;
+          ended = true;
+          call.sendStatus({ code: grpc.status.UNAVAILABLE, details: DRAINING_MESSAGE });
+          return;
+        }
         if (this.inflight >= this.o.maxInflight) {
           this.rejected++;
           ended = true;

@@ -60,6 +60,8 @@ export interface GrpcServerOptions {
   readonly tls?: TlsMaterial | undefined;
   /** Told about every failed call or stream request (for logs and metrics). */
   readonly onCallError?: (err: SlackserveError, rpc: string) => void;
+  /** True while the server drains: the guard refuses new calls (but health) UNAVAILABLE. */
+  readonly draining?: (() => boolean) | undefined;
 }
 
 export const DEFAULT_GRPC_PORT = 8001;
@@ -129,7 +131,7 @@ export class GrpcInferenceServer {
   ) {
     this.now = opts.now ?? Date.now;
     const protos = loadProtos();
-    this.guard = new CallGuard({ maxInflight: opts.maxInflight ?? 20_000, readTimeoutMs: opts.readTimeoutMs ?? 10_000, now: this.now, auth: opts.auth });
+    this.guard = new CallGuard({ maxInflight: opts.maxInflight ?? 20_000, readTimeoutMs: opts.readTimeoutMs ?? 10_000, now: this.now, auth: opts.auth, draining: opts.draining });
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
       'grpc.max_concurrent_streams': opts.maxConcurrentStreams ?? 1000,

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { SlackserveError } from '../errors.js';
 import { type AccessScope, type AuthTokens, authorized, unauthenticated } from './auth.js';
 import { CallCancel } from './cancel.js';
+import { DRAINING_MESSAGE } from './grpc-guard.js';
 import { parseSlo } from './slo.js';
 import { toHttpError } from './status.js';
 import { decodeRestInfer, encodeRestResponse, tensorSpecOf } from './tensors.js';
@@ -48,6 +49,8 @@ export interface HttpServerOptions {
   readonly tls?: TlsMaterial | undefined;
   /** Told about every failed request (for logs and metrics). */
   readonly onRequestError?: (err: unknown, method: string, path: string) => void;
+  /** True while the server drains: new requests (but health) get 503 "server is draining". */
+  readonly draining?: (() => boolean) | undefined;
 }
 
 export const DEFAULT_HTTP_PORT = 8000;
@@ -163,6 +166,11 @@ export class HttpInferenceServer {
     this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
     this.maxInflight = opts.maxInflight ?? 20_000;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      if (opts.draining?.() === true && !(req.url ?? '').startsWith('/v2/health/')) {
+        res.setHeader('connection', 'close'); // the client reconnects elsewhere
+        this.fail(res, new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE), req.method ?? 'GET', req.url ?? '/');
+        return;
+      }
       if (this.inflight >= this.maxInflight) {
         this.fail(res, new SlackserveError('OVERLOADED', `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`), req.method ?? 'GET', req.url ?? '/');
         return;

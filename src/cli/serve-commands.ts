@@ -67,12 +67,30 @@ async function run(roles: Roles, flags: ServeFlags, cmd: Command): Promise<void>
   const cfg = configFrom(cmd, overrides);
   const server = await startServer(cfg, roles, (l) => console.log(l));
   await new Promise<void>((resolve) => {
-    const stop = (sig: string): void => {
-      console.log(`${sig}: stopping (pulling stops, queued work is handed back, running batches finish)`);
-      void server.stop().then(resolve);
+    let signals = 0;
+    let stopping: Promise<void> | undefined;
+    const stopNow = (): void => {
+      stopping ??= server.stop().then(resolve);
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    const onSignal = (sig: string): void => {
+      signals++;
+      if (signals > 1 || !roles.frontend) {
+        // a worker alone (or a second signal) stops at once: running batches finish, queued work goes back
+        console.log(`${sig}: stopping (pulling stops, queued work is handed back, running batches finish)`);
+        stopNow();
+        return;
+      }
+      console.log(`${sig}: draining (not ready now; new calls refused after ${cfg.drainDelayMs} ms; a second signal stops at once)`);
+      void server
+        .drain(cfg.drainDelayMs, cfg.drainTimeoutMs)
+        .catch((e: unknown) => console.log(`drain failed: ${String(e)}`))
+        .then(() => {
+          console.log(`${sig}: stopping (pulling stops, queued work is handed back, running batches finish)`);
+          stopNow();
+        });
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
   });
   console.log('stopped');
 }

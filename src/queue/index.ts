@@ -33,6 +33,8 @@ export interface QueueOptions {
   readonly workerTtlMs?: number | undefined;
   /** Redis only: ready() answers false after this long without a PONG. */
   readonly readyTimeoutMs?: number | undefined;
+  /** Redis only: server log (reachability changes, the driver's error text). */
+  readonly log?: ((line: string) => void) | undefined;
 }
 
 export function createQueue(opts: QueueOptions = {}): RequestQueue {
@@ -44,5 +46,6 @@ export function createQueue(opts: QueueOptions = {}): RequestQueue {
     replyTransport: opts.replyTransport,
     workerTtlMs: opts.workerTtlMs,
     readyTimeoutMs: opts.readyTimeoutMs,
+    ...(opts.log ? { log: opts.log } : {}),
   });
 }

@@ -13,7 +13,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { SlackserveError } from '../errors.js';
 import { asBuffer, decodeMeta, encodeMeta, encodeReplyMeta, ownBytes, validateRequest } from './codec.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
-import { backend, F_DATA, F_META, field, frame, sleep, streamEntries, unfields, unframe, type RawEntry } from './redis-wire.js';
+import { backend, backoffMs, F_DATA, globEscape, redisAddress, F_META, field, frame, sleep, streamEntries, unfields, unframe, type RawEntry } from './redis-wire.js';
 import {
   DEFAULT_MAX_PENDING,
   QUEUE_FULL_MESSAGE,
@@ -26,8 +26,15 @@ import {
 export type ReplyTransport = 'stream' | 'pubsub';
 
 export const DEFAULT_PREFIX = 'slackserve';
-/** A worker whose heartbeat is older than this is dead and what it holds reclaimable. */
-export const DEFAULT_WORKER_TTL_MS = 3_000;
+/**
+ * A worker whose heartbeat is older than this is dead and what it holds reclaimable. Refreshed
+ * every TTL/3, so a live worker survives two missed refreshes.
+ */
+export const DEFAULT_WORKER_TTL_MS = 600;
+/** How long the answer to "is any worker alive?" is reused (health checks must not hammer Redis). */
+const WORKERS_ALIVE_CACHE_MS = 250;
+/** A failing command (Redis reachable) is logged at most this often per distinct message. */
+const COMMAND_ERROR_LOG_EVERY_MS = 10_000;
 export const DEFAULT_READY_TIMEOUT_MS = 1_000;
 /** Approximate cap of a reply stream (MAXLEN ~); the frontend trims what it has read anyway. */
 export const DEFAULT_REPLY_MAXLEN = 100_000;
@@ -56,6 +63,8 @@ export interface RedisQueueOptions {
   readonly replyMaxLen?: number;
   /** ioredis auto-pipelining on the command connection (see DEFAULT_AUTO_PIPELINING). */
   readonly autoPipelining?: boolean;
+  /** Server log: one line per change of Redis's reachability, and the driver's error text. */
+  readonly log?: (line: string) => void;
 }
 
 class RedisDelivery implements Delivery {
@@ -120,6 +129,20 @@ export class RedisQueue implements RequestQueue {
   /** Worker: replies of this turn, per frontend (see reply()). */
   private readonly outgoing = new Map<string, Outgoing>();
 
+  /** host:port of Redis (no credentials): what clients and the log are told. */
+  readonly address: string;
+  private readonly log: (line: string) => void;
+  /** Epoch ms since when Redis has been unreachable; undefined while reachable (or not yet tried). */
+  private downSince: number | undefined;
+  /** Redis's run_id as last seen: a new one means Redis restarted (and may have lost everything). */
+  private runId: string | undefined;
+  /** Set from a reconnect until the restart check has run: reply streams are not recreated meanwhile. */
+  private checkingRestart = false;
+  private readonly upListeners = new Set<() => void>();
+  private readonly lostListeners = new Set<(ids: readonly string[]) => void>();
+  private aliveCache: { at: number; value: Promise<boolean> } | undefined;
+  private readonly commandErrorsLogged = new Map<string, number>();
+
   constructor(opts: RedisQueueOptions) {
     this.url = opts.url;
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
@@ -130,7 +153,116 @@ export class RedisQueue implements RequestQueue {
     this.replyMaxLen = opts.replyMaxLen ?? DEFAULT_REPLY_MAXLEN;
     this.key = `${this.prefix}:requests`;
     this.cancelChannel = `${this.prefix}:cancel`;
+    this.address = redisAddress(opts.url);
+    this.log = opts.log ?? (() => undefined);
     this.cmd = this.connection({ enableAutoPipelining: opts.autoPipelining ?? DEFAULT_AUTO_PIPELINING, scripts: SCRIPTS });
+    // The command connection's state is Redis's reachability, logged once per change.
+    this.cmd.on('error', (e: unknown) => this.markDown(e));
+    this.cmd.on('close', () => this.markDown(new Error('connection lost')));
+    this.cmd.on('ready', () => this.markUp());
+  }
+
+  private markDown(e: unknown): void {
+    if (this.closed || this.downSince !== undefined) return;
+    this.downSince = Date.now();
+    this.aliveCache = undefined;
+    const why = e instanceof Error ? e.message : String(e);
+    this.log(`redis at ${this.address} unreachable: ${why}, retrying (backoff 100 ms doubling to 5 s)`);
+  }
+
+  private markUp(): void {
+    if (this.closed) return;
+    const since = this.downSince;
+    this.downSince = undefined;
+    this.aliveCache = undefined;
+    if (since !== undefined) {
+      this.log(`redis at ${this.address} reachable again after ${((Date.now() - since) / 1000).toFixed(1)} s`);
+      this.group = undefined; // a restarted Redis has no consumer group: create it again
+    }
+    this.checkingRestart = true;
+    void this.checkRestart()
+      .catch((e: unknown) => this.logCommandError(e))
+      .finally(() => {
+        this.checkingRestart = false;
+        if (since !== undefined) void this.maintain(); // heartbeats and reply streams back at once
+        for (const l of this.upListeners) l();
+      });
+  }
+
+  /**
+   * On (re)connect: if Redis restarted (new run_id) and this frontend's reply stream is gone, it
+   * restarted without persistence, and the requests this handle enqueued whose stream entries are
+   * gone with it will never be answered: tell the frontend (onLost) instead of letting them wait
+   * for deadline + grace.
+   */
+  private async checkRestart(): Promise<void> {
+    const replyKeys = this.transport === 'stream' ? [...this.replySubs.keys()].map((f) => this.replyKey(f)) : [];
+    const [info, existing] = await Promise.all([this.cmd.info('server'), replyKeys.length > 0 ? this.cmd.exists(...replyKeys) : Promise.resolve(0)]);
+    const runId = /run_id:(\w+)/.exec(info)?.[1];
+    const before = this.runId;
+    this.runId = runId;
+    if (before === undefined || runId === before || this.entries.size === 0) return;
+    if (replyKeys.length > 0 && existing > 0) return; // persisted: entries and replies survived
+    const ids = [...this.entries.keys()];
+    const found = await Promise.all(ids.map((id) => this.cmd.xrange(this.key, this.entries.get(id)?.entry ?? '0-0', this.entries.get(id)?.entry ?? '0-0')));
+    const lost = ids.filter((_id, i) => (found[i] ?? []).length === 0);
+    if (lost.length === 0) return;
+    for (const id of lost) this.entries.delete(id);
+    this.log(`redis at ${this.address} restarted and lost ${lost.length} queued request(s); failing them`);
+    for (const l of this.lostListeners) l(lost);
+  }
+
+  /** A command failed while Redis is reachable: its text goes to the log (rate-limited), never to clients. */
+  private logCommandError(e: unknown): void {
+    if (this.downSince !== undefined || this.closed) return;
+    const msg = e instanceof Error ? e.message : String(e);
+    const now = Date.now();
+    const last = this.commandErrorsLogged.get(msg);
+    if (last !== undefined && now - last < COMMAND_ERROR_LOG_EVERY_MS) return;
+    if (this.commandErrorsLogged.size > 100) this.commandErrorsLogged.clear();
+    this.commandErrorsLogged.set(msg, now);
+    this.log(`redis at ${this.address}: command failed: ${msg}`);
+  }
+
+  /** The client-facing error for a Redis failure; the driver's text goes to the log. */
+  private fail(err: unknown): SlackserveError {
+    if (err instanceof SlackserveError) return err;
+    this.logCommandError(err);
+    return backend(err, this.address);
+  }
+
+  /** Called after each reconnection (the worker loop stops backing off). */
+  onBackendUp(listener: () => void): () => void {
+    this.upListeners.add(listener);
+    return () => this.upListeners.delete(listener);
+  }
+
+  /** Frontend: request ids Redis lost (restarted without persistence); they will never be answered. */
+  onLost(listener: (ids: readonly string[]) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
+  /** Some worker's heartbeat is live (any `{p}:alive:*` key); cached WORKERS_ALIVE_CACHE_MS. */
+  workersAlive(): Promise<boolean> {
+    if (this.closed || this.downSince !== undefined) return Promise.resolve(false);
+    const now = Date.now();
+    if (this.aliveCache && now - this.aliveCache.at < WORKERS_ALIVE_CACHE_MS) return this.aliveCache.value;
+    const value = this.scanAlive().catch(() => false);
+    this.aliveCache = { at: now, value };
+    return value;
+  }
+
+  private async scanAlive(): Promise<boolean> {
+    const match = `${globEscape(this.prefix)}:alive:*`;
+    let cursor = '0';
+    for (let i = 0; i < 100; i++) {
+      const [next, keys] = await this.cmd.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      if (keys.length > 0) return true;
+      cursor = next;
+      if (cursor === '0') return false;
+    }
+    return false;
   }
 
   private connection(extra: Partial<RedisOptions> = {}): Redis {
@@ -140,8 +272,9 @@ export class RedisQueue implements RequestQueue {
       protocol: 2,
       // Fail fast when Redis is down (a frontend answers BACKEND_UNAVAILABLE instead of hanging):
       // a queued command fails after one failed reconnect retry; attempts are <= 200 ms apart.
+      // While Redis stays away, reconnection attempts back off: 100 ms doubling to 5 s.
       maxRetriesPerRequest: 1,
-      retryStrategy: (times) => Math.min(50 * times, 200),
+      retryStrategy: (times) => backoffMs(times),
       connectTimeout: 2_000,
       ...extra,
     });
@@ -171,7 +304,7 @@ export class RedisQueue implements RequestQueue {
       (err: unknown) => {
         if (err instanceof Error && err.message.startsWith('BUSYGROUP')) return;
         this.group = undefined;
-        throw backend(err);
+        throw this.fail(err);
       },
     );
     return this.group;
@@ -185,14 +318,15 @@ export class RedisQueue implements RequestQueue {
 
   /** Heartbeats, reply-stream upkeep, and forgetting old bookkeeping. Errors wait for next time. */
   private async maintain(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.downSince !== undefined) return;
     const now = Date.now();
     const jobs: Promise<unknown>[] = [];
     for (const w of this.workers) jobs.push(this.cmd.set(this.aliveKey(w), '1', 'PX', this.workerTtlMs));
     for (const [frontend, s] of this.transport === 'stream' ? this.replySubs : []) {
       const key = this.replyKey(frontend);
       jobs.push(
-        this.cmd.pexpire(key, REPLY_TTL_MS).then((ok) => (ok === 0 ? this.createReplyStream(key) : undefined)),
+        // not while a reconnect's restart check runs: it must see whether the stream survived
+        this.cmd.pexpire(key, REPLY_TTL_MS).then((ok) => (ok === 0 && !this.checkingRestart ? this.createReplyStream(key) : undefined)),
         this.cmd.call('XTRIM', key, 'MINID', '~', s.cursor), // drop what this frontend has read
       );
     }
@@ -212,7 +346,7 @@ export class RedisQueue implements RequestQueue {
   private async touchWorker(worker: string): Promise<void> {
     if (this.workers.has(worker)) return;
     await this.cmd.set(this.aliveKey(worker), '1', 'PX', this.workerTtlMs).catch((e: unknown) => {
-      throw backend(e);
+      throw this.fail(e);
     });
     this.workers.add(worker);
     this.ensureTimer();
@@ -238,7 +372,7 @@ export class RedisQueue implements RequestQueue {
       .subscribe(this.cancelChannel)
       .catch((e: unknown) => {
         this.subCancels = undefined;
-        throw backend(e);
+        throw this.fail(e);
       });
     return this.subCancels;
   }
@@ -260,12 +394,14 @@ export class RedisQueue implements RequestQueue {
   async enqueue(r: QueuedInference): Promise<void> {
     if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
     validateRequest(r);
+    // known down: fail at once (the client learns now, not after the driver's reconnect attempts)
+    if (this.downSince !== undefined) throw backend(new Error('unreachable'), this.address);
     await this.init();
     let entry: unknown;
     try {
       entry = await this.script('ssEnqueue', [this.key, GROUP, this.maxPending, encodeMeta(r), asBuffer(r.data)]);
     } catch (err) {
-      throw backend(err);
+      throw this.fail(err);
     }
     if (entry === null) throw new SlackserveError('QUEUE_FULL', QUEUE_FULL_MESSAGE, { maxPending: this.maxPending });
     this.entries.set(r.id, { entry: String(entry), deadlineMs: r.deadlineMs });
@@ -283,7 +419,7 @@ export class RedisQueue implements RequestQueue {
       }
       return (await this.script('ssCancel', [this.key, GROUP, e.entry, this.cancelChannel, id])) === 1;
     } catch (err) {
-      throw backend(err);
+      throw this.fail(err);
     }
   }
 
@@ -311,7 +447,7 @@ export class RedisQueue implements RequestQueue {
       if (this.closed) return [];
       // The stream was deleted (and with it the group): recreate on the next call.
       if (err instanceof Error && err.message.startsWith('NOGROUP')) this.group = undefined;
-      throw backend(err);
+      throw this.fail(err);
     } finally {
       this.pullsInFlight.delete(inFlight);
       if (this.closed) conn.disconnect();
@@ -365,7 +501,7 @@ export class RedisQueue implements RequestQueue {
         jobs.push(this.script('ssAck', [this.key, GROUP, ...ids.slice(i, i + ACK_CHUNK)]));
       await Promise.all(jobs);
     } catch (err) {
-      throw backend(err);
+      throw this.fail(err);
     }
   }
 
@@ -400,7 +536,7 @@ export class RedisQueue implements RequestQueue {
     try {
       await Promise.all([...byWorker.values()].map((args) => this.script('ssRelease', args)));
     } catch (err) {
-      throw backend(err);
+      throw this.fail(err);
     }
     if (cancelled.length > 0) await this.ackEntries(cancelled);
   }
@@ -452,7 +588,7 @@ export class RedisQueue implements RequestQueue {
         if (out.length < max) await claim(await pendingOf(c.name, max - out.length));
       }
     } catch (err) {
-      throw backend(err);
+      throw this.fail(err);
     }
     return out;
   }
@@ -491,7 +627,7 @@ export class RedisQueue implements RequestQueue {
       }
       sent.then(
         () => o.done.forEach((d) => d.resolve()),
-        (err: unknown) => o.done.forEach((d) => d.reject(backend(err))),
+        (err: unknown) => o.done.forEach((d) => d.reject(this.fail(err))),
       );
     }
   }
@@ -511,7 +647,7 @@ export class RedisQueue implements RequestQueue {
       try {
         s = this.transport === 'stream' ? await this.readReplyStream(frontend) : await this.listenReplyChannel(frontend);
       } catch (err) {
-        throw backend(err);
+        throw this.fail(err);
       }
       this.replySubs.set(frontend, s);
     }
@@ -584,12 +720,12 @@ export class RedisQueue implements RequestQueue {
     try {
       return Math.max(0, Number(await this.script('ssDepth', [this.key, GROUP])));
     } catch (err) {
-      throw backend(err);
+      throw this.fail(err);
     }
   }
 
   async ready(): Promise<boolean> {
-    if (this.closed) return false;
+    if (this.closed || this.downSince !== undefined) return false;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.readyTimeoutMs)));
     const ping = this.cmd.ping().then(

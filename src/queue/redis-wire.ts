@@ -10,10 +10,38 @@ import type { InferenceReply } from './types.js';
 /** A raw stream entry: id and [field, value, ...] (null when the entry was deleted). */
 export type RawEntry = [Buffer, Buffer[] | null];
 
-export function backend(err: unknown): SlackserveError {
+/** What a client is told when Redis fails a command; the driver's text stays in `cause` (and the log). */
+export function unavailableMessage(address: string): string {
+  return `queue backend unavailable (redis at ${address})`;
+}
+
+/**
+ * A Redis failure as the client sees it: BACKEND_UNAVAILABLE naming the address (never the
+ * password, never ioredis's text, which is kept as `cause` for the server's log).
+ */
+export function backend(err: unknown, address: string): SlackserveError {
   if (err instanceof SlackserveError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new SlackserveError('BACKEND_UNAVAILABLE', `redis: ${message}`, {}, { cause: err });
+  return new SlackserveError('BACKEND_UNAVAILABLE', unavailableMessage(address), {}, { cause: err });
+}
+
+/** host:port of a redis:// URL, without user or password (what logs and clients may see). */
+export function redisAddress(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || '127.0.0.1'}:${u.port || '6379'}`;
+  } catch {
+    return 'the configured URL';
+  }
+}
+
+/** Redis glob metacharacters escaped, so a prefix matches only itself in SCAN MATCH. */
+export function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/** Bounded exponential backoff: 100 ms doubling to 5 s (attempt 1, 2, ...). */
+export function backoffMs(attempt: number, baseMs = 100, maxMs = 5_000): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(0, attempt - 1), 16));
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -114,6 +114,18 @@ export interface RequestQueue {
   depth(): Promise<number>;
   /** Backend reachable (readiness); never throws. */
   ready(): Promise<boolean>;
+  /**
+   * Some worker's heartbeat is live (readiness of a frontend without workers of its own). Absent
+   * (in-process queue): the process's own worker serves it. Never throws; cheap to call often.
+   */
+  workersAlive?(): Promise<boolean>;
+  /** Called each time the backend becomes reachable (again); returns the unsubscribe function. */
+  onBackendUp?(listener: () => void): () => void;
+  /**
+   * Frontend: ids of requests the backend lost (Redis restarted without persistence): they will
+   * never be answered. Returns the unsubscribe function.
+   */
+  onLost?(listener: (ids: readonly string[]) => void): () => void;
   /** Stops listening and pulling (blocked pulls resolve []), frees connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -125,4 +137,4 @@ export const QUEUE_FULL_MESSAGE = 'Exceeds maximum queue size';
 export const DEFAULT_MAX_PENDING = 100_000;
 
 /** How often a worker should call reclaim() to take over dead workers' requests. */
-export const DEFAULT_RECLAIM_INTERVAL_MS = 1_000;
+export const DEFAULT_RECLAIM_INTERVAL_MS = 150;

@@ -33,6 +33,8 @@ export interface FrontendOptions {
   readonly metrics?: Metrics;
   /** Liveness of the workers this process runs itself (serve mode); undefined for a pure frontend. */
   readonly localReady?: () => boolean;
+  /** Log of the frontend's own events (reply subscription retries). */
+  readonly log?: (line: string) => void;
 }
 
 interface Call {
@@ -80,6 +82,11 @@ export class Frontend implements InferenceBackend {
   private depthTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => Promise<void>) | null = null;
+  private offLost: (() => void) | undefined;
+  private stopped = false;
+  /** Readiness is off and (after the drain delay) new calls are refused: see drain(). */
+  private drainingState: 'no' | 'not-ready' | 'refusing' = 'no';
+  private readonly idleWaiters = new Set<() => void>();
   private readonly meta: ModelMetadata;
   private readonly accuracy: Map<string, number>;
 
@@ -88,8 +95,23 @@ export class Frontend implements InferenceBackend {
     this.meta = modelMetadataFromManifest(o.catalogue.manifest, { maxBatch: o.maxBatch, versions: [o.version] });
   }
 
+  /**
+   * Starts listening for replies. With the backend unreachable it does not fail: it keeps
+   * retrying in the background (100 ms doubling to 5 s, sooner once the backend is back) and the
+   * frontend stays not-ready (and refuses calls) until it listens.
+   */
   async start(): Promise<void> {
-    this.unsubscribe = await this.o.queue.subscribeReplies(this.o.id, (r) => this.onReply(r));
+    this.offLost = this.o.queue.onLost?.((ids) => {
+      for (const id of ids) {
+        const c = this.calls.get(id);
+        if (c) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', 'queue backend lost the request (redis restarted)'));
+      }
+    });
+    const first = await this.subscribe().then(
+      () => true,
+      () => false,
+    );
+    if (!first) void this.subscribeUntilDone();
     // admission needs the queue depth; one read every 20 ms instead of one per request
     const poll = async (): Promise<void> => {
       this.depth = await this.o.queue.depth().catch(() => this.depth);
@@ -102,7 +124,77 @@ export class Frontend implements InferenceBackend {
     this.sweepTimer.unref();
   }
 
+  private async subscribe(): Promise<void> {
+    this.unsubscribe = await this.o.queue.subscribeReplies(this.o.id, (r) => this.onReply(r));
+  }
+
+  private async subscribeUntilDone(): Promise<void> {
+    let wake: (() => void) | undefined;
+    const off = this.o.queue.onBackendUp?.(() => wake?.());
+    let delay = 100;
+    try {
+      while (!this.stopped && !this.unsubscribe) {
+        await new Promise<void>((res) => {
+          const t = setTimeout(res, delay);
+          t.unref();
+          wake = () => {
+            clearTimeout(t);
+            res();
+          };
+        });
+        wake = undefined;
+        if (this.stopped) return;
+        try {
+          await this.subscribe();
+          this.o.log?.('frontend: listening for replies');
+        } catch {
+          delay = Math.min(5_000, delay * 2); // the queue logs the backend's state changes
+        }
+      }
+    } finally {
+      off?.();
+    }
+  }
+
+  /** Listening for replies: calls can be answered. */
+  get listening(): boolean {
+    return this.unsubscribe !== null;
+  }
+
+  /**
+   * Draining, step 1 (`refuse` false): readiness turns false, calls are still served. Step 2
+   * (`refuse` true): new calls are refused with UNAVAILABLE "server is draining".
+   */
+  drain(refuse: boolean): void {
+    if (refuse) this.drainingState = 'refusing';
+    else if (this.drainingState === 'no') this.drainingState = 'not-ready';
+  }
+
+  /** True once drain(true) was called: the edges refuse new calls. */
+  get refusing(): boolean {
+    return this.drainingState === 'refusing';
+  }
+
+  /** Resolves once no call is in flight, or after `timeoutMs`; true if none is left. */
+  async waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.calls.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    let waiter: (() => void) | undefined;
+    await Promise.race([
+      new Promise<void>((res) => {
+        waiter = res;
+        this.idleWaiters.add(res);
+      }),
+      new Promise<void>((res) => (timer = setTimeout(res, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (waiter) this.idleWaiters.delete(waiter);
+    return this.calls.size === 0;
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.offLost?.();
     if (this.depthTimer) clearInterval(this.depthTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const [id, c] of this.calls) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', 'the server is shutting down'));
@@ -138,8 +230,16 @@ export class Frontend implements InferenceBackend {
     return true;
   }
 
+  /**
+   * Ready: not draining, listening for replies, the queue backend reachable, and someone to
+   * serve: this process's own worker (serve) or, for a frontend alone, a worker heartbeat seen
+   * within the last TTL (queue.workersAlive, cached so probes do not hammer Redis).
+   */
   async ready(): Promise<boolean> {
-    return (this.o.localReady?.() ?? true) && (await this.o.queue.ready());
+    if (this.drainingState !== 'no' || !this.listening) return false;
+    if (this.o.localReady) return this.o.localReady() && (await this.o.queue.ready());
+    if (!(await this.o.queue.ready())) return false;
+    return (await this.o.queue.workersAlive?.()) ?? true;
   }
 
   async modelReady(name: string, version: string): Promise<boolean> {
@@ -171,7 +271,10 @@ export class Frontend implements InferenceBackend {
   }
 
   private admitAndEnqueue(req: DecodedInfer, ctx: InferContext): Promise<InferAnswer> {
+    if (this.drainingState === 'refusing') throw new SlackserveError('BACKEND_UNAVAILABLE', 'server is draining');
     this.modelMetadata(req.model, req.version);
+    // not listening yet (the backend was unreachable at startup): no answer could reach us
+    if (!this.listening) throw new SlackserveError('BACKEND_UNAVAILABLE', 'queue backend unavailable (not connected yet)');
     const m = this.o.metrics;
     const sloClass = m?.classLabel(req.slo.sloClass) ?? req.slo.sloClass;
     const now = this.o.clock();
@@ -246,6 +349,7 @@ export class Frontend implements InferenceBackend {
     if (this.calls.get(id) !== c) return;
     this.calls.delete(id);
     c.cleanup();
+    if (this.calls.size === 0) for (const w of [...this.idleWaiters]) w();
     const m = this.o.metrics;
     const model = c.req.model;
     m?.of(m.pending, model).set(this.calls.size);

@@ -18,7 +18,7 @@ import { publishOutcomes } from '../dashboard/outcome-bus.js';
 import { SlackserveError } from '../errors.js';
 import { DEFAULT_TUNER, ExitManager } from '../exits/index.js';
 import { Metrics } from '../metrics/metrics.js';
-import { createQueue, DEFAULT_WORKER_TTL_MS } from '../queue/index.js';
+import { createQueue } from '../queue/index.js';
 import type { RequestQueue } from '../queue/types.js';
 import { Executor } from '../runtime/executor.js';
 import { LatencyTable } from '../scheduler/latency-table.js';
@@ -47,6 +47,12 @@ export interface ServerHandle {
   readonly table: LatencyTable;
   /** Extra HTTP routes (dashboard) can be added here before or after start. */
   readonly http: HttpInferenceServer | undefined;
+  /**
+   * Graceful drain of a frontend (SIGTERM): readiness false at once, calls still served for
+   * `delayMs` (load balancers see not-ready and stop sending), then new calls refused UNAVAILABLE
+   * "server is draining" while those in flight finish (at most `timeoutMs`). Call stop() after.
+   */
+  drain(delayMs: number, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,8 +94,8 @@ export function securityWarnings(cfg: Config, roles: Roles, auth: AuthTokens): s
   return out;
 }
 
-const queueFor = (cfg: Config): RequestQueue =>
-  createQueue({ redisUrl: cfg.redisUrl === 'embedded' ? undefined : cfg.redisUrl, prefix: cfg.queuePrefix, maxPending: cfg.maxPending });
+const queueFor = (cfg: Config, log: (line: string) => void): RequestQueue =>
+  createQueue({ redisUrl: cfg.redisUrl === 'embedded' ? undefined : cfg.redisUrl, prefix: cfg.queuePrefix, maxPending: cfg.maxPending, workerTtlMs: cfg.workerTtlMs, log });
 
 export async function startServer(cfg: Config, roles: Roles, log: (line: string) => void = () => undefined): Promise<ServerHandle> {
   if (!roles.frontend && !roles.worker) throw new SlackserveError('CONFIG_INVALID', 'a process needs at least one role');
@@ -102,7 +108,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
   const metrics = new Metrics(roles.frontend && roles.worker ? 'serve' : roles.frontend ? 'frontend' : 'worker');
   const auth: AuthTokens = { api: apiTokensOf(cfg), metrics: metricsTokensOf(cfg) };
   const tls = tlsOf(cfg); // unreadable files fail here, before anything binds
-  const queue = queueFor(cfg);
+  const queue = queueFor(cfg, log);
   const tag = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -157,12 +163,13 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         executors: cfg.executorThreads,
         maxBatch: cfg.maxBatch,
         // a dead worker's requests are reclaimed once its heartbeat lapses (TTL) and they sat idle
-        graceMs: DEFAULT_WORKER_TTL_MS + 2 * cfg.reclaimIdleMs + 2000,
+        graceMs: cfg.workerTtlMs + 2 * cfg.reclaimIdleMs + 2000,
         edgeMarginMs: cfg.edgeMarginMs,
         clock: epochMs,
         version: cfg.modelVersion,
         metrics,
         ...(executor ? { localReady: () => true } : {}),
+        log,
       });
       const f = frontend;
       await f.start();
@@ -182,6 +189,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         maxStreamInflight: cfg.maxStreamInflight,
         auth: auth.api,
         tls,
+        draining: () => f.refusing,
       });
       await grpc.start();
       const g = grpc;
@@ -196,6 +204,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         readTimeoutMs: cfg.requestReadTimeoutMs,
         auth,
         tls,
+        draining: () => f.refusing,
       });
       http.route(
         'GET',
@@ -253,6 +262,16 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
       catalogue,
       table,
       http,
+      drain: async (delayMs: number, timeoutMs: number) => {
+        const f = frontend;
+        if (!f) return;
+        f.drain(false);
+        log(`draining: not ready; serving ${delayMs} ms more`);
+        await new Promise((res) => setTimeout(res, delayMs));
+        f.drain(true);
+        log(`draining: refusing new calls; ${f.inFlight} call(s) in flight`);
+        if (!(await f.waitIdle(timeoutMs))) log(`draining: ${f.inFlight} call(s) still in flight after ${timeoutMs} ms; stopping anyway`);
+      },
       stop: stopAll,
     };
   } catch (e) {

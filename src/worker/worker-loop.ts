@@ -113,7 +113,35 @@ export class WorkerLoop {
     return this.local.length;
   }
 
+  /** Waits 100 ms doubling to 5 s (attempt n), or until the backend is reachable again, or stop. */
+  private async backoff(attempt: number): Promise<void> {
+    const ms = Math.min(5_000, 100 * 2 ** Math.min(attempt - 1, 16));
+    let off: (() => void) | undefined;
+    await new Promise<void>((res) => {
+      const t = setTimeout(res, ms);
+      const wake = (): void => {
+        clearTimeout(t);
+        res();
+      };
+      off = this.o.queue.onBackendUp?.(wake);
+      this.wakePuller = wake;
+    });
+    off?.();
+    this.wakePuller = null;
+  }
+
+  /**
+   * A failed queue operation. BACKEND_UNAVAILABLE is not logged here: the queue logs the
+   * backend's reachability once per change, not once per failed call.
+   */
+  private logFailure(what: string, e: unknown): void {
+    const err = asSlackserveError(e);
+    if (err.code === 'BACKEND_UNAVAILABLE') return;
+    this.o.log?.(`${what} failed: ${err.message}`);
+  }
+
   private async pullLoop(): Promise<void> {
+    let failures = 0;
     while (this.running) {
       const room = this.o.localCap - this.local.length;
       if (room <= 0) {
@@ -124,9 +152,13 @@ export class WorkerLoop {
       let got: Delivery[];
       try {
         got = await this.o.queue.pull(this.o.id, room, this.o.pullBlockMs);
+        failures = 0;
       } catch (e) {
-        this.o.log?.(`pull failed: ${asSlackserveError(e).message}`);
-        await new Promise((res) => setTimeout(res, 200));
+        // bounded exponential backoff (100 ms doubling to 5 s), cut short when the backend is
+        // back; logged once per streak (the queue itself logs the backend's reachability)
+        failures++;
+        if (failures === 1) this.logFailure('pull', e);
+        await this.backoff(failures);
         continue;
       }
       await this.admit(got).catch((e: unknown) => this.o.log?.(`admitting pulled requests failed: ${asSlackserveError(e).message}`));
@@ -143,7 +175,7 @@ export class WorkerLoop {
         await this.admit(got);
       }
     } catch (e) {
-      this.o.log?.(`reclaim failed: ${asSlackserveError(e).message}`);
+      this.logFailure('reclaim', e);
     }
   }
 
@@ -323,7 +355,7 @@ export class WorkerLoop {
           worker: this.o.id,
           accuracy: this.accuracy.get(subnet) ?? -1,
           batchImages: total,
-          send: (reply, q) => void this.o.queue.reply(reply, q.frontend).catch((e: unknown) => this.o.log?.(`early reply failed: ${String(e)}`)),
+          send: (reply, q) => void this.o.queue.reply(reply, q.frontend).catch((e: unknown) => this.logFailure('early reply', e)),
           saveCompute: this.o.exitSaveCompute === true,
         });
         staged = sb;
@@ -403,7 +435,7 @@ export class WorkerLoop {
     try {
       await this.o.queue.reply(reply, frontend);
     } catch (err) {
-      this.o.log?.(`reply to ${frontend} failed: ${asSlackserveError(err).message}`);
+      this.logFailure(`reply to ${frontend}`, err);
     }
   }
 
@@ -413,7 +445,7 @@ export class WorkerLoop {
     try {
       await this.o.queue.ack(deliveries);
     } catch (err) {
-      this.o.log?.(`ack of ${deliveries.length} request(s) failed: ${asSlackserveError(err).message}`);
+      this.logFailure(`ack of ${deliveries.length} request(s)`, err);
     }
   }
 }
