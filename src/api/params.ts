@@ -6,6 +6,7 @@
  * so unknown third-party parameters never fail a request.
  */
 import { SlackserveError } from '../errors.js';
+import { DEFAULT_WIRE_LIMITS } from './infer-wire.js';
 import type { WireInferParameter, WireLong, WireParameters } from './proto.js';
 
 export type ParamValue =
@@ -102,8 +103,8 @@ export function fromJsonValue(v: unknown): ParamValue {
   return { kind: 'invalid', got: jsonKind(v) };
 }
 
-/** Parameters one request (or tensor) may carry; the gRPC decoder enforces the same bound. */
-export const MAX_PARAMS = 64;
+/** Parameters one REST request (or tensor) may carry: the bound the gRPC decoder enforces. */
+export const MAX_PARAMS = DEFAULT_WIRE_LIMITS.maxRequestParameters;
 
 /** REST's `parameters` object in typed form (absent: none). */
 export function fromJsonParams(json: unknown, where = 'parameters'): Params {
