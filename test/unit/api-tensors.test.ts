@@ -176,6 +176,19 @@ describe('decodeRestInfer', () => {
     ...over,
   });
 
+  it('takes 64 parameters and refuses 65 with LIMIT_EXCEEDED (HTTP 413), naming the limit', () => {
+    const params = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, i]));
+    expect(decodeRestInfer(body({ parameters: params(64) }), SPEC).params.size).toBe(64);
+    try {
+      decodeRestInfer(body({ parameters: params(65) }), SPEC);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as SlackserveError).code).toBe('LIMIT_EXCEEDED');
+      expect((e as SlackserveError).status.http).toBe(413);
+      expect((e as Error).message).toMatch(/more than 64/);
+    }
+  });
+
   it('decodes flat and nested data to the same tensor as gRPC', () => {
     const data = samples(2);
     const flat = decodeRestInfer(body(), SPEC);
