@@ -10,7 +10,8 @@
  * - with API tokens set (`auth`), a call whose `authorization` metadata carries none of them is
  *   answered UNAUTHENTICATED as soon as its headers arrive, before its message is read (health
  *   methods stay open: `OPEN_GRPC_METHODS`);
- * and it stamps each request message with the time its call's headers arrived (`ARRIVAL`), the
+ * and it stamps each request message with the time its call's headers arrived (`ARRIVAL`; on a
+ * stream, the time the message arrived), where the SLO clock starts: the
  * earliest moment grpc-js shows a call to the application.
  *
  * Per connection, HTTP/2's own SETTINGS_MAX_CONCURRENT_STREAMS (`grpc.max_concurrent_streams`)
@@ -135,7 +136,8 @@ export class CallGuard {
           },
           onReceiveMessage: (message: unknown, nextMessage) => {
             this.awaiting.delete(call);
-            if (typeof message === 'object' && message !== null) (message as Stamped)[ARRIVAL] = arrival;
+            // a unary request arrived with its call's headers; a stream's request when its message did
+            if (typeof message === 'object' && message !== null) (message as Stamped)[ARRIVAL] = unary ? arrival : this.o.now();
             nextMessage(message);
           },
           onCancel: end,

@@ -18,7 +18,7 @@ import {
 } from './proto.js';
 import type { TokenSet } from './auth.js';
 import { CallCancel } from './cancel.js';
-import { CallGuard } from './grpc-guard.js';
+import { ARRIVAL, CallGuard, type Stamped } from './grpc-guard.js';
 import { grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
 import { parseSlo } from './slo.js';
 import { toGrpcServiceError, toGrpcStatus } from './status.js';
@@ -255,7 +255,9 @@ export class GrpcInferenceServer {
 
   /** Model lookup, tensor and SLO validation: everything before the backend. */
   private prepare(req: WireModelInferRequest, protocol: Protocol, grpcDeadlineMs: number): Prepared {
-    const now = this.now();
+    // the SLO clock starts when the call reached the server (the guard's stamp), not after its
+    // body was read and decoded
+    const now = (req as Stamped)[ARRIVAL] ?? this.now();
     const model = req.model_name ?? '';
     const version = req.model_version ?? '';
     const meta = this.backend.modelMetadata(model, version);

@@ -4,6 +4,7 @@
  * through grpc.loadPackageDefinition, plus a byte-level check of the field numbers.
  */
 import type { Cancellation } from '../../src/api/cancel.js';
+import { connect as h2connect } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
@@ -183,6 +184,32 @@ describe('gRPC and REST edges', () => {
   });
 
   describe('gRPC', () => {
+    it('starts the SLO clock when the call reached the server, not when its body finished arriving', async () => {
+      const framed = (msg: Buffer): Buffer => {
+        const f = Buffer.alloc(5 + msg.length);
+        f.writeUInt32BE(msg.length, 1);
+        msg.copy(f, 5);
+        return f;
+      };
+      const bytes = framed(pkg.inference.GRPCInferenceService.service.ModelInfer.requestSerialize(rawReq('slow-body', 1)) as Buffer);
+      const session = h2connect(`http://127.0.0.1:${grpcServer.port}`);
+      const headersAt = Date.now();
+      const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+      st.resume();
+      const closed = new Promise<void>((res) => st.on('close', () => res()));
+      st.write(bytes.subarray(0, 10)); // part of the message now, the rest 300 ms later
+      await sleep(300);
+      const bodyAt = Date.now();
+      st.end(bytes.subarray(10));
+      await closed;
+      session.close();
+      const seen = backend.seen.find((r) => r.id === 'slow-body');
+      expect(seen).toBeDefined();
+      expect(seen!.slo.arrivalMs).toBeLessThan(bodyAt - 200);
+      expect(seen!.slo.arrivalMs).toBeGreaterThanOrEqual(headersAt - 5);
+      expect(seen!.slo.deadlineMs - seen!.slo.arrivalMs).toBe(250); // the default budget, from arrival
+    });
+
     it('ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata', async () => {
       expect(await unary(client, 'serverLive', {})).toEqual({ live: true });
       expect(await unary(client, 'serverReady', {})).toEqual({ ready: true });
