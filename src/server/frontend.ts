@@ -366,14 +366,17 @@ export class Frontend implements InferenceBackend {
     m?.of(m.requestSuccess, model).inc();
     m?.of(m.requestDuration, model).observe((done - c.started) / 1000);
     const sb = outcome.servedBy;
-    const outcomeLabel: SloOutcome = sb.downgraded ? 'downgraded' : sb.deadlineMet ? 'met' : 'missed';
+    // met as the client sees it: answered by the client's deadline (the worker's own verdict is
+    // against its earlier deadline and knows nothing of the reply path)
+    const met = done <= c.req.slo.deadlineMs;
+    const outcomeLabel: SloOutcome = sb.downgraded ? 'downgraded' : met ? 'met' : 'missed';
     m?.of(m.sloOutcome, c.sloClass, outcomeLabel).inc();
     m?.of(m.slack, c.sloClass).observe((c.req.slo.deadlineMs - done) / 1000);
     const acc = this.accuracy.get(sb.subnet);
     if (acc !== undefined) m?.of(m.servedAccuracy, c.sloClass).observe(acc);
     m?.of(m.subnetChoice, sb.subnet).inc();
     m?.of(m.exitChoice, sb.exit).inc();
-    this.emit({ ok: true, code: null, sloClass: c.sloClass, met: done <= c.req.slo.deadlineMs, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started });
+    this.emit({ ok: true, code: null, sloClass: c.sloClass, met, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started });
     c.resolve(outcome);
   }
 

@@ -1,0 +1,56 @@
+/**
+ * The frontend counts an SLO outcome as the client sees it: met when the answer is ready by the
+ * client's deadline, whatever the worker reported against its own (earlier) deadline. Real
+ * in-process queue, a hand-driven worker side and an injected clock.
+ */
+import { describe, expect, it } from 'vitest';
+import { NEVER_CANCELLED } from '../../src/api/cancel.js';
+import { EMPTY_PARAMS } from '../../src/api/params.js';
+import { parseSlo } from '../../src/api/slo.js';
+import type { DecodedInfer } from '../../src/api/types.js';
+import { loadConfig } from '../../src/config.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { createMemoryQueue } from '../../src/queue/memory-queue.js';
+import { Frontend } from '../../src/server/frontend.js';
+import { latencyTableFor } from '../../src/server/serve.js';
+import { Catalogue } from '../../src/supernet/catalogue.js';
+import { SUPERNET_DIR } from '../helpers.js';
+
+describe('frontend SLO outcomes', () => {
+  it('counts met and missed against the client deadline, not the worker verdict', async () => {
+    const cat = Catalogue.load(SUPERNET_DIR);
+    const table = latencyTableFor(loadConfig({ env: {}, overrides: { supernet: SUPERNET_DIR } }), cat);
+    let now = 1_000_000;
+    const queue = createMemoryQueue();
+    const metrics = new Metrics('frontend');
+    const f = new Frontend({ id: 'fe', queue, catalogue: cat, table, admission: 'off', dispatchOverheadMs: 0, executors: 1, maxBatch: 64, graceMs: 10_000, edgeMarginMs: 5, clock: () => now, version: '1', metrics });
+    await f.start();
+    const bytes = new Uint8Array(784 * 4);
+    const request = (id: string): DecodedInfer => ({
+      id,
+      model: cat.manifest.name,
+      version: '',
+      tensor: { bytes, data: new Float32Array(bytes.buffer), batch: 1, shape: [1, 1, 28, 28] },
+      slo: parseSlo(EMPTY_PARAMS, { now, defaultBudgetMs: 50 }),
+      outputs: ['logits', 'class'],
+      wantsRaw: true,
+      protocol: 'grpc',
+      params: EMPTY_PARAMS,
+    });
+    const answerAfter = async (ms: number): Promise<void> => {
+      const call = f.infer(request(`r${ms}`), { cancel: NEVER_CANCELLED });
+      const [d] = await queue.pull('w', 1, 1000);
+      now += ms;
+      // the worker says it met its deadline either way
+      await queue.reply({ id: d!.request.id, ok: true, final: true, subnet: table.subnets[0]!.id, exit: null, logits: new Uint8Array(40), classes: [0], queueUs: 0, computeUs: 1, deadlineMet: true, downgraded: false, worker: 'w' }, 'fe');
+      await call;
+    };
+    await answerAfter(20); // within the 50 ms budget
+    await answerAfter(80); // past it
+    const text = await metrics.text();
+    expect(text).toMatch(/slackserve_slo_outcome_total\{class="default",outcome="met"[^}]*\} 1\b/);
+    expect(text).toMatch(/slackserve_slo_outcome_total\{class="default",outcome="missed"[^}]*\} 1\b/);
+    await f.stop();
+    await queue.close();
+  });
+});
