@@ -8,8 +8,8 @@
  * `raw_output_contents` (Triton's clients always send raw and read raw), one that sent typed
  * `contents` gets typed `contents`. REST answers JSON.
  */
-import { endianness } from 'node:os';
 import { boundText, SlackserveError } from '../errors.js';
+import { BytesTensor, float32Into, float32ToLE, floatTensor, int64ToLE, LITTLE_ENDIAN_HOST } from './fp32.js';
 import type { Manifest } from '../supernet/manifest-types.js';
 import { fromJsonParams, type OutParam, type Params, toJsonParams, toWireParams } from './params.js';
 import type { WireInferOutputTensor, WireLong, WireModelInferRequest, WireModelInferResponse, WireTensorContents } from './proto.js';
@@ -22,7 +22,7 @@ import {
   type ServedBy,
 } from './types.js';
 
-const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+export { float32FromLE, float32ToLE, float32View, int64ToLE } from './fp32.js';
 
 /** What a request's tensor must look like, from the model's metadata. */
 export interface TensorSpec {
@@ -139,64 +139,6 @@ function checkFinite(bytes: Uint8Array, spec: TensorSpec): void {
       });
     }
   }
-}
-
-/** FP32 LE `bytes` decoded into the start of `out` (a view of the first bytes/4 values). */
-function float32Into(bytes: Uint8Array, out: Float32Array): Float32Array {
-  const n = bytes.byteLength >> 2;
-  if (LITTLE_ENDIAN_HOST) new Uint8Array(out.buffer, out.byteOffset, n * 4).set(bytes.subarray(0, n * 4));
-  else {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
-  }
-  return out.subarray(0, n);
-}
-
-/** A tensor over FP32 bytes; `data` is made only when someone asks for floats. */
-class BytesTensor implements DecodedTensor {
-  private floats: Float32Array | undefined;
-  constructor(
-    readonly bytes: Uint8Array,
-    readonly batch: number,
-    readonly shape: readonly number[],
-  ) {}
-  get data(): Float32Array {
-    this.floats ??= float32View(this.bytes);
-    return this.floats;
-  }
-}
-
-/** A tensor over floats decoded from JSON or typed contents (already a fresh array). */
-function floatTensor(data: Float32Array, batch: number, shape: readonly number[]): DecodedTensor {
-  const bytes = LITTLE_ENDIAN_HOST ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : float32ToLE(data);
-  return { bytes, data, batch, shape };
-}
-
-/** Little-endian FP32 bytes into a fresh (aligned, unshared) Float32Array. */
-export function float32FromLE(bytes: Uint8Array): Float32Array {
-  return float32Into(bytes, new Float32Array(bytes.byteLength >> 2));
-}
-
-/**
- * FP32 little-endian bytes as a Float32Array: a view when the bytes are 4-byte aligned (no copy:
- * it shares the received message's memory, so it must not be mutated or transferred), else a copy.
- */
-export function float32View(bytes: Uint8Array): Float32Array {
-  if (LITTLE_ENDIAN_HOST && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  return float32FromLE(bytes);
-}
-
-export function float32ToLE(data: Float32Array): Buffer {
-  const out = Buffer.allocUnsafe(data.length * 4);
-  if (LITTLE_ENDIAN_HOST) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  else for (let i = 0; i < data.length; i++) out.writeFloatLE(data[i]!, i * 4);
-  return out;
-}
-
-export function int64ToLE(values: ArrayLike<number>): Buffer {
-  const out = Buffer.alloc(values.length * 8);
-  for (let i = 0; i < values.length; i++) out.writeBigInt64LE(BigInt(values[i]!), i * 8);
-  return out;
 }
 
 const TYPED_FIELDS = [
