@@ -10,6 +10,7 @@ export class EdfQueue implements QueueView {
   private heap: QueuedRequest[] = [];
   private readonly removed = new Set<number>();
   private live = 0;
+  private liveImages = 0;
 
   /** @param defaultPriority the level that priority 0 means (Triton's default_priority_level). */
   constructor(private readonly defaultPriority = 1) {}
@@ -18,10 +19,16 @@ export class EdfQueue implements QueueView {
     return this.live;
   }
 
+  /** Images in the queued requests. */
+  get images(): number {
+    return this.liveImages;
+  }
+
   push(r: QueuedRequest): void {
     this.heap.push(r);
     this.up(this.heap.length - 1);
     this.live++;
+    this.liveImages += r.size ?? 1;
   }
 
   earliest(k: number): readonly QueuedRequest[] {
@@ -40,11 +47,15 @@ export class EdfQueue implements QueueView {
 
   /** Removes these requests (each must be in the queue, once). */
   take(rs: readonly QueuedRequest[]): void {
-    for (const r of rs) this.removed.add(r.key);
+    for (const r of rs) {
+      this.removed.add(r.key);
+      this.liveImages -= r.size ?? 1;
+    }
     this.live -= rs.length;
     if (this.live === 0) {
       this.heap = [];
       this.removed.clear();
+      this.liveImages = 0;
     }
   }
 
@@ -63,6 +74,7 @@ export class EdfQueue implements QueueView {
     this.heap = [];
     this.removed.clear();
     this.live = 0;
+    this.liveImages = 0;
     return out;
   }
 

@@ -54,6 +54,14 @@ export function buildPolicy(spec: string, table: LatencyTable, opts: PolicyOptio
 export function policyOptionsFrom(cfg: Config): PolicyOptions {
   return {
     dispatchOverheadMs: cfg.dispatchOverheadMs,
-    slackfit: { bucketMs: cfg.slackfitBucketMs, tieBreak: cfg.slackfitTieBreak, dropInfeasible: cfg.dropInfeasible === 'on', exitAware: cfg.slackfitExitAware === 'on' },
+    slackfit: {
+      bucketMs: cfg.slackfitBucketMs,
+      tieBreak: cfg.slackfitTieBreak,
+      dropInfeasible: cfg.dropInfeasible === 'on',
+      exitAware: cfg.slackfitExitAware === 'on',
+      rule: cfg.slackfitRule,
+      drainMargin: cfg.slackfitDrainMargin,
+      model: { quantile: cfg.slackfitModelQuantile },
+    },
   };
 }

@@ -26,6 +26,8 @@
  *   profiled ratio kept in the policy state (calibration.ts); equivalent to dividing the slack.
  */
 import { calibrate, UNCALIBRATED, type Calibration } from './calibration.js';
+import { LatencyModel, type LatencyModelOptions, type LatencyModelState } from './latency-model.js';
+import { drainDecide } from './slackfit-drain.js';
 import { accuracyPrefix, dropHopeless, imagePrefix } from './common.js';
 import type { LatencyTable, SubnetInfo } from './latency-table.js';
 import type { DecisionContext, Decision, ExitView, Policy, QueuedRequest } from './types.js';
@@ -41,9 +43,34 @@ export interface SlackFitOptions {
   readonly calibrate: boolean;
   /** Plan with the answer latency early exits give (when the context carries an ExitView). */
   readonly exitAware: boolean;
+  /**
+   * `drain` (default): plan with the online latency model and require pairs to keep up with the
+   * arrival rate (slackfit-drain.ts). `paper`: the paper's bucket rule with one calibration ratio.
+   */
+  readonly rule: 'drain' | 'paper';
+  /** drain rule: a pair keeps up when it drains this x the arrival rate (plus the backlog within the slack). */
+  readonly drainMargin: number;
+  /** drain rule: the latency model's settings. */
+  readonly model: Partial<LatencyModelOptions>;
 }
 
-export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({ bucketMs: 1, tieBreak: 'batch', dispatchOverheadMs: 0.2, dropInfeasible: true, calibrate: true, exitAware: true });
+export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({
+  bucketMs: 1,
+  tieBreak: 'batch',
+  dispatchOverheadMs: 0.2,
+  dropInfeasible: true,
+  calibrate: true,
+  exitAware: true,
+  rule: 'drain',
+  drainMargin: 1.5,
+  model: {},
+});
+
+/** SlackFit's explicit state: the paper rule's calibration and the drain rule's latency model. */
+export interface SlackFitState {
+  readonly cal: Calibration;
+  readonly model: LatencyModelState | null;
+}
 
 interface Bucket {
   /** Fastest pair in the bucket: no pair of it fits a slack below this. */
@@ -72,8 +99,9 @@ export function buildBuckets(table: LatencyTable, bucketMs: number): Bucket[] {
     .map(([, g]) => ({ lowerMs: g.lower, upperMs: g.upper, byBatch: g.byBatch, maxB: g.byBatch.findLastIndex((l) => l.length > 0) }));
 }
 
-export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> = {}): Policy<Calibration> {
+export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> = {}): Policy<SlackFitState> {
   const o: SlackFitOptions = { ...SLACKFIT_DEFAULTS, ...options };
+  if (o.rule === 'drain') return slackFitDrain(table, o);
   const buckets = buildBuckets(table, o.bucketMs);
 
   /** Index of the highest bucket holding a pair no slower than the slack (-1 when none). */
@@ -148,8 +176,31 @@ export function slackFit(table: LatencyTable, options: Partial<SlackFitOptions> 
   return {
     name: 'slackfit',
     loadsVariants: false,
-    init: () => UNCALIBRATED,
-    decide: (ctx, cal) => ({ decision: decide(ctx, o.calibrate ? cal.scale : 1), state: cal }),
-    observe: (cal, outcome) => (o.calibrate ? calibrate(cal, table, outcome) : cal),
+    init: () => ({ cal: UNCALIBRATED, model: null }),
+    decide: (ctx, st) => ({ decision: decide(ctx, o.calibrate ? st.cal.scale : 1), state: st }),
+    observe: (st, outcome) => (o.calibrate ? { cal: calibrate(st.cal, table, outcome), model: null } : st),
+  };
+}
+
+function slackFitDrain(table: LatencyTable, o: SlackFitOptions): Policy<SlackFitState> {
+  const model = new LatencyModel(table, o.model);
+  const index = new Map(table.subnets.map((s) => [s.id, s.index]));
+  return {
+    name: 'slackfit',
+    loadsVariants: false,
+    init: () => ({ cal: UNCALIBRATED, model: model.init() }),
+    decide: (ctx, st) => ({ decision: drainDecide(table, model, o, ctx, st.model ?? model.init()), state: st }),
+    observe: (st, x) => {
+      const m = st.model ?? model.init();
+      const observed = model.observe(m, {
+        subnetIndex: index.get(x.subnet) ?? -1,
+        batch: x.batch,
+        latencyMs: x.latencyMs,
+        running: x.running ?? 1,
+        missed: x.missed,
+        requests: x.requests ?? x.batch,
+      });
+      return { cal: st.cal, model: observed };
+    },
   };
 }

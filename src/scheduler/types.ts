@@ -23,6 +23,8 @@ export interface QueuedRequest {
 /** Read-only view of the pending requests in scheduling order (earliest deadline first). */
 export interface QueueView {
   readonly length: number;
+  /** Images in the queued requests (requests may carry several); absent = one each. */
+  readonly images?: number;
   /** The first `k` requests in scheduling order (fewer if the queue is shorter). */
   earliest(k: number): readonly QueuedRequest[];
 }
@@ -34,6 +36,8 @@ export interface ExecutorView {
   readonly loaded: readonly string[];
   /** Number of executors in the deployment (admission estimates the backlog with it). */
   readonly workers: number;
+  /** Batches running right now on this deployment's executors (not counting the one being decided). */
+  readonly running?: number;
 }
 
 export type DropReason = 'expired' | 'infeasible';
@@ -67,6 +71,10 @@ export interface BatchOutcome {
   /** Tightest latency budget (deadline - arrival) among the batch's requests. */
   readonly tightestSloMs: number;
   readonly missed: number;
+  /** Requests in the batch (a request may carry several images). */
+  readonly requests?: number;
+  /** Batches running when it was dispatched, itself included. */
+  readonly running?: number;
 }
 
 /**
@@ -85,6 +93,8 @@ export interface DecisionContext {
   readonly queue: QueueView;
   readonly executor: ExecutorView;
   readonly exits?: ExitView;
+  /** Images arriving per ms over the caller's recent window (throughput-aware policies). */
+  readonly arrivalRate?: number;
 }
 
 /**

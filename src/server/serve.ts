@@ -23,6 +23,7 @@ import type { RequestQueue } from '../queue/types.js';
 import { Executor } from '../runtime/executor.js';
 import { LatencyTable } from '../scheduler/latency-table.js';
 import { buildPolicy, policyOptionsFrom } from '../scheduler/registry.js';
+import { LoopGuard } from '../worker/loop-guard.js';
 import { Catalogue } from '../supernet/catalogue.js';
 import { loadProfile } from '../supernet/profile-file.js';
 import { epochMs, WorkerLoop } from '../worker/worker-loop.js';
@@ -124,6 +125,13 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
       executor = await Executor.start(cfg.supernet, executorSettings(cfg));
       const ex = executor;
       stops.push(() => ex.close());
+      // with the edge in this process, keep a core for its event loop when it lags (loop-guard.ts)
+      let wakeWorker = (): void => undefined;
+      const guard =
+        roles.frontend && cfg.eventLoopGuardMs > 0 && cfg.executorThreads > 1
+          ? new LoopGuard({ slots: cfg.executorThreads, thresholdMs: cfg.eventLoopGuardMs, onRaise: () => wakeWorker() })
+          : undefined;
+      if (guard) stops.push(async () => guard.close());
       worker = new WorkerLoop({
         id: `worker-${tag}`,
         model,
@@ -143,8 +151,10 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         log,
         classes: catalogue.numClasses,
         ...(exits ? { exits, exitSaveCompute: cfg.exitMode === 'save-compute' } : {}),
+        ...(guard ? { slotLimit: () => guard.limit } : {}),
       });
       const w = worker;
+      wakeWorker = () => w.wake();
       w.start();
       stops.push(() => w.stop());
     }

@@ -12,6 +12,7 @@ import type { ExitManager } from '../exits/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Delivery, InferenceReply, RequestQueue } from '../queue/types.js';
 import type { RunOptions, RunResult } from '../runtime/executor.js';
+import { ArrivalRate } from '../scheduler/arrival-rate.js';
 import { EdfQueue } from '../scheduler/edf-queue.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Dispatch, Drop, ExitView, Policy, QueuedRequest } from '../scheduler/types.js';
@@ -52,6 +53,8 @@ export interface WorkerLoopOptions {
   readonly classes: number;
   /** Exits: drop released rows from later stages (saves compute; their final output is never fed back). */
   readonly exitSaveCompute?: boolean;
+  /** Batches allowed at once right now (<= slots); e.g. fewer while the event loop lags (loop-guard.ts). */
+  readonly slotLimit?: () => number;
 }
 
 interface Held {
@@ -76,6 +79,8 @@ export class WorkerLoop {
   private offCancel: (() => void) | null = null;
   private readonly accuracy: Map<string, number>;
   private exitView: { view: ExitView; at: number } | null = null;
+  /** Images entering the local queue per ms (throughput-aware policies read it). */
+  private readonly arrivals = new ArrivalRate();
   /** Batches run and requests answered, for tests and health reporting. */
   readonly stats = { batches: 0, answered: 0, expired: 0, dropped: 0, reclaimed: 0 };
 
@@ -106,6 +111,11 @@ export class WorkerLoop {
     if (back.length > 0) await this.o.queue.release(back).catch((e: unknown) => this.o.log?.(`release failed: ${String(e)}`));
     await Promise.allSettled([...this.inflight]);
     this.offCancel?.();
+  }
+
+  /** Starts batches a raised slot limit now allows. */
+  wake(): void {
+    if (this.running) this.kick();
   }
 
   /** Requests held locally (pulled, not yet running). */
@@ -201,6 +211,7 @@ export class WorkerLoop {
       const count = q.data.byteLength / 4 / this.o.sampleSize;
       const r: QueuedRequest = { key, arrival: q.arrivalMs, deadline: q.deadlineMs, minAccuracy: q.minAccuracy, priority: q.priority, sheddable: q.sheddable, size: count };
       this.held.set(key, { delivery: d, count });
+      this.arrivals.add(now, count);
       this.byId.set(q.id, r);
       this.local.push(r);
     }
@@ -233,11 +244,17 @@ export class WorkerLoop {
 
   /** Schedules while an executor slot is free and requests wait. */
   private kick(): void {
-    while (this.free > 0 && this.local.length > 0) {
+    while (this.free > 0 && this.local.length > 0 && this.o.slots - this.free < (this.o.slotLimit?.() ?? this.o.slots)) {
       const now = this.o.clock();
       const exits = this.exitSnapshot(now);
       const { decision, state } = this.o.policy.decide(
-        { now, queue: this.local, executor: { id: 0, loaded: [], workers: this.o.slots }, ...(exits ? { exits } : {}) },
+        {
+          now,
+          queue: this.local,
+          executor: { id: 0, loaded: [], workers: this.o.slotLimit?.() ?? this.o.slots, running: this.o.slots - this.free },
+          arrivalRate: this.arrivals.rate(now),
+          ...(exits ? { exits } : {}),
+        },
         this.state,
       );
       this.state = state;
@@ -249,6 +266,7 @@ export class WorkerLoop {
       const batch = this.fit(decision.dispatch);
       this.local.take(batch);
       this.free--;
+      const running = this.o.slots - this.free;
       // the slot is free again as soon as the executor is done: replies and acks that follow
       // do not hold it (they are I/O, and the next batch can run meanwhile)
       let freed = false;
@@ -259,7 +277,7 @@ export class WorkerLoop {
         this.wakePuller?.();
         this.kick();
       };
-      const p = this.execute(decision.dispatch.subnet, batch, freeSlot)
+      const p = this.execute(decision.dispatch.subnet, batch, running, freeSlot)
         .catch((e: unknown) => this.o.log?.(`batch on ${decision.dispatch?.subnet ?? '?'} failed: ${asSlackserveError(e).message}`))
         .finally(() => {
           this.inflight.delete(p);
@@ -326,7 +344,7 @@ export class WorkerLoop {
    * (Redis gone mid-batch): those are logged and the loop goes on. `computeDone` is called once
    * the executor has finished with the batch.
    */
-  private async execute(subnet: string, batch: readonly QueuedRequest[], computeDone: () => void): Promise<void> {
+  private async execute(subnet: string, batch: readonly QueuedRequest[], running: number, computeDone: () => void): Promise<void> {
     const helds = batch.map((r) => this.held.get(r.key) as Held);
     for (const h of helds) this.forget(h.delivery.request.id);
     const start = this.o.clock();
@@ -423,7 +441,7 @@ export class WorkerLoop {
       m.of(m.batchSize, subnet).observe(total);
     }
     const tightest = Math.min(...helds.map((h) => h.delivery.request.deadlineMs - h.delivery.request.arrivalMs));
-    this.state = this.o.policy.observe(this.state, { subnet, batch: total, latencyMs: end - start, tightestSloMs: tightest, missed });
+    this.state = this.o.policy.observe(this.state, { subnet, batch: total, latencyMs: end - start, tightestSloMs: tightest, missed, requests: helds.length, running });
   }
 
   private replyError(id: string, frontend: string, e: SlackserveError): Promise<void> {

@@ -5,7 +5,7 @@ import { ctx, req, table, THREE } from '../sched-fixtures.js';
 import { rng } from '../helpers.js';
 
 const T = table('p50');
-const opts = { bucketMs: 1, dispatchOverheadMs: 0 } as const;
+const opts = { bucketMs: 1, dispatchOverheadMs: 0, rule: 'paper' } as const;
 const decide = (now: number, rs: Parameters<typeof ctx>[1], o = {}) => {
   const p = slackFit(T, { ...opts, ...o });
   return p.decide(ctx(now, rs), p.init()).decision;
@@ -144,7 +144,7 @@ describe('SlackFit', () => {
     let cal = p.init();
     const slow = T.subnet('slow');
     for (let i = 0; i < 50; i++) cal = p.observe(cal, { subnet: 'slow', batch: 1, latencyMs: 3 * T.stats(slow.index, 1).p50, tightestSloMs: 50, missed: 0 });
-    expect(cal.scale).toBeCloseTo(3, 1);
+    expect(cal.cal.scale).toBeCloseTo(3, 1);
     // 5 ms of slack: slow@1 (2.5 ms profiled) fits uncalibrated, not at 7.5 ms
     expect(p.decide(ctx(0, [req(5)]), p.init()).decision.dispatch?.subnet).toBe('slow');
     const d = p.decide(ctx(0, [req(5)]), cal).decision.dispatch;
@@ -152,7 +152,7 @@ describe('SlackFit', () => {
     expect(d?.expectedMs).toBeLessThanOrEqual(5);
     // and without calibration the observations change nothing
     const off = slackFit(T, { ...opts, calibrate: false });
-    expect(off.observe(off.init(), { subnet: 'slow', batch: 1, latencyMs: 30, tightestSloMs: 50, missed: 0 }).scale).toBe(1);
+    expect(off.observe(off.init(), { subnet: 'slow', batch: 1, latencyMs: 30, tightestSloMs: 50, missed: 0 }).cal.scale).toBe(1);
   });
 
   it('plans multi-image requests by their images: the batch latency is that of the images they carry', () => {
