@@ -5,11 +5,13 @@
  * executor is idle and the queue is not empty, exactly as in the worker loop.
  */
 import { admit, type AdmissionMode } from '../scheduler/admission.js';
+import { ArrivalRate } from '../scheduler/arrival-rate.js';
 import { EdfQueue } from '../scheduler/edf-queue.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { ExitView, Policy, QueuedRequest } from '../scheduler/types.js';
 import type { ExitModel } from './exit-model.js';
 import { SimRng } from './rng.js';
+import { shareOfCore, type ServingModel } from './serving-model.js';
 
 /** Arrivals, columnar (what `toColumns` of src/trace makes): ms offsets, budgets, NaN = no minimum. */
 export interface SimArrivals {
@@ -17,6 +19,8 @@ export interface SimArrivals {
   readonly slo_ms: Float64Array;
   readonly min_accuracy: Float64Array;
   readonly priority?: Int32Array;
+  /** Images per request (default: `SimOptions.imagesPerRequest`, else 1). */
+  readonly images?: Int32Array;
 }
 
 export interface SimOptions {
@@ -37,6 +41,16 @@ export interface SimOptions {
   readonly exits?: ExitModel;
   /** Batch size the ExitView's answer fractions are computed at (default 16). */
   readonly exitViewBatch?: number;
+  /** Images per request when the arrivals carry no `images` column (default 1). */
+  readonly imagesPerRequest?: number;
+  /**
+   * The live server's costs besides the executor (serving-model.ts): the edge as a FIFO server,
+   * processor sharing of the cores, the per-batch hand-off and the reply path. Absent: batches
+   * take their profiled latency plus `dispatchOverheadMs`, as on a machine with a core to spare.
+   */
+  readonly serving?: ServingModel;
+  /** The worker plans against the client's deadline less this (capped at a quarter of the budget), like the server's edgeMarginMs. */
+  readonly edgeMarginMs?: number;
 }
 
 export const SIM_DEFAULTS: SimOptions = Object.freeze({ workers: 1, seed: 1, noise: true, admission: 'off', dispatchOverheadMs: 0.2, maxLoadedVariants: 3 });
@@ -80,6 +94,13 @@ interface Exec {
   loaded: string[];
   /** Staged run (exits): the batch's duration without the dispatch overhead, else -1. */
   stagedMs: number;
+  /** Serving model: work left in full-speed ms, when it was last advanced, and the current speed. */
+  remaining: number;
+  last: number;
+  speed: number;
+  /** Batches running when it was dispatched, itself included. */
+  concurrent: number;
+  images: number;
 }
 
 export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Policy, options: Partial<SimOptions> = {}): SimRun {
@@ -93,7 +114,51 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
   const rng = new SimRng(o.seed);
   const queue = new EdfQueue();
   const index = new Map(table.subnets.map((s) => [s.id, s.index]));
-  const execs: Exec[] = Array.from({ length: o.workers }, (_, id) => ({ id, busyUntil: 0, running: null, subnet: -1, startedAt: 0, tightest: 0, loaded: [], stagedMs: -1 }));
+  const execs: Exec[] = Array.from({ length: o.workers }, (_, id) => ({
+    id,
+    busyUntil: 0,
+    running: null,
+    subnet: -1,
+    startedAt: 0,
+    tightest: 0,
+    loaded: [],
+    stagedMs: -1,
+    remaining: 0,
+    last: 0,
+    speed: 1,
+    concurrent: 0,
+    images: 0,
+  }));
+  const sv = o.serving;
+  const sizeOf = (i: number): number => Math.max(1, arrivals.images?.[i] ?? o.imagesPerRequest ?? 1);
+  const imageRate = new ArrivalRate();
+  const requestRate = new ArrivalRate();
+  /** When the edge (event loop) is done with the requests it has been given. */
+  let edgeFree = 0;
+  const busyCount = (): number => execs.reduce((k, e) => k + (e.running !== null ? 1 : 0), 0);
+  /** Event-loop busy share and client cores right now (serving model). */
+  const loopShare = (now: number): number =>
+    sv ? (now >= edgeStart && now < edgeFree ? 1 : Math.min(1, requestRate.rate(now) * sv.edge_ms_per_request + imageRate.rate(now) * sv.edge_ms_per_image)) : 0;
+  const clientShare = (now: number): number => (sv ? Math.min(sv.cores, requestRate.rate(now) * sv.client_ms_per_request) : 0);
+  /** Processor sharing: bring every running batch's progress up to `now`. */
+  const advance = (now: number): void => {
+    if (!sv) return;
+    for (const e of execs)
+      if (e.running !== null) {
+        e.remaining = Math.max(0, e.remaining - (now - e.last) * e.speed);
+        e.last = now;
+      }
+  };
+  /** Processor sharing: new speeds (the set of running batches or the load changed). */
+  const reshare = (now: number): void => {
+    if (!sv) return;
+    const speed = shareOfCore(sv.cores, busyCount(), loopShare(now), clientShare(now));
+    for (const e of execs)
+      if (e.running !== null) {
+        e.speed = speed;
+        e.busyUntil = now + e.remaining / speed;
+      }
+  };
   const ex = o.exits;
   const exitView: ExitView | undefined = ex ? ex.view(table, o.exitViewBatch ?? 16) : undefined;
   const known = table.subnets.map((s) => (ex?.has(s.id) === true && table.exitCount(s.index) === (ex.subnet(s.id)?.stages.length ?? -1) ? (ex.subnet(s.id) ?? null) : null));
@@ -109,8 +174,9 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
 
   const dispatch = (e: Exec, now: number): void => {
     while (e.running === null && queue.length > 0) {
-      const executor = { id: e.id, loaded: e.loaded, workers: o.workers };
-      const { decision, state: next } = policy.decide(exitView ? { now, queue, executor, exits: exitView } : { now, queue, executor }, state);
+      const executor = { id: e.id, loaded: e.loaded, workers: o.workers, running: busyCount() };
+      const arrivalRate = imageRate.rate(now);
+      const { decision, state: next } = policy.decide(exitView ? { now, queue, executor, exits: exitView, arrivalRate } : { now, queue, executor, arrivalRate }, state);
       state = next;
       for (const d of decision.drops) {
         status[d.request.key] = d.reason === 'expired' ? Fate.DroppedExpired : Fate.DroppedInfeasible;
@@ -124,7 +190,10 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
       }
       queue.take(run.requests);
       const si = index.get(run.subnet) as number;
-      const b = run.requests.length;
+      const b = Math.min(
+        table.maxBatch,
+        run.requests.reduce((k, r) => k + (r.size ?? 1), 0),
+      );
       const staged = !policy.loadsVariants && known[si] != null;
       const st = staged ? table.stagedStats(si, b) : table.stats(si, b);
       let ms = o.noise ? rng.lognormal(st.p50, st.p95) : st.p50;
@@ -144,12 +213,20 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
       e.startedAt = now;
       e.busyUntil = now + o.dispatchOverheadMs + ms;
       e.tightest = Math.min(...run.requests.map((r) => r.deadline - r.arrival));
+      e.images = b;
+      e.concurrent = busyCount();
+      if (sv) {
+        e.remaining = sv.dispatch_ms + ms;
+        e.last = now;
+        reshare(now);
+      }
       batches++;
     }
   };
 
   const complete = (e: Exec): void => {
     const now = e.busyUntil;
+    const reply = sv ? sv.reply_ms : 0;
     const rs = e.running as readonly QueuedRequest[];
     let missed = 0;
     const m = e.stagedMs >= 0 ? known[e.subnet] : null;
@@ -176,44 +253,82 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
         }
         if (j < nr && deadlineAns[r.key] === 0) early[r.key] = 1;
         status[r.key] = Fate.Served;
-        finish[r.key] = at;
+        finish[r.key] = at + reply;
         served[r.key] = e.subnet;
         accuracy[r.key] = Math.min(1, Math.max(0, acc));
       }
     } else
       for (const r of rs) {
         status[r.key] = Fate.Served;
-        finish[r.key] = now;
+        finish[r.key] = now + reply;
         served[r.key] = e.subnet;
         if (accuracy) accuracy[r.key] = (table.subnets[e.subnet] as { accuracy: number }).accuracy;
-        if (now > r.deadline) missed++;
+        // a miss as the client sees it (the reply path included), which is what the headroom
+        // controller is meant to answer; without a serving model, against the worker's deadline
+        if (sv ? now + reply > (arrivals.t_ms[r.key] as number) + (arrivals.slo_ms[r.key] as number) : now > r.deadline) missed++;
       }
-    state = policy.observe(state, { subnet: (table.subnets[e.subnet] as { id: string }).id, batch: rs.length, latencyMs: now - e.startedAt, tightestSloMs: e.tightest, missed });
+    state = policy.observe(state, {
+      subnet: (table.subnets[e.subnet] as { id: string }).id,
+      batch: e.images,
+      latencyMs: now - e.startedAt,
+      tightestSloMs: e.tightest,
+      missed,
+      requests: rs.length,
+      running: e.concurrent,
+    });
     e.running = null;
   };
 
+  /** When request `i` enters the queue: after the edge (serving model), else at its arrival. */
+  let enqAt = NaN;
+  /** When the edge started on the request it is busy with (serving model). */
+  let edgeStart = 0;
+  const enqueueTime = (k: number): number => {
+    const t = arrivals.t_ms[k] as number;
+    if (!sv) return t;
+    if (Number.isNaN(enqAt)) {
+      const cost = sv.edge_ms_per_request + sizeOf(k) * sv.edge_ms_per_image;
+      edgeStart = Math.max(t, edgeFree);
+      enqAt = edgeStart + cost / shareOfCore(sv.cores, busyCount(), 1, clientShare(t));
+      edgeFree = enqAt;
+    }
+    return enqAt;
+  };
+  const margin = o.edgeMarginMs ?? 0;
   let i = 0;
   for (;;) {
     let next: Exec | null = null;
     for (const e of execs) if (e.running !== null && (next === null || e.busyUntil < next.busyUntil)) next = e;
-    const ta = i < n ? (arrivals.t_ms[i] as number) : Infinity;
+    const ta = i < n ? enqueueTime(i) : Infinity;
     if (next === null && ta === Infinity) break;
     if (next !== null && next.busyUntil <= ta) {
+      const at = next.busyUntil;
+      advance(at);
       complete(next);
-      dispatch(next, next.busyUntil);
+      reshare(at);
+      dispatch(next, at);
       continue;
     }
     const now = ta;
+    advance(now);
+    const t = arrivals.t_ms[i] as number;
+    const slo = arrivals.slo_ms[i] as number;
     const minAcc = arrivals.min_accuracy[i] as number;
+    const size = sizeOf(i);
     const r: QueuedRequest = {
       key: i,
-      arrival: now,
-      deadline: now + (arrivals.slo_ms[i] as number),
+      arrival: t,
+      // the worker plans against the client's deadline less the reply margin, as the server does
+      deadline: t + slo - Math.min(margin, slo / 4),
       minAccuracy: Number.isNaN(minAcc) ? 0 : minAcc,
       priority: arrivals.priority?.[i] ?? 0,
       sheddable: true,
+      ...(size !== 1 ? { size } : {}),
     };
     i++;
+    enqAt = NaN;
+    imageRate.add(now, size);
+    requestRate.add(now, 1);
     let soonest = Infinity;
     for (const e of execs) soonest = Math.min(soonest, e.running === null ? now : e.busyUntil);
     const verdict = admit(table, o.admission, {
@@ -228,11 +343,13 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
     if (verdict === 'reject') {
       status[r.key] = Fate.Rejected;
       finish[r.key] = now;
+      reshare(now);
       continue;
     }
     if (verdict === 'downgrade') downgraded[r.key] = 1;
     queue.push(verdict === 'downgrade' ? { ...r, minAccuracy: 0 } : r);
     for (const e of execs) if (e.running === null) dispatch(e, now);
+    reshare(now);
   }
   return {
     policy: policy.name,

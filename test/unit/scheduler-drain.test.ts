@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { slackFit } from '../../src/scheduler/slackfit.js';
+import type { DecisionContext, QueuedRequest } from '../../src/scheduler/types.js';
+import { rng } from '../helpers.js';
+import { req, snapshot, table } from '../sched-fixtures.js';
+
+const T = table('p50');
+const p = slackFit(T, { bucketMs: 1, dispatchOverheadMs: 0, rule: 'drain', drainMargin: 1.5 });
+
+function ctx(now: number, rs: readonly QueuedRequest[], arrivalRate: number, workers = 1): DecisionContext {
+  const q = snapshot(rs);
+  return { now, queue: { ...q, images: rs.reduce((k, r) => k + (r.size ?? 1), 0) }, executor: { id: 0, loaded: [], workers }, arrivalRate };
+}
+
+describe('SlackFit drain rule', () => {
+  it('at low load runs the most accurate subnet that fits, as the paper rule does', () => {
+    const d = p.decide(ctx(0, [req(100)], 0.01), p.init()).decision;
+    expect(d.dispatch?.subnet).toBe('slow');
+  });
+
+  it('never runs a pair that cannot keep up while one that can fits (checked from the profile)', () => {
+    const r = rng(3);
+    for (let trial = 0; trial < 400; trial++) {
+      const n = 1 + Math.floor(r() * 40);
+      const rs = Array.from({ length: n }, () => req(5 + r() * 60, { size: 1 + Math.floor(r() * 4) }));
+      const rate = r() * 12; // images per ms
+      const c = ctx(0, rs, rate, 1 + Math.floor(r() * 2));
+      const d = p.decide(c, p.init()).decision.dispatch;
+      expect(d).not.toBeNull();
+      if (!d) continue;
+      const images = d.requests.reduce((k, x) => k + (x.size ?? 1), 0);
+      const slack = Math.min(...c.queue.earliest(64).map((x) => x.deadline));
+      const required = 1.5 * rate + (c.queue.images as number) / Math.max(slack, 1);
+      const s = T.subnet(d.subnet);
+      const keepsUp = (images / T.stats(s.index, images).p50) * c.executor.workers >= required - 1e-9;
+      // either the pair keeps up and fits the head's slack, or nothing kept up and the fastest subnet
+      // runs as many requests as fit in a batch
+      if (keepsUp) expect(T.stats(s.index, images).p50).toBeLessThanOrEqual(slack + 1e-9);
+      else {
+        expect(d.subnet).toBe(T.fastest(images)?.id);
+        const all = c.queue.earliest(64);
+        let fit = 0;
+        let sum = 0;
+        for (const x of all) {
+          if (fit > 0 && sum + (x.size ?? 1) > T.maxBatch) break;
+          sum += x.size ?? 1;
+          fit++;
+        }
+        expect(d.requests.length).toBe(fit);
+      }
+    }
+  });
+
+  it('moves to faster subnets and bigger batches as the arrival rate rises', () => {
+    const rs = Array.from({ length: 16 }, () => req(30));
+    const low = p.decide(ctx(0, rs, 0.1, 2), p.init()).decision.dispatch;
+    const high = p.decide(ctx(0, rs, 8, 2), p.init()).decision.dispatch;
+    expect(T.subnet(high?.subnet as string).accuracy).toBeLessThan(T.subnet(low?.subnet as string).accuracy);
+  });
+});
