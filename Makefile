@@ -10,7 +10,7 @@ SUPERNET ?= supernets/fmnist-resnet
 demo: build
 	node bin/slackserve.js demo --out reports/demo
 
-.PHONY: demo all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime bench-scheduling bench-serving profile clean help
+.PHONY: demo all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime bench-scheduling bench-fidelity bench-serving profile clean help
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make profile    latency profile of the served subnets -> $(SUPERNET)/profiles/"
 	@echo "make bench-runtime  runtime benchmarks (JSON with same-run ratios)"
 	@echo "make bench-scheduling  simulator speed (1M requests) and the docs/scheduling.md experiments"
+	@echo "make bench-fidelity  live vs simulated attainment per policy (measures the serving model first)"
 	@echo "make bench-serving  queue hop, served throughput vs compute limit, end-to-end MAF replay (needs Redis)"
 
 node_modules/.package-lock.json: package-lock.json
@@ -87,6 +88,12 @@ bench-scheduling: build
 	npx tsc -p tsconfig.bench.json
 	node dist-bench/bench/scheduling/sim-speed.js | tee bench/results/sim-speed.json
 	node dist-bench/bench/scheduling/experiments.js
+
+# Live against simulated, per policy, on the demo and a bursty trace (measures the serving model
+# first; ~6 min; docs/scheduling.md "Live SlackFit and simulator fidelity").
+bench-fidelity: build
+	npx tsc -p tsconfig.bench.json
+	node dist-bench/bench/scheduling/fidelity.js --measure --traces demo,bursty --out bench/results/fidelity-k1.json
 
 # Serving benchmarks (Redis on 127.0.0.1:6379): queue hop, throughput at saturation, end to end.
 bench-serving: build

@@ -9,7 +9,8 @@ import { ExitModel } from '../sim/exit-model.js';
 import { runExperiment, summaryTable } from '../sim/experiment.js';
 import { accuracyPlot, attainmentPlot, loadPlot, mixPlot } from '../sim/plots.js';
 import { loadProfile } from '../supernet/profile-file.js';
-import { readTraceFile, toColumns } from '../trace/format.js';
+import { readTextFile, readTraceFile, toColumns } from '../trace/format.js';
+import { parseServingModel } from '../sim/serving-model.js';
 import { configFrom, positiveInt } from './options.js';
 
 /** subnet id -> top-1 from a manifest.json (the accuracy measured by `supernet evaluate`). */
@@ -49,6 +50,8 @@ interface SimulateFlags {
   plots: boolean;
   exits?: string;
   exitAware?: boolean;
+  serving?: string;
+  images: number;
 }
 
 export function registerSimulateCommands(program: Command): void {
@@ -70,6 +73,11 @@ export function registerSimulateCommands(program: Command): void {
     .option('--dispatch-overhead-ms <ms>', 'per-batch dispatch overhead (default: config `dispatchOverheadMs`)', num)
     .option('--exits <file>', 'early exits: an exit model (slackserve-exit-model/1, e.g. <supernet>/profiles/exits-cpu-2core.json from bench/exits/model.ts); batches on the subnets it covers run staged and each request answers at its sampled exit, or with a deadline answer')
     .option('--exit-aware', 'with --exits: SlackFit plans with the median answer latency and the agreement of early answers (its exitAware option; default: config `slackfitExitAware`)')
+    .option(
+      '--serving [file]',
+      'model the live server besides the executor (edge, core sharing, hand-off, reply path) with a measured serving model (default file: <supernet>/profiles/serving-cpu-2core.json, from bench/scheduling/fidelity.ts --measure)',
+    )
+    .option('--images <n>', 'images per request (traces without an images column)', positiveInt, 1)
     .option('--out <dir>', 'where plots and results.json go', 'reports/simulate')
     .option('--no-plots', 'write no plots')
     .action(async (o: SimulateFlags, cmd: Command) => {
@@ -88,9 +96,21 @@ export function registerSimulateCommands(program: Command): void {
       const exits = o.exits !== undefined ? ExitModel.load(o.exits) : undefined;
       const trace = toColumns(await readTraceFile(o.trace));
       const policyOpts = policyOptionsFrom(cfg);
+      const servingFile = typeof o.serving === 'string' ? o.serving : join(cfg.supernet, 'profiles', 'serving-cpu-2core.json');
+      const serving = o.serving !== undefined ? parseServingModel(JSON.parse(await readTextFile(servingFile))) : null;
       const res = runExperiment(trace, table, {
         policies: cfg.policy.split(',').map((p) => p.trim()).filter((p) => p !== ''),
-        sim: { workers: cfg.executorThreads, seed: o.seed, noise: o.noise, admission: cfg.admission, dispatchOverheadMs: cfg.dispatchOverheadMs, maxLoadedVariants: cfg.maxLoadedVariants, ...(exits ? { exits } : {}) },
+        sim: {
+          workers: cfg.executorThreads,
+          seed: o.seed,
+          noise: o.noise,
+          admission: cfg.admission,
+          dispatchOverheadMs: cfg.dispatchOverheadMs,
+          maxLoadedVariants: cfg.maxLoadedVariants,
+          imagesPerRequest: o.images,
+          ...(exits ? { exits } : {}),
+          ...(serving ? { serving, edgeMarginMs: cfg.edgeMarginMs } : {}),
+        },
         policy: o.exitAware === true ? { ...policyOpts, slackfit: { ...policyOpts.slackfit, exitAware: true } } : policyOpts,
       });
       if (o.json) console.log(JSON.stringify(res.summaries, null, 1));

@@ -10,8 +10,9 @@
  *    every unmodelled millisecond is a miss. Here a pair must also drain the queue at least as fast
  *    as images arrive with a margin, plus the queued images within the head's slack
  *    (b / median latency x executors >= margin x arrival rate + backlog / slack). When no pair
- *    keeps up, the fastest eligible subnet runs at the largest batch (the deployment is behind;
- *    throughput is what clears it, and hopeless heads are shed).
+ *    keeps up, the fitting pair that drains fastest runs; when none fits, the fastest eligible
+ *    subnet at the largest batch (the deployment is behind: throughput clears it, and hopeless
+ *    heads are shed).
  * Among the pairs that keep up, the paper's bucket rule still chooses (highest bucket, then the
  * tie break), so at low load the choice is the paper's.
  */
@@ -73,6 +74,8 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
   const backlog = ctx.queue.images ?? ctx.queue.length;
   const required = o.drainMargin * rate + backlog / Math.max(slack, 1);
   let best: Pick | null = null;
+  /** The fitting pair that drains fastest, for when no pair keeps up. */
+  let fastest: Pick | null = null;
   for (let j = fit; j >= 1; j--) {
     const b = cum[j] as number;
     if (b > table.maxBatch) continue;
@@ -85,6 +88,7 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
       const answer = ms * (ex ? ex.answerFraction(s.id) : 1);
       if (answer > slack) continue;
       const pick = { s, j, b, ms, bucket: Math.floor(answer / o.bucketMs) };
+      if (fastest === null || b / ms > fastest.b / fastest.ms) fastest = pick;
       // per batch size only the most accurate pair that keeps up competes (a faster, less accurate
       // one could only win the tie break)
       if (!first || drains(s, b) * slots < required) continue;
@@ -92,11 +96,11 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
       if (best === null || better(o.tieBreak, pick.bucket, b, s.accuracy, best)) best = pick;
     }
   }
+  best ??= fastest; // nothing keeps up: the fitting pair that drains fastest
   if (best) return { dispatch: { subnet: best.s.id, requests: rest.slice(0, best.j), expectedMs: best.ms, loadMs: 0 }, drops };
-  // Nothing keeps up: the deployment is behind. Run at the highest throughput there is (the fastest
-  // eligible subnet, every request that fits in a batch) so the backlog clears as soon as it can.
-  // Measured: taking the fastest pair that still fits the head's slack instead shrinks batches as
-  // the slack shrinks, and throughput collapses exactly when it is needed (docs/scheduling.md).
+  // Nothing fits the head's slack: run at the highest throughput there is (the fastest eligible
+  // subnet, every request that fits in a batch) so the backlog clears as soon as it can; serving
+  // the head alone would spend a whole batch's fixed cost on one late request.
   const bAll = cum[fit] as number;
   const s = table.fastest(bAll, need[fit] as number) ?? table.mostAccurate;
   return { dispatch: { subnet: s.id, requests: rest.slice(0, fit), expectedMs: plan(s, bAll), loadMs: 0 }, drops };

@@ -22,6 +22,8 @@ export interface ServingModel {
   readonly edge_ms_per_request: number;
   /** Event-loop CPU per image, ms. */
   readonly edge_ms_per_image: number;
+  /** Event-loop busy share with no requests (timers, wake-ups), 0..1 (default 0). */
+  readonly edge_busy_base?: number;
   /** Per batch: the hand-off to the executor thread and back, ms. */
   readonly dispatch_ms: number;
   /** From the batch's end to the client having the answer, ms. */

@@ -138,7 +138,11 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
   const busyCount = (): number => execs.reduce((k, e) => k + (e.running !== null ? 1 : 0), 0);
   /** Event-loop busy share and client cores right now (serving model). */
   const loopShare = (now: number): number =>
-    sv ? (now >= edgeStart && now < edgeFree ? 1 : Math.min(1, requestRate.rate(now) * sv.edge_ms_per_request + imageRate.rate(now) * sv.edge_ms_per_image)) : 0;
+    sv
+      ? now >= edgeStart && now < edgeFree
+        ? 1
+        : Math.min(1, (sv.edge_busy_base ?? 0) + requestRate.rate(now) * sv.edge_ms_per_request + imageRate.rate(now) * sv.edge_ms_per_image)
+      : 0;
   const clientShare = (now: number): number => (sv ? Math.min(sv.cores, requestRate.rate(now) * sv.client_ms_per_request) : 0);
   /** Processor sharing: bring every running batch's progress up to `now`. */
   const advance = (now: number): void => {

@@ -58,16 +58,21 @@ describe('simulator', () => {
     expect(strip(x)).not.toEqual(strip(z));
   });
 
-  it('SlackFit serves accurate subnets at low load and fast ones under a burst', () => {
+  it.each([
+    // the drain rule keeps a 1.5x throughput margin: with the slow subnet 50% busy at 200 req/s,
+    // arrival-rate swings of the Poisson stream send some batches to a faster subnet
+    ['paper', 0.9],
+    ['drain', 0.7],
+  ] as const)('SlackFit (%s rule) serves accurate subnets at low load and fast ones under a burst', (rule, lowLoadSlow) => {
     // 200 req/s for 1 s, then 4,000 req/s for 0.5 s, then 200 req/s again
     const times = [...poissonTimes(200, 0.2, 1), ...poissonTimes(2000, 4, 2).map((t) => t + 1000), ...poissonTimes(200, 0.2, 3).map((t) => t + 1500)].sort((p, q) => p - q);
-    const run = simulate(arrivals(times, 20), T, buildPolicy('slackfit', T), { workers: 1, noise: false });
+    const run = simulate(arrivals(times, 20), T, buildPolicy('slackfit', T, { slackfit: { rule } }), { workers: 1, noise: false });
     const ts = timeSeries(run, 30);
     const share = (id: string, from: number, to: number) => {
       const ks = ts.t.map((t, k) => [t, k] as const).filter(([t]) => t >= from && t < to).map(([, k]) => k);
       return ks.reduce((acc, k) => acc + (ts.mix[id]?.[k] ?? 0), 0) / ks.length;
     };
-    expect(share('slow', 0, 0.9)).toBeGreaterThan(0.9);
+    expect(share('slow', 0, 0.9)).toBeGreaterThan(lowLoadSlow);
     expect(share('slow', 1.1, 1.45)).toBeLessThan(0.5);
     expect(summarize(run).slo_attainment).toBeGreaterThan(0.95);
   });
