@@ -331,6 +331,7 @@ export function servedByParams(s: ServedBy): Array<readonly [string, OutParam]> 
     ['slackserve.confidence', { kind: 'double', value: s.confidence }],
     ['slackserve.queue_us', { kind: 'int64', value: s.queueUs }],
     ['slackserve.compute_us', { kind: 'int64', value: s.computeUs }],
+    ...(s.serverUs !== undefined ? [['slackserve.server_us', { kind: 'int64', value: s.serverUs }] as const] : []),
     ['slackserve.deadline_met', { kind: 'bool', value: s.deadlineMet }],
     ['slackserve.downgraded', { kind: 'bool', value: s.downgraded }],
     ['slackserve.early', { kind: 'bool', value: s.early ?? false }],

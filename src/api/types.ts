@@ -80,6 +80,8 @@ export interface ServedBy {
   readonly confidence: number;
   readonly queueUs: number;
   readonly computeUs: number;
+  /** From the request's arrival stamp at the edge to its answer at the frontend, µs (absent on early answers). */
+  readonly serverUs?: number;
   /** Finished by the request's deadline. */
   readonly deadlineMet: boolean;
   /** Served by a subnet below the requested minimum accuracy (admission downgraded it). */

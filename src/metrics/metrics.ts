@@ -28,6 +28,7 @@ export class Metrics {
   readonly requestDuration: Histogram<'model'>;
   readonly queueDuration: Histogram<'model'>;
   readonly computeDuration: Histogram<'model'>;
+  readonly replyDuration: Histogram<'model'>;
   readonly sloOutcome: Counter<'class' | 'outcome'>;
   readonly slack: Histogram<'class'>;
   readonly servedAccuracy: Histogram<'class'>;
@@ -51,6 +52,13 @@ export class Metrics {
     this.requestDuration = new Histogram({ name: `${PREFIX}_request_duration_seconds`, help: 'End-to-end request duration at the frontend', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: r });
     this.queueDuration = new Histogram({ name: `${PREFIX}_queue_duration_seconds`, help: 'Time from acceptance to the start of the batch that served the request', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: r });
     this.computeDuration = new Histogram({ name: `${PREFIX}_compute_duration_seconds`, help: 'Batch compute time (onnxruntime, worker thread hop included)', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: r });
+    this.replyDuration = new Histogram({
+      name: `${PREFIX}_reply_duration_seconds`,
+      help: 'From the end of the batch to the answer at the frontend (the reply path inside the server: queue hop back, routing)',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+      registers: r,
+    });
     this.sloOutcome = new Counter({ name: `${PREFIX}_slo_outcome_total`, help: 'Requests by SLO class and outcome (met|missed|shed|downgraded|cancelled)', labelNames: ['class', 'outcome'], registers: r });
     this.slack = new Histogram({ name: `${PREFIX}_slack_seconds`, help: 'Deadline minus completion time (negative = late)', labelNames: ['class'], buckets: SLACK_BUCKETS, registers: r });
     this.servedAccuracy = new Histogram({ name: `${PREFIX}_served_accuracy`, help: 'Measured top-1 accuracy of the subnet that served each request', labelNames: ['class'], buckets: [0.8, 0.85, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.95, 1], registers: r });

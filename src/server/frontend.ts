@@ -377,7 +377,11 @@ export class Frontend implements InferenceBackend {
     m?.of(m.subnetChoice, sb.subnet).inc();
     m?.of(m.exitChoice, sb.exit).inc();
     this.emit({ ok: true, code: null, sloClass: c.sloClass, met, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started });
-    c.resolve(outcome);
+    // time outside the queue and the executor: from the batch's end to the answer here (the reply
+    // path inside the server), exported so the policy's edge margin can be checked against it
+    const serverUs = Math.round((done - c.req.slo.arrivalMs) * 1000);
+    m?.of(m.replyDuration, model).observe(Math.max(0, serverUs - sb.queueUs - sb.computeUs) / 1e6);
+    c.resolve({ ...outcome, servedBy: { ...sb, serverUs } });
   }
 
   /** Called by the queue's subscription: a bad reply fails its own call, never the subscription. */

@@ -85,6 +85,8 @@ describe('serving end to end (gRPC + Redis + worker process)', () => {
     expect(r.params['slackserve.deadline_met']).toBe(true);
     expect(r.params['slackserve.downgraded']).toBe(false);
     expect(Number(r.params['slackserve.compute_us'])).toBeGreaterThan(0);
+    // the time outside queue and executor is exported: the server's total covers both
+    expect(Number(r.params['slackserve.server_us'])).toBeGreaterThanOrEqual(Number(r.params['slackserve.queue_us']) + Number(r.params['slackserve.compute_us']) - 2); // each rounded to a microsecond
     expect(Number(r.params['slackserve.queue_us'])).toBeGreaterThanOrEqual(0);
     expect(r.logits.length).toBe(40);
     // Triton's timeout (us) and priority are accepted; a tiny budget still gets a valid answer or a clear shed
