@@ -19,7 +19,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config.js';
 import { summarize as summarizeLive } from '../../src/replay/report.js';
-import { replay } from '../../src/replay/replayer.js';
 import type { RequestRecord } from '../../src/replay/types.js';
 import { buildPolicy, policyOptionsFrom } from '../../src/scheduler/registry.js';
 import { latencyTableFor } from '../../src/server/serve.js';
@@ -27,10 +26,9 @@ import { parseServingModel, type ServingModel } from '../../src/sim/serving-mode
 import { simulate } from '../../src/sim/simulator.js';
 import { summarize as summarizeSim } from '../../src/sim/summary.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { loadTestSample } from '../../src/supernet/sample.js';
 import { readTraceFile, toColumns, type TraceRequest } from '../../src/trace/format.js';
 import { bursty, poisson } from '../../src/trace/generators.js';
-import { log, median, spawnServer, SUPERNET } from '../serving/common.js';
+import { log, median, replayLogged, spawnServer, SUPERNET } from '../serving/common.js';
 import { attainmentSvg, latencyCdfSvg, mixSvg, type PolicyRun } from './fidelity-plots.js';
 
 const { values: opt } = parseArgs({
@@ -51,7 +49,6 @@ const { values: opt } = parseArgs({
 const cfg = loadConfig({ overrides: { supernet: SUPERNET } });
 const cat = Catalogue.load(SUPERNET);
 const table = latencyTableFor(cfg, cat);
-const { sample, x: images } = loadTestSample(cat);
 const servingFile = join(SUPERNET, 'profiles', 'serving-cpu-2core.json');
 const top1 = new Map(table.subnets.map((s) => [s.id, s.accuracy]));
 let port = 19411;
@@ -68,23 +65,7 @@ async function live(policy: string, trace: readonly TraceRequest[], k: number): 
   const pid = server.proc.pid as number;
   try {
     const cpu0 = threadCpuS(pid, pid);
-    let last = 0;
-    const r = await replay({
-      target: server.target,
-      model: cat.manifest.name,
-      inputName: cat.manifest.input.name,
-      trace,
-      images,
-      labels: sample.labels,
-      sampleShape: cat.sampleShape,
-      imagesPerRequest: k,
-      onProgress: (p) => {
-        if (p.elapsedS - last >= 10 || p.done === p.total) {
-          last = p.elapsedS;
-          log(`  live ${policy}: ${p.done}/${p.total} answered, attainment so far ${p.done ? ((100 * p.met) / p.done).toFixed(1) : '-'}%`);
-        }
-      },
-    });
+    const r = await replayLogged(server.target, trace, k, `live ${policy}`);
     const mainCpuS = threadCpuS(pid, pid) - cpu0;
     const s = summarizeLive(r.records, r.scheduleS, r.maxBehindMs, r.client);
     return { records: r.records, mainCpuS, clientCpuUs: s.client_cpu_us_per_request, scheduleS: r.scheduleS };

@@ -1,9 +1,12 @@
 /** Shared pieces of the serving benchmarks: a server in its own process, and the compute limit. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { OipClient } from '../../src/client/oip-client.js';
+import { replay, type ReplayResult } from '../../src/replay/replayer.js';
+import type { TraceRequest } from '../../src/trace/format.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { syntheticBatch } from '../../src/runtime/timing.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
+import { loadTestSample } from '../../src/supernet/sample.js';
 
 export const SUPERNET = 'supernets/fmnist-resnet';
 export const log = (s: string): boolean => process.stderr.write(s + '\n');
@@ -71,3 +74,30 @@ export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2;
 };
+
+/**
+ * A trace replayed against `target` with the supernet's labelled test images, `k` per request,
+ * logging progress every 10 s as `label`.
+ */
+export async function replayLogged(target: string, trace: readonly TraceRequest[], k: number, label: string, threads?: number): Promise<ReplayResult> {
+  const cat = Catalogue.load(SUPERNET);
+  const { sample, x: images } = loadTestSample(cat);
+  let last = 0;
+  return replay({
+    target,
+    model: cat.manifest.name,
+    inputName: cat.manifest.input.name,
+    trace,
+    images,
+    labels: sample.labels,
+    sampleShape: cat.sampleShape,
+    imagesPerRequest: k,
+    ...(threads !== undefined ? { threads } : {}),
+    onProgress: (p) => {
+      if (p.elapsedS - last >= 10 || p.done === p.total) {
+        last = p.elapsedS;
+        log(`  ${label}: ${p.done}/${p.total} answered, attainment so far ${p.done ? ((100 * p.met) / p.done).toFixed(2) : '-'}%, client behind by up to ${p.maxBehindMs.toFixed(0)} ms`);
+      }
+    },
+  });
+}

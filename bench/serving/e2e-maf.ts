@@ -13,11 +13,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { replay } from '../../src/replay/replayer.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { loadTestSample } from '../../src/supernet/sample.js';
 import { loadMafCounts, maf } from '../../src/trace/generators.js';
-import { log, runtimeBest, spawnServer, SUPERNET } from './common.js';
+import { log, replayLogged, runtimeBest, spawnServer, SUPERNET } from './common.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -42,7 +40,6 @@ const rateRps = opt['rate-rps'] !== undefined ? Number(opt['rate-rps']) : target
 log(`compute limit on ${fastest}: ${limit.toFixed(0)} img/s; offering ${rateRps.toFixed(0)} req/s x ${k} images = ${(rateRps * k).toFixed(0)} img/s`);
 const counts = await loadMafCounts('traces/azure_functions_2019/1350_inv.csv');
 const trace = maf({ counts, durationS: Number(opt.seconds), meanRate: rateRps, sloMs: Number(opt['slo-ms']), seed: 21 });
-const { sample, x: images } = loadTestSample(cat);
 
 const results = [];
 let port = 18301;
@@ -51,24 +48,7 @@ for (const policy of opt.policies.split(',')) {
   const server = await spawnServer(['--policy', policy, '--threads', String(threads), '--redis', opt.redis], port, { SLACKSERVE_QUEUE_PREFIX: prefix });
   port += 2;
   try {
-    let last = 0;
-    const r = await replay({
-      target: server.target,
-      model: cat.manifest.name,
-      inputName: cat.manifest.input.name,
-      trace,
-      images,
-      labels: sample.labels,
-      sampleShape: cat.sampleShape,
-      imagesPerRequest: k,
-      threads: Number(opt['client-threads']),
-      onProgress: (p) => {
-        if (p.elapsedS - last >= 10 || p.done === p.total) {
-          last = p.elapsedS;
-          log(`  ${policy}: ${p.done}/${p.total} answered, attainment so far ${p.done ? ((100 * p.met) / p.done).toFixed(2) : '-'}%, client behind by up to ${p.maxBehindMs.toFixed(0)} ms`);
-        }
-      },
-    });
+    const r = await replayLogged(server.target, trace, k, policy, Number(opt['client-threads']));
     const met = r.records.filter((x) => x.outcome === 'ok' && x.latencyMs <= x.sloMs).length;
     const ok = r.records.filter((x) => x.outcome === 'ok');
     const correct = ok.filter((x) => x.predicted === x.label).length;
