@@ -24,6 +24,7 @@ import { parseSlo } from './slo.js';
 import { toGrpcServiceError, toGrpcStatus } from './status.js';
 import { decodeGrpcInput, encodeGrpcResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
 import { grpcServerCredentials, type TlsMaterial } from './tls.js';
+import { modelControlUnsupported, tritonApi } from './triton-api.js';
 import type { DecodedInfer, InferAnswer, InferenceBackend, ModelMetadata, Protocol } from './types.js';
 
 export interface GrpcServerOptions {
@@ -155,6 +156,21 @@ export class GrpcInferenceServer {
       ModelMetadata: this.unary('ModelMetadata', async (req: { name?: string; version?: string }) =>
         modelMetadataToWire(this.backend.modelMetadata(req.name ?? '', req.version ?? '')),
       ),
+      ModelConfig: this.unary('ModelConfig', async (req: { name?: string; version?: string }) => ({
+        config: tritonApi(this.backend, 'modelConfig', 'ModelConfig')(req.name ?? '', req.version ?? ''),
+      })),
+      ModelStatistics: this.unary('ModelStatistics', async (req: { name?: string; version?: string }) => ({
+        model_stats: await tritonApi(this.backend, 'modelStatistics', 'ModelStatistics')(req.name ?? '', req.version ?? ''),
+      })),
+      RepositoryIndex: this.unary('RepositoryIndex', async (req: { repository_name?: string; ready?: boolean }) => ({
+        models: await tritonApi(this.backend, 'repositoryIndex', 'RepositoryIndex')(req.ready === true),
+      })),
+      RepositoryModelLoad: this.unary('RepositoryModelLoad', async (req: { model_name?: string }) => {
+        throw modelControlUnsupported('load', req.model_name ?? '');
+      }),
+      RepositoryModelUnload: this.unary('RepositoryModelUnload', async (req: { model_name?: string }) => {
+        throw modelControlUnsupported('unload', req.model_name ?? '');
+      }),
       ModelInfer: this.unary('ModelInfer', (req: WireInferRequestOrFailure, call) => this.modelInfer(req, call)),
       ModelStreamInfer: (call: grpc.ServerDuplexStream<WireInferRequestOrFailure, WireModelStreamInferResponse>) => this.modelStreamInfer(call),
     });
@@ -297,13 +313,35 @@ export class GrpcInferenceServer {
     });
   }
 
+  /** Counts a request the edge failed before the backend saw it (every failure is counted). */
+  private edgeFailure(req: WireModelInferRequest, err: unknown): void {
+    try {
+      this.backend.recordEdgeFailure?.(req.model_name ?? '', req.model_version ?? '', err, (req as Stamped)[ARRIVAL] ?? this.now());
+    } catch {
+      // counting must not fail the call
+    }
+  }
+
   private async modelInfer(req: WireInferRequestOrFailure, call: grpc.ServerUnaryCall<WireInferRequestOrFailure, unknown>): Promise<WireModelInferResponse> {
-    if (isWireDecodeFailure(req)) throw new SlackserveError(req.code, req.message);
-    if (call.cancelled) throw cancelledError();
+    if (isWireDecodeFailure(req)) {
+      const err = new SlackserveError(req.code, req.message);
+      this.edgeFailure({}, err);
+      throw err;
+    }
+    if (call.cancelled) {
+      this.edgeFailure(req, cancelledError());
+      throw cancelledError();
+    }
     const cancel = new CallCancel();
     call.once('cancelled', cancel.cancel);
     try {
-      const prepared = this.prepare(req, 'grpc', deadlineMsOf(call));
+      let prepared: Prepared;
+      try {
+        prepared = this.prepare(req, 'grpc', deadlineMsOf(call));
+      } catch (err) {
+        this.edgeFailure(req, err);
+        throw err;
+      }
       const answer = await this.backend.infer(prepared.decoded, { cancel });
       return this.encode(prepared, answer);
     } finally {
@@ -351,12 +389,14 @@ export class GrpcInferenceServer {
         // only this message is bad: answer it, keep the stream
         const err = new SlackserveError(req.code, req.message);
         this.reportError(err, 'ModelStreamInfer');
+        this.edgeFailure({}, err);
         write(streamError({}, err));
         return;
       }
       if (inflight.size >= maxInflight) {
         const err = new SlackserveError('OVERLOADED', `this stream has ${maxInflight} requests unanswered, its limit (maxStreamInflight); wait for answers before sending more`);
         this.reportError(err, 'ModelStreamInfer');
+        this.edgeFailure(req, err);
         write(streamError(req, err));
         return;
       }
@@ -379,7 +419,13 @@ export class GrpcInferenceServer {
   ): Promise<void> {
     let finished = false;
     try {
-      const prepared = this.prepare(req, 'grpc-stream', deadline);
+      let prepared: Prepared;
+      try {
+        prepared = this.prepare(req, 'grpc-stream', deadline);
+      } catch (err) {
+        this.edgeFailure(req, err);
+        throw err;
+      }
       const onEarly = (partial: InferAnswer): void => {
         if (finished || cancel.cancelled) return;
         try {

@@ -15,6 +15,7 @@ import { parseSlo } from './slo.js';
 import { toHttpError } from './status.js';
 import { decodeRestInfer, encodeRestResponse, tensorSpecOf } from './tensors.js';
 import { httpsOptions, type TlsMaterial } from './tls.js';
+import { tritonRoutes } from './triton-api.js';
 import type { DecodedInfer, InferenceBackend } from './types.js';
 
 export interface RouteContext {
@@ -296,6 +297,8 @@ export class HttpInferenceServer {
 
   private registerBuiltins(): void {
     const b = this.backend;
+    // first: a literal segment (`/v2/models/stats`) must win over `/v2/models/{model}`
+    for (const [method, path, handler] of tritonRoutes(b)) this.route(method, path, (req, res, ctx) => handler(req, res, ctx.params));
     this.route('GET', '/v2/health/live', (_req, res) => {
       const live = b.live();
       sendJson(res, live ? 200 : 503, { live });

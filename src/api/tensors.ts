@@ -37,7 +37,7 @@ export const PLATFORM = 'slackserve_supernet_onnx';
 
 /** The API's view of a supernet manifest: one FP32 input, `logits` and `class` outputs. */
 export function modelMetadataFromManifest(
-  manifest: Pick<Manifest, 'name' | 'input' | 'output'>,
+  manifest: Pick<Manifest, 'name' | 'input' | 'output'> & { readonly dataset?: { readonly classes?: readonly string[] } },
   opts: { readonly maxBatch: number; readonly versions?: readonly string[] },
 ): ModelMetadata {
   const sample = manifest.input.shape.slice(1);
@@ -56,6 +56,7 @@ export function modelMetadataFromManifest(
       { name: 'class', datatype: 'INT64', shape: Object.freeze([-1]) },
     ]),
     maxBatch: opts.maxBatch,
+    ...(manifest.dataset?.classes?.length === classes ? { labels: Object.freeze([...manifest.dataset.classes]) } : {}),
   });
 }
 
