@@ -20,6 +20,7 @@ import type { TokenSet } from './auth.js';
 import { CallCancel } from './cancel.js';
 import { ARRIVAL, CallGuard, type Stamped } from './grpc-guard.js';
 import { grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
+import type { OutputOptions } from './outputs.js';
 import { parseSlo } from './slo.js';
 import { toGrpcServiceError, toGrpcStatus } from './status.js';
 import { decodeGrpcInput, encodeGrpcResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
@@ -74,6 +75,7 @@ interface Prepared {
   readonly decoded: DecodedInfer;
   readonly spec: TensorSpec;
   readonly responseVersion: string;
+  readonly options: OutputOptions;
 }
 
 function deadlineMsOf(call: { getDeadline(): grpc.Deadline }): number {
@@ -297,7 +299,7 @@ export class GrpcInferenceServer {
       protocol,
       params,
     };
-    return { decoded, spec, responseVersion: version || meta.versions[0] || '' };
+    return { decoded, spec, responseVersion: version || meta.versions[0] || '', options: input.options };
   }
 
   private encode(p: Prepared, answer: InferAnswer): WireModelInferResponse {
@@ -310,6 +312,8 @@ export class GrpcInferenceServer {
       outputs: p.decoded.outputs,
       answer,
       raw: p.decoded.wantsRaw,
+      options: p.options,
+      labels: p.spec.labels,
     });
   }
 
