@@ -584,7 +584,20 @@ describe('gRPC and REST edges', () => {
 
       const svc = root.lookupService('inference.GRPCInferenceService');
       expect(Object.keys(svc.methods).sort()).toEqual(
-        ['ModelInfer', 'ModelMetadata', 'ModelReady', 'ModelStreamInfer', 'ServerLive', 'ServerMetadata', 'ServerReady'].sort(),
+        [
+          'ModelInfer',
+          'ModelMetadata',
+          'ModelReady',
+          'ModelStreamInfer',
+          'ServerLive',
+          'ServerMetadata',
+          'ServerReady',
+          'ModelConfig',
+          'ModelStatistics',
+          'RepositoryIndex',
+          'RepositoryModelLoad',
+          'RepositoryModelUnload',
+        ].sort(),
       );
       const stream = svc.methods['ModelStreamInfer']!;
       expect([stream.requestStream, stream.responseStream, stream.requestType, stream.responseType]).toEqual([
