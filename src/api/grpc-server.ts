@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { asSlackserveError, SlackserveError } from '../errors.js';
-import { fromWireParams, toWireParams } from './params.js';
+import { fromWireParams } from './params.js';
 import {
   type HealthStatus,
   INFERENCE_SERVICE,
@@ -22,8 +22,9 @@ import { ARRIVAL, CallGuard, type Stamped } from './grpc-guard.js';
 import { grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
 import type { OutputOptions } from './outputs.js';
 import { parseSlo } from './slo.js';
-import { toGrpcServiceError, toGrpcStatus } from './status.js';
+import { toGrpcServiceError } from './status.js';
 import { decodeGrpcInput, encodeGrpcResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
+import { deadlineMsOf, serveStream } from './grpc-stream.js';
 import { grpcServerCredentials, type TlsMaterial } from './tls.js';
 import { modelControlUnsupported, tritonApi } from './triton-api.js';
 import type { DecodedInfer, InferAnswer, InferenceBackend, ModelMetadata, Protocol } from './types.js';
@@ -71,17 +72,13 @@ export const DEFAULT_GRPC_PORT = 8001;
 /** Health `service` names answered with the server's readiness. */
 export const HEALTH_SERVICES: readonly string[] = ['', INFERENCE_SERVICE];
 
-interface Prepared {
+export interface Prepared {
   readonly decoded: DecodedInfer;
   readonly spec: TensorSpec;
   readonly responseVersion: string;
   readonly options: OutputOptions;
 }
 
-function deadlineMsOf(call: { getDeadline(): grpc.Deadline }): number {
-  const d = call.getDeadline();
-  return d instanceof Date ? d.getTime() : d;
-}
 
 /** A plain gRPC status for protocol-level outcomes that are no SlackserveError (Health NOT_FOUND). */
 class GrpcStatusError extends Error {
@@ -95,25 +92,6 @@ class GrpcStatusError extends Error {
 
 function cancelledError(): SlackserveError {
   return new SlackserveError('CANCELLED', 'the client cancelled the call');
-}
-
-/** A stream's answer to one failed request: Triton puts the error in error_message. */
-function streamError(req: WireModelInferRequest, err: unknown): WireModelStreamInferResponse {
-  const g = toGrpcStatus(err);
-  return {
-    error_message: g.details,
-    infer_response: {
-      model_name: req.model_name ?? '',
-      model_version: req.model_version ?? '',
-      id: req.id ?? '',
-      parameters: toWireParams([
-        ['slackserve.error_code', { kind: 'string', value: g.errorCode }],
-        ['slackserve.grpc_code', { kind: 'int64', value: g.code }],
-      ]),
-      outputs: [],
-      raw_output_contents: [],
-    },
-  };
 }
 
 function modelMetadataToWire(m: ModelMetadata): WireModelMetadataResponse {
@@ -174,7 +152,15 @@ export class GrpcInferenceServer {
         throw modelControlUnsupported('unload', req.model_name ?? '');
       }),
       ModelInfer: this.unary('ModelInfer', (req: WireInferRequestOrFailure, call) => this.modelInfer(req, call)),
-      ModelStreamInfer: (call: grpc.ServerDuplexStream<WireInferRequestOrFailure, WireModelStreamInferResponse>) => this.modelStreamInfer(call),
+      ModelStreamInfer: (call: grpc.ServerDuplexStream<WireInferRequestOrFailure, WireModelStreamInferResponse>) =>
+        serveStream(call, {
+          backend: this.backend,
+          maxInflight: this.opts.maxStreamInflight ?? 1000,
+          prepare: (req, deadline) => this.prepare(req, 'grpc-stream', deadline),
+          encode: (p, answer) => this.encode(p, answer),
+          reportError: (err, rpc) => this.reportError(err, rpc),
+          edgeFailure: (req, err) => this.edgeFailure(req, err),
+        }),
     });
     this.server.addService(protos.health, {
       Check: this.unary('Health/Check', async (req: { service?: string }) => {
@@ -350,103 +336,6 @@ export class GrpcInferenceServer {
       return this.encode(prepared, answer);
     } finally {
       call.off('cancelled', cancel.cancel);
-    }
-  }
-
-  private modelStreamInfer(call: grpc.ServerDuplexStream<WireInferRequestOrFailure, WireModelStreamInferResponse>): void {
-    const inflight = new Set<CallCancel>();
-    let inputEnded = false;
-    let closed = false;
-    const deadline = deadlineMsOf(call);
-
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      for (const c of inflight) c.cancel();
-    };
-    const write = (msg: WireModelStreamInferResponse): void => {
-      if (closed || call.writableEnded) return;
-      try {
-        call.write(msg);
-      } catch (err) {
-        this.reportError(err, 'ModelStreamInfer/write');
-      }
-    };
-    const maybeEnd = (): void => {
-      if (!inputEnded || inflight.size > 0 || closed || call.writableEnded) return;
-      try {
-        call.end();
-      } catch (err) {
-        this.reportError(err, 'ModelStreamInfer/end');
-      }
-    };
-    const maxInflight = this.opts.maxStreamInflight ?? 1000;
-    call.on('cancelled', close);
-    call.on('error', close);
-    call.on('end', () => {
-      inputEnded = true;
-      maybeEnd();
-    });
-    call.on('data', (req: WireInferRequestOrFailure) => {
-      if (closed) return;
-      if (isWireDecodeFailure(req)) {
-        // only this message is bad: answer it, keep the stream
-        const err = new SlackserveError(req.code, req.message);
-        this.reportError(err, 'ModelStreamInfer');
-        this.edgeFailure({}, err);
-        write(streamError({}, err));
-        return;
-      }
-      if (inflight.size >= maxInflight) {
-        const err = new SlackserveError('OVERLOADED', `this stream has ${maxInflight} requests unanswered, its limit (maxStreamInflight); wait for answers before sending more`);
-        this.reportError(err, 'ModelStreamInfer');
-        this.edgeFailure(req, err);
-        write(streamError(req, err));
-        return;
-      }
-      const cancel = new CallCancel();
-      inflight.add(cancel);
-      // streamOne answers every failure itself; the chain below only tidies up
-      void this.streamOne(req, deadline, cancel, write).finally(() => {
-        inflight.delete(cancel);
-        maybeEnd();
-      });
-    });
-  }
-
-  /** One request of a stream: early answers, then the final answer or an error_message. */
-  private async streamOne(
-    req: WireModelInferRequest,
-    deadline: number,
-    cancel: CallCancel,
-    write: (msg: WireModelStreamInferResponse) => void,
-  ): Promise<void> {
-    let finished = false;
-    try {
-      let prepared: Prepared;
-      try {
-        prepared = this.prepare(req, 'grpc-stream', deadline);
-      } catch (err) {
-        this.edgeFailure(req, err);
-        throw err;
-      }
-      const onEarly = (partial: InferAnswer): void => {
-        if (finished || cancel.cancelled) return;
-        try {
-          const early = { ...partial, servedBy: { ...partial.servedBy, early: true } };
-          write({ error_message: '', infer_response: this.encode(prepared, early) });
-        } catch (err) {
-          this.reportError(err, 'ModelStreamInfer/early');
-        }
-      };
-      const answer = await this.backend.infer(prepared.decoded, { cancel, onEarly });
-      finished = true;
-      write({ error_message: '', infer_response: this.encode(prepared, answer) });
-    } catch (err) {
-      finished = true;
-      if (cancel.cancelled) return;
-      this.reportError(err, 'ModelStreamInfer');
-      write(streamError(req, err));
     }
   }
 

@@ -12,7 +12,7 @@ import { boundText, SlackserveError } from '../errors.js';
 import { BytesTensor, float32Into, float32ToLE, floatTensor, int64ToLE, LITTLE_ENDIAN_HOST } from './fp32.js';
 import type { Manifest } from '../supernet/manifest-types.js';
 import { CLASSIFICATION_PARAM, classCountOf, classificationStrings, NO_OUTPUT_OPTIONS, type OutputOptions, serializeBytesTensor } from './outputs.js';
-import { fromJsonParams, type OutParam, type Params, toJsonParams, toWireParams } from './params.js';
+import { type OutParam, toWireParams } from './params.js';
 import type { WireInferOutputTensor, WireInferParameter, WireLong, WireModelInferRequest, WireModelInferResponse, WireTensorContents } from './proto.js';
 import {
   type DecodedTensor,

@@ -15,6 +15,7 @@ import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Catalogue } from '../supernet/catalogue.js';
 import { floatsOf } from '../worker/tensors.js';
+import { deadlineOutcome } from './deadline-outcome.js';
 
 export interface FrontendOptions {
   readonly id: string;
@@ -48,6 +49,8 @@ interface Call {
   readonly reject: (e: Error) => void;
   readonly onEarly: ((a: InferAnswer) => void) | undefined;
   readonly started: number;
+  /** The deadline the worker enforces (the client's minus the edge margin). */
+  readonly workerDeadline: number;
   /** Epoch ms after which the sweep fails the call (deadline + grace). */
   readonly expires: number;
   cleanup: () => void;
@@ -333,7 +336,7 @@ export class Frontend implements InferenceBackend {
       m?.of(m.sloOutcome, sloClass, 'shed').inc();
       this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0 });
       const why = req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}` : `${this.depth} requests are queued ahead`;
-      throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why}); rejected at admission`, { admission: 'reject' });
+      throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: shed at admission: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why})`, { admission: 'reject', shed: true });
     }
     const id = `${this.o.id}:${this.seq++}`;
     const downgraded = verdict === 'downgrade';
@@ -341,7 +344,7 @@ export class Frontend implements InferenceBackend {
     const answer = new Promise<InferAnswer>((resolve, reject) => {
       // a worker that died holding the request is reclaimed by another, which answers; the sweep
       // only bounds the wait if every worker is gone
-      call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined };
+      call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, workerDeadline, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined };
     });
     this.calls.set(id, call);
     m?.of(m.pending, req.model).set(this.calls.size);
@@ -385,8 +388,9 @@ export class Frontend implements InferenceBackend {
     }
   }
 
-  private finish(id: string, c: Call, outcome: InferAnswer | Error): void {
+  private finish(id: string, c: Call, result: InferAnswer | Error): void {
     if (this.calls.get(id) !== c) return;
+    const outcome = result instanceof SlackserveError ? deadlineOutcome(result, c.req.slo, c.workerDeadline, this.o.clock()) : result;
     this.calls.delete(id);
     c.cleanup();
     if (this.calls.size === 0) for (const w of [...this.idleWaiters]) w();
