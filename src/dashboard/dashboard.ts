@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { AccessScope } from '../api/auth.js';
 import type { RouteHandler } from '../api/http-server.js';
 import type { ExitManager } from '../exits/index.js';
-import type { OutcomeEvent } from '../server/frontend.js';
+import type { OutcomeEvent } from '../metrics/outcome-event.js';
 import type { WorkerLoop } from '../worker/worker-loop.js';
 import { LiveStats } from './live-stats.js';
 import { DASHBOARD_HTML } from './page.js';

@@ -2,7 +2,7 @@
  * The dashboard's numbers: every finished call counted into one-second buckets (rolling views
  * over the last `windowS` seconds) and cumulative totals by SLO class. Time is injected.
  */
-import type { OutcomeEvent } from '../server/frontend.js';
+import type { OutcomeEvent } from '../metrics/outcome-event.js';
 
 interface Bucket {
   second: number;

@@ -15,7 +15,12 @@ import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Catalogue } from '../supernet/catalogue.js';
 import { floatsOf } from '../worker/tensors.js';
+import type { OutcomeEvent } from '../metrics/outcome-event.js';
 import { deadlineOutcome } from './deadline-outcome.js';
+import { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
+
+export type { OutcomeEvent } from '../metrics/outcome-event.js';
+export { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
 
 export interface FrontendOptions {
   readonly id: string;
@@ -58,32 +63,6 @@ interface Call {
 
 /** How often calls past deadline + grace are failed (their precision; grace is seconds). */
 const SWEEP_EVERY_MS = 100;
-
-/** The protocol extensions ServerMetadata lists (Triton's names, then ours). */
-export const SERVER_EXTENSIONS: readonly string[] = Object.freeze([
-  'classification',
-  'model_configuration',
-  'model_repository',
-  'statistics',
-  'binary_tensor_data',
-  'slo_parameters',
-  'model_stream_infer',
-  'early_exit',
-]);
-
-/** One finished call, for live views (the dashboard). */
-export interface OutcomeEvent {
-  readonly ok: boolean;
-  readonly code: string | null;
-  readonly sloClass: string;
-  readonly met: boolean;
-  readonly shed: boolean;
-  readonly downgraded: boolean;
-  readonly subnet: string | null;
-  readonly exit: string | null;
-  readonly accuracy: number | null;
-  readonly latencyMs: number;
-}
 
 export class Frontend implements InferenceBackend {
   private readonly calls = new Map<string, Call>();
@@ -466,18 +445,4 @@ export class Frontend implements InferenceBackend {
     }
     this.finish(r.id, c, answer);
   }
-}
-
-/** Lowest top-softmax probability over the rows (the batch's least confident answer). */
-export function minConfidence(logits: Float32Array, rows: number): number {
-  const cols = logits.length / rows;
-  let min = 1;
-  for (let r = 0; r < rows; r++) {
-    let mx = -Infinity;
-    for (let c = 0; c < cols; c++) mx = Math.max(mx, logits[r * cols + c] as number);
-    let sum = 0;
-    for (let c = 0; c < cols; c++) sum += Math.exp((logits[r * cols + c] as number) - mx);
-    min = Math.min(min, 1 / sum);
-  }
-  return min;
 }
