@@ -30,6 +30,10 @@ export interface DashboardSources {
   readonly executorThreads?: number;
   readonly policy: string;
   readonly model: string;
+  /** Top-1 accuracy of the least and most accurate served (Pareto) subnets: the served-accuracy band. */
+  readonly accuracyRange?: { readonly min: number; readonly max: number } | undefined;
+  /** The served subnets, fastest first: the layers of the subnet-mix chart. */
+  readonly subnets?: readonly string[] | undefined;
   readonly clock: () => number;
   readonly intervalMs?: number;
 }
@@ -64,6 +68,8 @@ export function mountDashboard(http: Router, src: DashboardSources): Dashboard {
     return {
       model: src.model,
       policy: src.policy,
+      accuracyRange: src.accuracyRange ?? null,
+      subnets: src.subnets ?? [],
       ...stats.snapshot(now),
       queue: src.queue(),
       workers: src.worker ? [{ threads: src.executorThreads ?? null, ...src.worker.stats }] : [],

@@ -14,4 +14,8 @@ export interface OutcomeEvent {
   readonly exit: string | null;
   readonly accuracy: number | null;
   readonly latencyMs: number;
+  /** The request's latency budget (its deadline minus its arrival), ms. */
+  readonly budgetMs?: number;
+  /** Answered at the deadline with the best exit reached so far. */
+  readonly deadlineAnswer?: boolean;
 }

@@ -313,7 +313,7 @@ export class Frontend implements InferenceBackend {
       m?.of(m.requestFailure, req.model, 'REJECTED').inc();
       this.stats.failure(req.model, this.o.version, 'REJECTED', now - req.slo.arrivalMs);
       m?.of(m.sloOutcome, sloClass, 'shed').inc();
-      this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0 });
+      this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0, budgetMs: req.slo.budgetMs });
       const why = req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}` : `${this.depth} requests are queued ahead`;
       throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: shed at admission: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why})`, { admission: 'reject', shed: true });
     }
@@ -383,7 +383,7 @@ export class Frontend implements InferenceBackend {
       this.stats.failure(model, this.o.version, failureReasonOf(code), this.o.clock() - c.req.slo.arrivalMs);
       const shed = code === 'DEADLINE_EXPIRED' || code === 'QUEUE_FULL';
       m?.of(m.sloOutcome, c.sloClass, code === 'CANCELLED' ? 'cancelled' : shed ? 'shed' : 'missed').inc();
-      this.emit({ ok: false, code, sloClass: c.sloClass, met: false, shed, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: this.o.clock() - c.started });
+      this.emit({ ok: false, code, sloClass: c.sloClass, met: false, shed, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: this.o.clock() - c.started, budgetMs: c.req.slo.budgetMs });
       c.reject(outcome);
       return;
     }
@@ -402,7 +402,7 @@ export class Frontend implements InferenceBackend {
     if (acc !== undefined) m?.of(m.servedAccuracy, c.sloClass).observe(acc);
     m?.of(m.subnetChoice, sb.subnet).inc();
     m?.of(m.exitChoice, sb.exit).inc();
-    this.emit({ ok: true, code: null, sloClass: c.sloClass, met, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started });
+    this.emit({ ok: true, code: null, sloClass: c.sloClass, met, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started, budgetMs: c.req.slo.budgetMs, deadlineAnswer: sb.deadlineAnswer === true });
     c.resolve(outcome);
   }
 

@@ -243,6 +243,8 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         executorThreads: cfg.executorThreads,
         policy: policy.name,
         model,
+        subnets: table.subnets.map((s) => s.id),
+        accuracyRange: { min: Math.min(...table.subnets.map((s) => s.accuracy)), max: Math.max(...table.subnets.map((s) => s.accuracy)) },
         clock: epochMs,
       });
       // split deployments: `slackserve dashboard --redis URL` watches every frontend's outcomes
