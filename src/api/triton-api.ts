@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SlackserveError } from '../errors.js';
+import { readBody } from './http-body.js';
 import type { InferenceBackend } from './types.js';
 
 type TritonMethod = 'modelConfig' | 'modelStatistics' | 'repositoryIndex';
@@ -38,14 +39,7 @@ const SMALL_BODY_BYTES = 64 * 1024;
 
 /** A small optional JSON object body ({} when empty); INPUT_INVALID when it is not one. */
 async function smallJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > SMALL_BODY_BYTES) throw new SlackserveError('LIMIT_EXCEEDED', `request body exceeds ${SMALL_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const text = (await readBody(req, SMALL_BODY_BYTES)).toString('utf8').trim();
   if (text === '') return {};
   let v: unknown;
   try {
