@@ -10,13 +10,14 @@ SUPERNET ?= supernets/fmnist-resnet
 demo: build
 	node bin/slackserve.js demo --out reports/demo
 
-.PHONY: demo all install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime bench-scheduling bench-fidelity bench-serving profile clean help
+.PHONY: demo all setup install build typecheck lint test unit integration supernet supernet-train supernet-export supernet-branched supernet-evaluate bench-runtime bench-scheduling bench-fidelity bench-serving profile clean help
 
 all: build
 
 help:
 	@echo "make install    npm ci (onnxruntime-node's CUDA download skipped)"
-	@echo "make test       typecheck + lint + build + all vitest tests (what CI runs)"
+	@echo "make test       setup + typecheck + lint + build + all vitest tests (what CI runs)"
+	@echo "make setup      Redis on 127.0.0.1:6379 if none answers, chromium (quiet when present)"
 	@echo "make supernet   retrain, export and evaluate $(SUPERNET) end to end (~80 min on 2 cores)"
 	@echo "make profile    latency profile of the served subnets -> $(SUPERNET)/profiles/"
 	@echo "make bench-runtime  runtime benchmarks (JSON with same-run ratios)"
@@ -30,6 +31,10 @@ node_modules/.package-lock.json: package-lock.json
 
 install: node_modules/.package-lock.json
 
+# What the tests need beyond npm: Redis (started if none answers) and chromium; quiet when present.
+setup:
+	@bash scripts/setup.sh
+
 build: install
 	npx tsc -p tsconfig.build.json
 
@@ -39,14 +44,14 @@ typecheck: install
 lint: install
 	npx eslint .
 
-test: typecheck lint build
+test: setup typecheck lint build
 	npx vitest run --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest.json
 	@node -e "const r=require('./test-artifacts/vitest.json'); console.log('vitest: ' + r.numPassedTests + ' passed, ' + r.numFailedTests + ' failed, ' + (r.numPendingTests + r.numTodoTests) + ' skipped')"
 
 unit: build
 	npx vitest run test/unit
 
-integration: build
+integration: setup build
 	npx vitest run test/integration
 
 # --- the supernet: Python (Debian's python3-torch, python3-onnx) trains and exports; Node measures.

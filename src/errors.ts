@@ -20,11 +20,13 @@ export const ERROR_CODES = [
   'POLICY_UNKNOWN',
   'QUEUE_FULL',
   'DEADLINE_EXPIRED',
+  'DEADLINE_EXCEEDED',
   'CANCELLED',
   'BACKEND_UNAVAILABLE',
   'LIMIT_EXCEEDED',
   'OVERLOADED',
   'UNAUTHENTICATED',
+  'UNSUPPORTED',
   'INTERNAL',
 ] as const;
 
@@ -40,6 +42,8 @@ export interface EdgeStatus {
     | 'FAILED_PRECONDITION'
     | 'RESOURCE_EXHAUSTED'
     | 'UNAUTHENTICATED'
+    | 'DEADLINE_EXCEEDED'
+    | 'UNIMPLEMENTED'
     | 'INTERNAL';
   readonly http: number;
 }
@@ -59,7 +63,10 @@ export const STATUS_OF: Readonly<Record<ErrorCode, EdgeStatus>> = Object.freeze(
   PROFILE_INVALID: { grpc: 'FAILED_PRECONDITION', http: 500 },
   POLICY_UNKNOWN: { grpc: 'INVALID_ARGUMENT', http: 400 },
   QUEUE_FULL: { grpc: 'UNAVAILABLE', http: 503 },
+  /** Shed: the server judged the request could not be answered in time (admission, queue expiry). */
   DEADLINE_EXPIRED: { grpc: 'UNAVAILABLE', http: 504 },
+  /** The deadline the client set (gRPC deadline, Triton `timeout`) passed before the answer. */
+  DEADLINE_EXCEEDED: { grpc: 'DEADLINE_EXCEEDED', http: 504 },
   CANCELLED: { grpc: 'CANCELLED', http: 499 },
   BACKEND_UNAVAILABLE: { grpc: 'UNAVAILABLE', http: 503 },
   /** A request over a size or count limit (message bytes, parameters, inputs): never retried as is. */
@@ -68,6 +75,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode, EdgeStatus>> = Object.freeze(
   OVERLOADED: { grpc: 'RESOURCE_EXHAUSTED', http: 429 },
   /** No valid bearer token (`authTokens`, `metricsToken`): HTTP adds `WWW-Authenticate: Bearer`. */
   UNAUTHENTICATED: { grpc: 'UNAUTHENTICATED', http: 401 },
+  /** A protocol feature slackserve does not offer (Triton's model load/unload). */
+  UNSUPPORTED: { grpc: 'UNIMPLEMENTED', http: 501 },
   INTERNAL: { grpc: 'INTERNAL', http: 500 },
 });
 

@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { asSlackserveError, SlackserveError } from '../errors.js';
-import { fromWireParams, toWireParams } from './params.js';
+import { fromWireParams } from './params.js';
 import {
   type HealthStatus,
   INFERENCE_SERVICE,
@@ -20,10 +20,13 @@ import type { TokenSet } from './auth.js';
 import { CallCancel } from './cancel.js';
 import { ARRIVAL, CallGuard, type Stamped } from './grpc-guard.js';
 import { grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
+import type { OutputOptions } from './outputs.js';
 import { parseSlo } from './slo.js';
-import { toGrpcServiceError, toGrpcStatus } from './status.js';
+import { toGrpcServiceError } from './status.js';
 import { decodeGrpcInput, encodeGrpcResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
+import { deadlineMsOf, serveStream } from './grpc-stream.js';
 import { grpcServerCredentials, type TlsMaterial } from './tls.js';
+import { modelControlUnsupported, tritonApi } from './triton-api.js';
 import type { DecodedInfer, InferAnswer, InferenceBackend, ModelMetadata, Protocol } from './types.js';
 
 export interface GrpcServerOptions {
@@ -69,16 +72,13 @@ export const DEFAULT_GRPC_PORT = 8001;
 /** Health `service` names answered with the server's readiness. */
 export const HEALTH_SERVICES: readonly string[] = ['', INFERENCE_SERVICE];
 
-interface Prepared {
+export interface Prepared {
   readonly decoded: DecodedInfer;
   readonly spec: TensorSpec;
   readonly responseVersion: string;
+  readonly options: OutputOptions;
 }
 
-function deadlineMsOf(call: { getDeadline(): grpc.Deadline }): number {
-  const d = call.getDeadline();
-  return d instanceof Date ? d.getTime() : d;
-}
 
 /** A plain gRPC status for protocol-level outcomes that are no SlackserveError (Health NOT_FOUND). */
 class GrpcStatusError extends Error {
@@ -92,25 +92,6 @@ class GrpcStatusError extends Error {
 
 function cancelledError(): SlackserveError {
   return new SlackserveError('CANCELLED', 'the client cancelled the call');
-}
-
-/** A stream's answer to one failed request: Triton puts the error in error_message. */
-function streamError(req: WireModelInferRequest, err: unknown): WireModelStreamInferResponse {
-  const g = toGrpcStatus(err);
-  return {
-    error_message: g.details,
-    infer_response: {
-      model_name: req.model_name ?? '',
-      model_version: req.model_version ?? '',
-      id: req.id ?? '',
-      parameters: toWireParams([
-        ['slackserve.error_code', { kind: 'string', value: g.errorCode }],
-        ['slackserve.grpc_code', { kind: 'int64', value: g.code }],
-      ]),
-      outputs: [],
-      raw_output_contents: [],
-    },
-  };
 }
 
 function modelMetadataToWire(m: ModelMetadata): WireModelMetadataResponse {
@@ -155,8 +136,31 @@ export class GrpcInferenceServer {
       ModelMetadata: this.unary('ModelMetadata', async (req: { name?: string; version?: string }) =>
         modelMetadataToWire(this.backend.modelMetadata(req.name ?? '', req.version ?? '')),
       ),
+      ModelConfig: this.unary('ModelConfig', async (req: { name?: string; version?: string }) => ({
+        config: tritonApi(this.backend, 'modelConfig', 'ModelConfig')(req.name ?? '', req.version ?? ''),
+      })),
+      ModelStatistics: this.unary('ModelStatistics', async (req: { name?: string; version?: string }) => ({
+        model_stats: await tritonApi(this.backend, 'modelStatistics', 'ModelStatistics')(req.name ?? '', req.version ?? ''),
+      })),
+      RepositoryIndex: this.unary('RepositoryIndex', async (req: { repository_name?: string; ready?: boolean }) => ({
+        models: await tritonApi(this.backend, 'repositoryIndex', 'RepositoryIndex')(req.ready === true),
+      })),
+      RepositoryModelLoad: this.unary('RepositoryModelLoad', async (req: { model_name?: string }) => {
+        throw modelControlUnsupported('load', req.model_name ?? '');
+      }),
+      RepositoryModelUnload: this.unary('RepositoryModelUnload', async (req: { model_name?: string }) => {
+        throw modelControlUnsupported('unload', req.model_name ?? '');
+      }),
       ModelInfer: this.unary('ModelInfer', (req: WireInferRequestOrFailure, call) => this.modelInfer(req, call)),
-      ModelStreamInfer: (call: grpc.ServerDuplexStream<WireInferRequestOrFailure, WireModelStreamInferResponse>) => this.modelStreamInfer(call),
+      ModelStreamInfer: (call: grpc.ServerDuplexStream<WireInferRequestOrFailure, WireModelStreamInferResponse>) =>
+        serveStream(call, {
+          backend: this.backend,
+          maxInflight: this.opts.maxStreamInflight ?? 1000,
+          prepare: (req, deadline) => this.prepare(req, 'grpc-stream', deadline),
+          encode: (p, answer) => this.encode(p, answer),
+          reportError: (err, rpc) => this.reportError(err, rpc),
+          edgeFailure: (req, err) => this.edgeFailure(req, err),
+        }),
     });
     this.server.addService(protos.health, {
       Check: this.unary('Health/Check', async (req: { service?: string }) => {
@@ -281,7 +285,7 @@ export class GrpcInferenceServer {
       protocol,
       params,
     };
-    return { decoded, spec, responseVersion: version || meta.versions[0] || '' };
+    return { decoded, spec, responseVersion: version || meta.versions[0] || '', options: input.options };
   }
 
   private encode(p: Prepared, answer: InferAnswer): WireModelInferResponse {
@@ -294,109 +298,44 @@ export class GrpcInferenceServer {
       outputs: p.decoded.outputs,
       answer,
       raw: p.decoded.wantsRaw,
+      options: p.options,
+      labels: p.spec.labels,
     });
   }
 
+  /** Counts a request the edge failed before the backend saw it (every failure is counted). */
+  private edgeFailure(req: WireModelInferRequest, err: unknown): void {
+    try {
+      this.backend.recordEdgeFailure?.(req.model_name ?? '', req.model_version ?? '', err, (req as Stamped)[ARRIVAL] ?? this.now());
+    } catch {
+      // counting must not fail the call
+    }
+  }
+
   private async modelInfer(req: WireInferRequestOrFailure, call: grpc.ServerUnaryCall<WireInferRequestOrFailure, unknown>): Promise<WireModelInferResponse> {
-    if (isWireDecodeFailure(req)) throw new SlackserveError(req.code, req.message);
-    if (call.cancelled) throw cancelledError();
+    if (isWireDecodeFailure(req)) {
+      const err = new SlackserveError(req.code, req.message);
+      this.edgeFailure({}, err);
+      throw err;
+    }
+    if (call.cancelled) {
+      this.edgeFailure(req, cancelledError());
+      throw cancelledError();
+    }
     const cancel = new CallCancel();
     call.once('cancelled', cancel.cancel);
     try {
-      const prepared = this.prepare(req, 'grpc', deadlineMsOf(call));
+      let prepared: Prepared;
+      try {
+        prepared = this.prepare(req, 'grpc', deadlineMsOf(call));
+      } catch (err) {
+        this.edgeFailure(req, err);
+        throw err;
+      }
       const answer = await this.backend.infer(prepared.decoded, { cancel });
       return this.encode(prepared, answer);
     } finally {
       call.off('cancelled', cancel.cancel);
-    }
-  }
-
-  private modelStreamInfer(call: grpc.ServerDuplexStream<WireInferRequestOrFailure, WireModelStreamInferResponse>): void {
-    const inflight = new Set<CallCancel>();
-    let inputEnded = false;
-    let closed = false;
-    const deadline = deadlineMsOf(call);
-
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      for (const c of inflight) c.cancel();
-    };
-    const write = (msg: WireModelStreamInferResponse): void => {
-      if (closed || call.writableEnded) return;
-      try {
-        call.write(msg);
-      } catch (err) {
-        this.reportError(err, 'ModelStreamInfer/write');
-      }
-    };
-    const maybeEnd = (): void => {
-      if (!inputEnded || inflight.size > 0 || closed || call.writableEnded) return;
-      try {
-        call.end();
-      } catch (err) {
-        this.reportError(err, 'ModelStreamInfer/end');
-      }
-    };
-    const maxInflight = this.opts.maxStreamInflight ?? 1000;
-    call.on('cancelled', close);
-    call.on('error', close);
-    call.on('end', () => {
-      inputEnded = true;
-      maybeEnd();
-    });
-    call.on('data', (req: WireInferRequestOrFailure) => {
-      if (closed) return;
-      if (isWireDecodeFailure(req)) {
-        // only this message is bad: answer it, keep the stream
-        const err = new SlackserveError(req.code, req.message);
-        this.reportError(err, 'ModelStreamInfer');
-        write(streamError({}, err));
-        return;
-      }
-      if (inflight.size >= maxInflight) {
-        const err = new SlackserveError('OVERLOADED', `this stream has ${maxInflight} requests unanswered, its limit (maxStreamInflight); wait for answers before sending more`);
-        this.reportError(err, 'ModelStreamInfer');
-        write(streamError(req, err));
-        return;
-      }
-      const cancel = new CallCancel();
-      inflight.add(cancel);
-      // streamOne answers every failure itself; the chain below only tidies up
-      void this.streamOne(req, deadline, cancel, write).finally(() => {
-        inflight.delete(cancel);
-        maybeEnd();
-      });
-    });
-  }
-
-  /** One request of a stream: early answers, then the final answer or an error_message. */
-  private async streamOne(
-    req: WireModelInferRequest,
-    deadline: number,
-    cancel: CallCancel,
-    write: (msg: WireModelStreamInferResponse) => void,
-  ): Promise<void> {
-    let finished = false;
-    try {
-      const prepared = this.prepare(req, 'grpc-stream', deadline);
-      const onEarly = (partial: InferAnswer): void => {
-        if (finished || cancel.cancelled) return;
-        try {
-          const early = { ...partial, servedBy: { ...partial.servedBy, early: true } };
-          write({ error_message: '', infer_response: this.encode(prepared, early) });
-        } catch (err) {
-          this.reportError(err, 'ModelStreamInfer/early');
-        }
-      };
-      const answer = await this.backend.infer(prepared.decoded, { cancel, onEarly });
-      finished = true;
-      write({ error_message: '', infer_response: this.encode(prepared, answer) });
-    } catch (err) {
-      finished = true;
-      if (cancel.cancelled) return;
-      this.reportError(err, 'ModelStreamInfer');
-      write(streamError(req, err));
     }
   }
 

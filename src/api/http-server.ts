@@ -8,13 +8,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { SlackserveError } from '../errors.js';
+import { answerAndDrain, HttpStatusError, readInferBody } from './http-body.js';
 import { type AccessScope, type AuthTokens, authorized, unauthenticated } from './auth.js';
 import { CallCancel } from './cancel.js';
 import { DRAINING_MESSAGE } from './grpc-guard.js';
 import { parseSlo } from './slo.js';
 import { toHttpError } from './status.js';
-import { decodeRestInfer, encodeRestResponse, tensorSpecOf } from './tensors.js';
+import { tensorSpecOf, type TensorSpec } from './tensors.js';
+import { decodeRestInfer, type DecodedRestInfer, encodeRestInfer } from './tensors-rest.js';
 import { httpsOptions, type TlsMaterial } from './tls.js';
+import { tritonRoutes } from './triton-api.js';
 import type { DecodedInfer, InferenceBackend } from './types.js';
 
 export interface RouteContext {
@@ -56,16 +59,7 @@ export interface HttpServerOptions {
 export const DEFAULT_HTTP_PORT = 8000;
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
-/** An HTTP-level failure that is no SlackserveError: unknown route, wrong method, body too large. */
-export class HttpStatusError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-  }
-}
+export { HttpStatusError, mediaTypeOf, readBody, readJsonBody } from './http-body.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(body);
@@ -75,52 +69,6 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
-}
-
-/** Reads a request body up to `limitBytes` (413 beyond it). */
-export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limitBytes)
-    throw new HttpStatusError(413, `request body of ${declared} bytes exceeds the limit of ${limitBytes} bytes`, { connection: 'close' });
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limitBytes)
-      throw new HttpStatusError(413, `request body exceeds the limit of ${limitBytes} bytes`, { connection: 'close' });
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
-}
-
-/** The media type of a Content-Type header, lowercased, without parameters ('' when absent). */
-export function mediaTypeOf(header: string | undefined): string {
-  return (header ?? '').split(';')[0]!.trim().toLowerCase();
-}
-
-/**
- * Reads and parses a JSON body. Only `application/json` is accepted (415 otherwise, before the
- * body is read: a web page cannot make a browser send one without a CORS preflight); Triton's
- * binary tensor extension (an `Inference-Header-Content-Length` header) gets 400 INPUT_INVALID;
- * a body that is not JSON gets 400 INPUT_INVALID.
- */
-export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
-  const type = mediaTypeOf(req.headers['content-type']);
-  if (req.headers['inference-header-content-length'] !== undefined && (type === 'application/octet-stream' || type === 'application/json'))
-    throw new SlackserveError('INPUT_INVALID', 'the binary tensor data extension is not supported: send a JSON body');
-  if (type !== 'application/json')
-    throw new HttpStatusError(
-      415,
-      `unsupported content type ${type === '' ? '(none)' : `'${type}'`}: send the request as application/json (header "content-type: application/json")`,
-      { accept: 'application/json' },
-    );
-  const body = await readBody(req, limitBytes);
-  if (body.length === 0) throw new SlackserveError('INPUT_INVALID', 'empty request body: expected a JSON object');
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch (err) {
-    throw new SlackserveError('INPUT_INVALID', `invalid JSON body: ${(err as Error).message}`);
-  }
 }
 
 interface Route {
@@ -168,11 +116,11 @@ export class HttpInferenceServer {
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       if (opts.draining?.() === true && !(req.url ?? '').startsWith('/v2/health/')) {
         res.setHeader('connection', 'close'); // the client reconnects elsewhere
-        this.fail(res, new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE), req.method ?? 'GET', req.url ?? '/');
+        this.fail(req, res, new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE), req.method ?? 'GET', req.url ?? '/');
         return;
       }
       if (this.inflight >= this.maxInflight) {
-        this.fail(res, new SlackserveError('OVERLOADED', `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`), req.method ?? 'GET', req.url ?? '/');
+        this.fail(req, res, new SlackserveError('OVERLOADED', `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`), req.method ?? 'GET', req.url ?? '/');
         return;
       }
       this.inflight++;
@@ -181,6 +129,16 @@ export class HttpInferenceServer {
       this.dispatch(req, res).catch(() => res.destroy());
     };
     this.server = opts.tls ? (createHttpsServer(httpsOptions(opts.tls), onRequest) as unknown as Server) : createServer(onRequest);
+    // `Expect: 100-continue` with a body over the limit: 413 at once, the client sends nothing
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > this.bodyLimit) {
+        sendJson(res, 413, { error: `request body of ${declared} bytes exceeds the limit of ${this.bodyLimit} bytes`, code: 'LIMIT_EXCEEDED' }, { connection: 'close' });
+        return;
+      }
+      res.writeContinue();
+      onRequest(req, res);
+    });
     // a client that never finishes its request (slowloris) holds nothing past this: Node answers 408
     const readTimeout = opts.readTimeoutMs ?? 10_000;
     this.server.requestTimeout = readTimeout;
@@ -272,11 +230,11 @@ export class HttpInferenceServer {
       if (!authorized(this.opts.auth, found.r.scope, authorization)) throw unauthenticated(found.r.scope, authorization);
       await found.r.handler(req, res, { params: found.params, url, signal: ac.signal });
     } catch (err) {
-      this.fail(res, err, method, rawPath);
+      this.fail(req, res, err, method, rawPath);
     }
   }
 
-  private fail(res: ServerResponse, err: unknown, method: string, path: string): void {
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown, method: string, path: string): void {
     try {
       this.opts.onRequestError?.(err, method, path);
     } catch {
@@ -284,6 +242,10 @@ export class HttpInferenceServer {
     }
     if (res.headersSent || res.destroyed) {
       res.destroy();
+      return;
+    }
+    if (err instanceof HttpStatusError && err.status === 413) {
+      answerAndDrain(req, res, 413, { error: err.message, code: 'LIMIT_EXCEEDED' }, err.headers);
       return;
     }
     if (err instanceof HttpStatusError) {
@@ -296,6 +258,8 @@ export class HttpInferenceServer {
 
   private registerBuiltins(): void {
     const b = this.backend;
+    // first: a literal segment (`/v2/models/stats`) must win over `/v2/models/{model}`
+    for (const [method, path, handler] of tritonRoutes(b)) this.route(method, path, (req, res, ctx) => handler(req, res, ctx.params));
     this.route('GET', '/v2/health/live', (_req, res) => {
       const live = b.live();
       sendJson(res, live ? 200 : 503, { live });
@@ -331,47 +295,60 @@ export class HttpInferenceServer {
     this.route('POST', '/v2/models/{model}/versions/{version}/infer', infer);
   }
 
+  /** Everything before the backend: body, model, tensor, SLO. Failures here are counted by the backend. */
+  private async prepareInfer(req: IncomingMessage, model: string, version: string, now: number): Promise<{ decoded: DecodedInfer; rest: DecodedRestInfer; spec: TensorSpec; responseVersion: string }> {
+    try {
+      const body = await readInferBody(req, this.bodyLimit);
+      const meta = this.backend.modelMetadata(model, version);
+      const spec = tensorSpecOf(meta);
+      const rest = decodeRestInfer(body.json, spec, body.binary);
+      const slo = parseSlo(rest.params, {
+        now,
+        defaultBudgetMs: this.opts.defaultBudgetMs,
+        ...(this.opts.defaultSheddable !== undefined ? { defaultSheddable: this.opts.defaultSheddable } : {}),
+      });
+      const decoded: DecodedInfer = { id: rest.id, model, version, tensor: rest.tensor, slo, outputs: rest.outputs, wantsRaw: false, protocol: 'http', params: rest.params };
+      return { decoded, rest, spec, responseVersion: version || meta.versions[0] || '' };
+    } catch (err) {
+      const counted = err instanceof HttpStatusError ? new SlackserveError(err.status === 413 ? 'LIMIT_EXCEEDED' : 'INPUT_INVALID', err.message) : err;
+      try {
+        this.backend.recordEdgeFailure?.(model, version, counted, now);
+      } catch {
+        // counting must not fail the request
+      }
+      throw err;
+    }
+  }
+
   private async infer(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> {
-    const now = this.now();
     const model = ctx.params['model'] ?? '';
     const version = ctx.params['version'] ?? '';
-    const body = await readJsonBody(req, this.bodyLimit);
-    const meta = this.backend.modelMetadata(model, version);
-    const spec = tensorSpecOf(meta);
-    const rest = decodeRestInfer(body, spec);
-    const slo = parseSlo(rest.params, {
-      now,
-      defaultBudgetMs: this.opts.defaultBudgetMs,
-      ...(this.opts.defaultSheddable !== undefined ? { defaultSheddable: this.opts.defaultSheddable } : {}),
-    });
-    const decoded: DecodedInfer = {
-      id: rest.id,
-      model,
-      version,
-      tensor: rest.tensor,
-      slo,
-      outputs: rest.outputs,
-      wantsRaw: false,
-      protocol: 'http',
-      params: rest.params,
-    };
+    const { decoded, rest, spec, responseVersion } = await this.prepareInfer(req, model, version, this.now());
     const cancel = new CallCancel();
     if (ctx.signal.aborted) cancel.cancel();
     else ctx.signal.addEventListener('abort', cancel.cancel, { once: true });
     const answer = await this.backend.infer(decoded, { cancel });
     if (ctx.signal.aborted) return;
-    sendJson(
-      res,
-      200,
-      encodeRestResponse({
-        model,
-        version: version || meta.versions[0] || '',
-        id: rest.id,
-        batch: rest.tensor.batch,
-        classes: spec.classes,
-        outputs: rest.outputs,
-        answer,
-      }),
-    );
+    const out = encodeRestInfer({
+      model,
+      version: responseVersion,
+      id: rest.id,
+      batch: rest.tensor.batch,
+      classes: spec.classes,
+      outputs: rest.outputs,
+      answer,
+      options: rest.options,
+      labels: spec.labels,
+    });
+    if (out.binary.length === 0) {
+      sendJson(res, 200, out.body);
+      return;
+    }
+    // binary tensor data extension: JSON header, then the outputs' bytes in order
+    const header = Buffer.from(JSON.stringify(out.body), 'utf8');
+    const total = out.binary.reduce((n, b) => n + b.length, header.length);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'inference-header-content-length': header.length, 'content-length': total });
+    for (const b of [header, ...out.binary]) res.write(b);
+    res.end();
   }
 }

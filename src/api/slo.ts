@@ -101,7 +101,7 @@ function positiveWithinHorizon(key: string, v: number, unit: string, toMs: numbe
   return ms;
 }
 
-/** Parses the SLO of one request. Throws INPUT_INVALID (or DEADLINE_EXPIRED, see below). */
+/** Parses the SLO of one request. Throws INPUT_INVALID (or DEADLINE_EXCEEDED, see below). */
 export function parseSlo(params: Params, opts: SloOptions): Slo {
   const { now } = opts;
   if (!Number.isFinite(now)) throw new SlackserveError('INTERNAL', `parseSlo: now must be finite, got ${now}`);
@@ -149,7 +149,7 @@ export function parseSlo(params: Params, opts: SloOptions): Slo {
     if (Number.isNaN(grpcDeadline)) throw new SlackserveError('INTERNAL', 'parseSlo: gRPC deadline is NaN');
     // the request did nothing wrong: its time ran out before it arrived
     if (grpcDeadline <= now)
-      throw new SlackserveError('DEADLINE_EXPIRED', `gRPC deadline ${grpcDeadline} passed before arrival (${now})`, {
+      throw new SlackserveError('DEADLINE_EXCEEDED', `Deadline exceeded: the gRPC deadline ${grpcDeadline} passed before the request arrived (${now})`, {
         deadlineMs: grpcDeadline,
       });
     candidates.push({ source: GRPC_DEADLINE_SOURCE, deadline: grpcDeadline });

@@ -11,8 +11,9 @@
 import { boundText, SlackserveError } from '../errors.js';
 import { BytesTensor, float32Into, float32ToLE, floatTensor, int64ToLE, LITTLE_ENDIAN_HOST } from './fp32.js';
 import type { Manifest } from '../supernet/manifest-types.js';
-import { fromJsonParams, type OutParam, type Params, toJsonParams, toWireParams } from './params.js';
-import type { WireInferOutputTensor, WireLong, WireModelInferRequest, WireModelInferResponse, WireTensorContents } from './proto.js';
+import { CLASSIFICATION_PARAM, classCountOf, classificationStrings, NO_OUTPUT_OPTIONS, type OutputOptions, serializeBytesTensor } from './outputs.js';
+import { type OutParam, toWireParams } from './params.js';
+import type { WireInferOutputTensor, WireInferParameter, WireLong, WireModelInferRequest, WireModelInferResponse, WireTensorContents } from './proto.js';
 import {
   type DecodedTensor,
   type InferAnswer,
@@ -31,13 +32,15 @@ export interface TensorSpec {
   readonly sampleShape: readonly number[];
   readonly classes: number;
   readonly maxBatch: number;
+  /** Class labels (classification extension), when the model has them. */
+  readonly labels?: readonly string[] | undefined;
 }
 
 export const PLATFORM = 'slackserve_supernet_onnx';
 
 /** The API's view of a supernet manifest: one FP32 input, `logits` and `class` outputs. */
 export function modelMetadataFromManifest(
-  manifest: Pick<Manifest, 'name' | 'input' | 'output'>,
+  manifest: Pick<Manifest, 'name' | 'input' | 'output'> & { readonly dataset?: { readonly classes?: readonly string[] } },
   opts: { readonly maxBatch: number; readonly versions?: readonly string[] },
 ): ModelMetadata {
   const sample = manifest.input.shape.slice(1);
@@ -56,6 +59,7 @@ export function modelMetadataFromManifest(
       { name: 'class', datatype: 'INT64', shape: Object.freeze([-1]) },
     ]),
     maxBatch: opts.maxBatch,
+    ...(manifest.dataset?.classes?.length === classes ? { labels: Object.freeze([...manifest.dataset.classes]) } : {}),
   });
 }
 
@@ -77,23 +81,23 @@ function buildSpec(meta: ModelMetadata): TensorSpec {
   const classes = logits?.shape[1];
   if (!input || meta.inputs.length !== 1 || input.datatype !== 'FP32' || classes === undefined)
     throw new SlackserveError('INTERNAL', `model ${meta.name}: metadata is not one FP32 input and a [-1, classes] logits output`);
-  return { inputName: input.name, sampleShape: input.shape.slice(1), classes, maxBatch: meta.maxBatch };
+  return { inputName: input.name, sampleShape: input.shape.slice(1), classes, maxBatch: meta.maxBatch, labels: meta.labels };
 }
 
-function invalid(message: string, details: Record<string, unknown> = {}): SlackserveError {
+export function invalid(message: string, details: Record<string, unknown> = {}): SlackserveError {
   return new SlackserveError('INPUT_INVALID', message, details);
 }
 
-const fmtShape = (s: readonly (number | string)[]): string => `[${s.join(',')}]`;
+export const fmtShape = (s: readonly (number | string)[]): string => `[${s.join(',')}]`;
 
-function product(dims: readonly number[]): number {
+export function product(dims: readonly number[]): number {
   let p = 1;
   for (const d of dims) p *= d;
   return p;
 }
 
 /** Validates [batch, ...sampleShape] and returns the batch. */
-function checkShape(dims: readonly number[], spec: TensorSpec): number {
+export function checkShape(dims: readonly number[], spec: TensorSpec): number {
   const name = spec.inputName;
   const want = `[batch,${spec.sampleShape.join(',')}]`;
   if (dims.some((d) => d < 0))
@@ -120,7 +124,7 @@ function wireDims(shape: readonly WireLong[] | undefined, name: string): number[
 let scratch = new Float32Array(0);
 
 /** Rejects NaN and +-Infinity (also values outside the FP32 range, which became Infinity). */
-function checkFinite(bytes: Uint8Array, spec: TensorSpec): void {
+export function checkFinite(bytes: Uint8Array, spec: TensorSpec): void {
   const n = bytes.byteLength >> 2;
   let data: Float32Array;
   if (LITTLE_ENDIAN_HOST && bytes.byteOffset % 4 === 0) data = new Float32Array(bytes.buffer, bytes.byteOffset, n);
@@ -174,6 +178,15 @@ export interface DecodedGrpcInput {
   readonly tensor: DecodedTensor;
   readonly outputs: readonly OutputName[];
   readonly wantsRaw: boolean;
+  /** Classification requests (`classification` on a requested output). */
+  readonly options: OutputOptions;
+}
+
+/** A gRPC InferParameter's value, whichever member is set. */
+function wireParamValue(p: WireInferParameter | undefined): unknown {
+  if (!p) return undefined;
+  const choice = p.parameter_choice;
+  return choice ? p[choice] : (p.int64_param ?? p.uint64_param ?? p.double_param ?? p.string_param ?? p.bool_param);
 }
 
 /** Decodes and validates the tensor part of a gRPC ModelInferRequest. */
@@ -223,104 +236,12 @@ export function decodeGrpcInput(req: WireModelInferRequest, spec: TensorSpec): D
     checkFinite(tensor.bytes, spec);
   }
   const outputs = checkRequestedOutputs((req.outputs ?? []).map((o) => o.name ?? ''));
-  return { tensor, outputs, wantsRaw: rawBytes !== undefined };
-}
-
-function jsonKind(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : typeof v;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** REST `data`: flat, or nested exactly as `shape`, into FP32. */
-function flattenJsonData(data: unknown, dims: readonly number[], name: string): Float32Array {
-  if (!Array.isArray(data)) throw invalid(`input '${name}': data must be an array of numbers, got ${jsonKind(data)}`);
-  const count = product(dims);
-  const out = new Float32Array(count);
-  const put = (v: unknown, i: number): void => {
-    if (typeof v !== 'number') throw invalid(`input '${name}': element ${i} of data is ${jsonKind(v)}, not a number`);
-    out[i] = v;
-  };
-  if (data.length === 0 || !Array.isArray(data[0])) {
-    if (data.length !== count)
-      throw invalid(`input '${name}': data has ${data.length} values, expected ${count} for shape ${fmtShape(dims)}`, {
-        values: data.length,
-        expected: count,
-      });
-    for (let i = 0; i < count; i++) put(data[i], i);
-    return out;
+  const classCounts = new Map<OutputName, number>();
+  for (const o of req.outputs ?? []) {
+    const k = o.parameters?.[CLASSIFICATION_PARAM];
+    if (k !== undefined) classCounts.set(o.name as OutputName, classCountOf(o.name ?? '', wireParamValue(k), spec.classes));
   }
-  let next = 0;
-  const walk = (arr: unknown, depth: number, path: string): void => {
-    if (!Array.isArray(arr)) throw invalid(`input '${name}': data${path} is ${jsonKind(arr)}; nesting does not match shape ${fmtShape(dims)}`);
-    if (arr.length !== dims[depth])
-      throw invalid(`input '${name}': data${path} has ${arr.length} entries, shape ${fmtShape(dims)} needs ${dims[depth]} at depth ${depth}`);
-    if (depth === dims.length - 1) {
-      for (const v of arr) put(v, next++);
-      return;
-    }
-    arr.forEach((sub, i) => walk(sub, depth + 1, `${path}[${i}]`));
-  };
-  walk(data, 0, '');
-  return out;
-}
-
-function jsonDims(shape: unknown, name: string): number[] {
-  if (!Array.isArray(shape)) throw invalid(`input '${name}': shape must be an array of integers, got ${jsonKind(shape)}`);
-  return shape.map((d) => {
-    if (typeof d !== 'number' || !Number.isSafeInteger(d)) throw invalid(`input '${name}': shape dimension ${JSON.stringify(d)} is not an integer`);
-    return d;
-  });
-}
-
-export interface DecodedRestInfer {
-  readonly id: string;
-  readonly params: Params;
-  readonly tensor: DecodedTensor;
-  readonly outputs: readonly OutputName[];
-}
-
-/** Decodes and validates a REST `POST /v2/models/{m}/infer` body (already JSON-parsed). */
-export function decodeRestInfer(body: unknown, spec: TensorSpec): DecodedRestInfer {
-  if (!isObject(body)) throw invalid(`request body must be a JSON object, got ${jsonKind(body)}`);
-  const id = body['id'];
-  if (id !== undefined && typeof id !== 'string') throw invalid(`id must be a string, got ${jsonKind(id)}`);
-  const params = fromJsonParams(body['parameters']);
-  const inputs = body['inputs'];
-  const name = spec.inputName;
-  if (!Array.isArray(inputs)) throw invalid(`inputs must be an array, got ${jsonKind(inputs)}`);
-  if (inputs.length !== 1)
-    throw invalid(inputs.length === 0 ? `no input tensor: the model takes 1 input '${name}'` : `${inputs.length} input tensors: the model takes 1 input '${name}'`);
-  const input: unknown = inputs[0];
-  if (!isObject(input)) throw invalid(`inputs[0] must be an object, got ${jsonKind(input)}`);
-  if (input['name'] !== name) throw invalid(`unknown input ${JSON.stringify(input['name'])}: the model's input is '${name}'`);
-  if (input['datatype'] !== 'FP32')
-    throw invalid(`input '${name}': datatype ${JSON.stringify(input['datatype'])} is not supported; the input is FP32`);
-  const tp = input['parameters'];
-  if (isObject(tp) && tp['binary_data_size'] !== undefined)
-    throw invalid(`input '${name}': the binary tensor data extension is not supported; send data as a JSON array`);
-  const dims = jsonDims(input['shape'], name);
-  const batch = checkShape(dims, spec);
-  const tensor = floatTensor(flattenJsonData(input['data'], dims, name), batch, dims);
-  checkFinite(tensor.bytes, spec);
-
-  const outs = body['outputs'];
-  const names: string[] = [];
-  if (outs !== undefined) {
-    if (!Array.isArray(outs)) throw invalid(`outputs must be an array, got ${jsonKind(outs)}`);
-    for (const [i, o] of outs.entries()) {
-      if (!isObject(o) || typeof o['name'] !== 'string') throw invalid(`outputs[${i}] must be an object with a string name`);
-      const op = o['parameters'];
-      if (isObject(op) && op['binary_data'] === true)
-        throw invalid(`output '${o['name']}': binary_data outputs are not supported; request JSON outputs (binary_data false)`);
-      names.push(o['name']);
-    }
-  }
-  return { id: id ?? '', params, tensor, outputs: checkRequestedOutputs(names) };
+  return { tensor, outputs, wantsRaw: rawBytes !== undefined, options: classCounts.size > 0 ? { classCounts, binary: new Set() } : NO_OUTPUT_OPTIONS };
 }
 
 /** The `slackserve.*` response parameters describing what served a request. */
@@ -352,7 +273,7 @@ export function argmaxRows(logits: Float32Array, classes: number): Int32Array {
 }
 
 /** Checks a backend's answer against the request and fills in `classes`. */
-function checkedAnswer(answer: InferAnswer, batch: number, classes: number): { logits: Float32Array; classes: ArrayLike<number> } {
+export function checkedAnswer(answer: InferAnswer, batch: number, classes: number): { logits: Float32Array; classes: ArrayLike<number> } {
   if (!(answer.logits instanceof Float32Array) || answer.logits.length !== batch * classes)
     throw new SlackserveError('INTERNAL', `backend answered ${answer.logits?.length} logits for a batch of ${batch} x ${classes} classes`);
   const cls = answer.classes ?? argmaxRows(answer.logits, classes);
@@ -372,6 +293,17 @@ export interface EncodeArgs {
   readonly classes: number;
   readonly outputs: readonly OutputName[];
   readonly answer: InferAnswer;
+  /** Classification (and, over HTTP, binary) requests; none when absent. */
+  readonly options?: OutputOptions;
+  /** Class labels for classification strings. */
+  readonly labels?: readonly string[] | undefined;
+}
+
+/** The classification strings of an output asked for them ([batch, k]), or undefined. */
+export function classified(args: EncodeArgs, name: OutputName, logits: Float32Array): { k: number; strings: string[] } | undefined {
+  const k = args.options?.classCounts.get(name);
+  if (k === undefined) return undefined;
+  return { k, strings: classificationStrings(logits, args.batch, args.classes, k, args.labels) };
 }
 
 /** A gRPC ModelInferResponse: raw_output_contents when `raw`, else typed contents. */
@@ -380,7 +312,17 @@ export function encodeGrpcResponse(args: EncodeArgs & { readonly raw: boolean })
   const outputs: WireInferOutputTensor[] = [];
   const rawOut: Buffer[] = [];
   for (const name of args.outputs) {
-    if (name === 'logits') {
+    const cls = classified(args, name, logits);
+    if (cls) {
+      outputs.push({
+        name,
+        datatype: 'BYTES',
+        shape: [args.batch, cls.k],
+        parameters: {},
+        contents: args.raw ? null : { bytes_contents: cls.strings.map((x) => Buffer.from(x, 'utf8')) },
+      });
+      if (args.raw) rawOut.push(serializeBytesTensor(cls.strings));
+    } else if (name === 'logits') {
       outputs.push({
         name,
         datatype: 'FP32',
@@ -407,37 +349,5 @@ export function encodeGrpcResponse(args: EncodeArgs & { readonly raw: boolean })
     parameters: toWireParams(servedByParams(args.answer.servedBy)),
     outputs,
     raw_output_contents: rawOut,
-  };
-}
-
-export interface RestOutputTensor {
-  readonly name: string;
-  readonly datatype: string;
-  readonly shape: number[];
-  readonly data: number[];
-}
-
-export interface RestInferResponse {
-  readonly model_name: string;
-  readonly model_version: string;
-  readonly id: string;
-  readonly parameters: Record<string, boolean | number | string>;
-  readonly outputs: RestOutputTensor[];
-}
-
-/** The REST JSON response (KServe v2 shape): flat `data` arrays. */
-export function encodeRestResponse(args: EncodeArgs): RestInferResponse {
-  const { logits, classes } = checkedAnswer(args.answer, args.batch, args.classes);
-  const outputs = args.outputs.map((name): RestOutputTensor =>
-    name === 'logits'
-      ? { name, datatype: 'FP32', shape: [args.batch, args.classes], data: Array.from(logits) }
-      : { name, datatype: 'INT64', shape: [args.batch], data: Array.from(classes) },
-  );
-  return {
-    model_name: args.model,
-    model_version: args.version,
-    id: args.id,
-    parameters: toJsonParams(servedByParams(args.answer.servedBy)),
-    outputs,
   };
 }

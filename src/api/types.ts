@@ -6,6 +6,8 @@
 import type { Cancellation } from './cancel.js';
 import type { Params } from './params.js';
 import type { Slo } from './slo.js';
+import type { TritonModelConfig } from './model-config.js';
+import type { ModelStatisticsView } from '../metrics/model-stats.js';
 
 /** The two outputs every model served through the API has. */
 export const OUTPUT_NAMES = ['logits', 'class'] as const;
@@ -29,6 +31,8 @@ export interface ModelMetadata {
   readonly outputs: readonly TensorMetadata[];
   /** Largest batch one request may carry (not on the wire; the edges enforce it). */
   readonly maxBatch: number;
+  /** Class labels, index = class (the classification extension's "score:index:label"). */
+  readonly labels?: readonly string[];
 }
 
 export interface ServerMetadata {
@@ -122,4 +126,25 @@ export interface InferenceBackend {
   /** Throws MODEL_UNKNOWN for unknown names or versions. */
   modelMetadata(name: string, version: string): ModelMetadata;
   infer(req: DecodedInfer, ctx: InferContext): Promise<InferAnswer>;
+  /** Triton's ModelConfig (absent: the edges answer UNSUPPORTED). Throws MODEL_UNKNOWN. */
+  modelConfig?(name: string, version: string): TritonModelConfig;
+  /** Triton's ModelStatistics of the matching models ('' matches all). Unknown name: MODEL_UNKNOWN. */
+  modelStatistics?(name: string, version: string): Promise<readonly ModelStatisticsView[]>;
+  /** Triton's repository index: every model this server serves, with its state. */
+  repositoryIndex?(readyOnly: boolean): Promise<readonly RepositoryModel[]>;
+  /**
+   * Told about an inference request the edge failed before calling `infer` (undecodable, bad
+   * tensor, unknown model, over a limit, deadline already past), so every failure is counted.
+   * `arrivalMs`: when the call reached the server.
+   */
+  recordEdgeFailure?(model: string, version: string, err: unknown, arrivalMs: number): void;
+}
+
+/** One entry of Triton's repository index. */
+export interface RepositoryModel {
+  readonly name: string;
+  readonly version: string;
+  /** READY or UNAVAILABLE. */
+  readonly state: string;
+  readonly reason: string;
 }

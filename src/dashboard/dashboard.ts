@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { AccessScope } from '../api/auth.js';
 import type { RouteHandler } from '../api/http-server.js';
 import type { ExitManager } from '../exits/index.js';
-import type { OutcomeEvent } from '../server/frontend.js';
+import type { OutcomeEvent } from '../metrics/outcome-event.js';
 import type { WorkerLoop } from '../worker/worker-loop.js';
 import { LiveStats } from './live-stats.js';
 import { DASHBOARD_HTML } from './page.js';
@@ -30,6 +30,10 @@ export interface DashboardSources {
   readonly executorThreads?: number;
   readonly policy: string;
   readonly model: string;
+  /** Top-1 accuracy of the least and most accurate served (Pareto) subnets: the served-accuracy band. */
+  readonly accuracyRange?: { readonly min: number; readonly max: number } | undefined;
+  /** The served subnets, fastest first: the layers of the subnet-mix chart. */
+  readonly subnets?: readonly string[] | undefined;
   readonly clock: () => number;
   readonly intervalMs?: number;
 }
@@ -64,6 +68,8 @@ export function mountDashboard(http: Router, src: DashboardSources): Dashboard {
     return {
       model: src.model,
       policy: src.policy,
+      accuracyRange: src.accuracyRange ?? null,
+      subnets: src.subnets ?? [],
       ...stats.snapshot(now),
       queue: src.queue(),
       workers: src.worker ? [{ threads: src.executorThreads ?? null, ...src.worker.stats }] : [],

@@ -4,11 +4,16 @@
  * `slackserve dashboard --redis URL` subscribes to all of them.
  */
 import { Redis } from 'ioredis';
-import type { Frontend, OutcomeEvent } from '../server/frontend.js';
+import type { OutcomeEvent } from '../metrics/outcome-event.js';
+
+/** What publishes outcomes (the frontend), seen structurally: the dashboard does not import the server. */
+export interface OutcomeSource {
+  onOutcome(listener: (e: OutcomeEvent) => void): () => void;
+}
 
 export const outcomeChannel = (prefix: string): string => `${prefix}:outcomes`;
 
-export function publishOutcomes(url: string, prefix: string, frontend: Frontend): { close(): Promise<void> } {
+export function publishOutcomes(url: string, prefix: string, frontend: OutcomeSource): { close(): Promise<void> } {
   const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // the dashboard is best effort; serving must not care
   let pending: OutcomeEvent[] = [];

@@ -19,9 +19,14 @@ body{font-family:sans-serif;margin:1em 2em;color:#222}h1{font-size:1.3em}.row{di
  <div class="card">shed / downgraded / errors (5 s)<div class="big" id="shed">-</div></div>
 </div>
 <div class="row">
+ <div class="card" id="c-lat"></div>
+ <div class="card" id="c-mix"></div>
+ <div class="card" id="c-acc"></div>
+</div>
+<div class="row">
+ <div class="card" id="c-shed"></div>
  <div class="card" id="c-att"></div>
  <div class="card" id="c-thr"></div>
- <div class="card" id="c-acc"></div>
 </div>
 <div class="row">
  <div class="card"><b>subnet mix (5 s)</b><table id="subnets"></table></div>
@@ -32,17 +37,37 @@ body{font-family:sans-serif;margin:1em 2em;color:#222}h1{font-size:1.3em}.row{di
 </div>
 <script>
 (function () {
-  var N = 240, d = { t: [], att: [], cum: [], thr: [], q: [], acc: [] };
-  window.__dashboard = { points: 0, errors: [] };
+  var N = 240, d = { t: [], att: [], cum: [], thr: [], q: [], acc: [], accMin: [], accMax: [], p50: [], p99: [], slo: [], shed: [], dlx: [], dla: [], err: [], offered: [], mix: [] };
+  window.__dashboard = { points: 0, errors: [], charts: 0 };
   function mk(id, title, series, scale) {
-    var opts = { title: title, width: 460, height: 220, series: [{}].concat(series.map(function (s) { return { label: s[0], stroke: s[1], width: 2 }; })),
+    var opts = { title: title, width: 460, height: 220, series: [{}].concat(series.map(function (s) { return { label: s[0], stroke: s[1], width: s[2] && s[2].width || 2, dash: s[2] && s[2].dash, fill: s[2] && s[2].fill, points: { show: false } }; })),
       scales: scale ? { y: scale } : {}, axes: [{}, {}] };
+    window.__dashboard.charts++;
     return new uPlot(opts, [[]].concat(series.map(function () { return []; })), document.getElementById(id));
   }
+  var cLat = mk('c-lat', 'latency p50 / p99 against the SLO (ms)', [['p50', '#1f77b4'], ['p99', '#d62728'], ['SLO (median budget)', '#000', { dash: [6, 4], width: 1.5 }]]);
+  var cAcc = mk('c-acc', 'served accuracy against the Pareto range', [['top-1 of serving subnet', '#9467bd'], ['least accurate subnet', '#999', { dash: [4, 4], width: 1 }], ['most accurate subnet', '#555', { dash: [4, 4], width: 1 }]]);
+  var cShed = mk('c-shed', 'shed and deadline answers (/s, 5 s)', [['shed', '#d62728'], ['deadline exceeded', '#ff7f0e'], ['deadline answers', '#2ca02c'], ['cancelled and other errors', '#7f7f7f']]);
   var cAtt = mk('c-att', 'SLO attainment', [['rolling 5 s', '#1f77b4'], ['cumulative', '#d62728']], { range: [0, 1] });
   var cThr = mk('c-thr', 'throughput and queue depth', [['req/s', '#2ca02c'], ['queued', '#ff7f0e']]);
-  var cAcc = mk('c-acc', 'served accuracy', [['top-1 of serving subnet', '#9467bd']]);
+  var cMix = null, mixIds = [];
+  // subnet mix over time: one stacked layer per served subnet (fastest at the bottom, answered
+  // req/s), under the offered load (every finished call, answered or not); the top layer is
+  // drawn first and each lower one over it, so opaque fills stack
+  function mkMix(ids) {
+    mixIds = ids.slice();
+    var layers = [];
+    for (var i = ids.length - 1; i >= 0; i--) {
+      var c = 'hsl(' + Math.round(240 * i / Math.max(1, ids.length - 1)) + ',65%,60%)';
+      layers.push([ids[i], c, { fill: c, width: 1 }]);
+    }
+    layers.push(['offered load', '#000', { width: 2 }]);
+    cMix = mk('c-mix', 'subnet mix (answered req/s) under the offered load', layers);
+    // the layers start now: earlier points have none (every series is as long as the time axis)
+    d.mix = ids.map(function () { return d.t.slice(0, -1).map(function () { return null; }); });
+  }
   function push(k, v) { d[k].push(v); if (d[k].length > N) d[k].shift(); }
+  function pushMix(i, v) { d.mix[i].push(v); if (d.mix[i].length > N) d.mix[i].shift(); }
   function pct(v) { return v === null || v === undefined ? '-' : (100 * v).toFixed(2) + '%'; }
   function rows(el, obj, fmt) {
     var h = ''; Object.keys(obj).sort().forEach(function (k) { h += '<tr><td>' + k + '</td><td>' + fmt(obj[k]) + '</td></tr>'; });
@@ -59,9 +84,22 @@ body{font-family:sans-serif;margin:1em 2em;color:#222}h1{font-size:1.3em}.row{di
     document.getElementById('thr').textContent = s.rolling.throughput.toFixed(1);
     document.getElementById('queue').textContent = s.queue.shared + ' / ' + (s.queue.local === null ? '-' : s.queue.local) + ' / ' + (s.queue.inFlight === null ? '-' : s.queue.inFlight);
     document.getElementById('shed').textContent = s.rolling.shed + ' / ' + s.rolling.downgraded + ' / ' + s.rolling.errors;
-    push('t', s.t / 1000); push('att', s.rolling.attainment); push('cum', s.cumulative.attainment);
-    push('thr', s.rolling.throughput); push('q', s.queue.shared + (s.queue.local || 0)); push('acc', s.rolling.accuracy);
-    cAtt.setData([d.t, d.att, d.cum]); cThr.setData([d.t, d.thr, d.q]); cAcc.setData([d.t, d.acc]);
+    var r = s.rolling, w = 5;
+    push('t', s.t / 1000); push('att', r.attainment); push('cum', s.cumulative.attainment);
+    push('thr', r.throughput); push('q', s.queue.shared + (s.queue.local || 0)); push('acc', r.accuracy);
+    push('accMin', s.accuracyRange ? s.accuracyRange.min : null); push('accMax', s.accuracyRange ? s.accuracyRange.max : null);
+    push('p50', r.latencyP50); push('p99', r.latencyP99); push('slo', r.sloMs);
+    push('shed', r.shed / w); push('dlx', r.deadlineExceeded / w); push('dla', r.deadlineAnswers / w); push('err', r.errors / w);
+    push('offered', r.throughput);
+    cAtt.setData([d.t, d.att, d.cum]); cThr.setData([d.t, d.thr, d.q]); cAcc.setData([d.t, d.acc, d.accMin, d.accMax]);
+    cLat.setData([d.t, d.p50, d.p99, d.slo]); cShed.setData([d.t, d.shed, d.dlx, d.dla, d.err]);
+    if (!cMix && s.subnets && s.subnets.length > 0) mkMix(s.subnets);
+    if (cMix) {
+      var cum = 0, stacked = [];
+      mixIds.forEach(function (id, i) { cum += (s.subnetMix[id] || 0) * r.answered; pushMix(i, cum); stacked.push(d.mix[i]); });
+      cMix.setData([d.t].concat(stacked.reverse()).concat([d.offered]));
+    }
+    window.__dashboard.last = r; window.__dashboard.range = s.accuracyRange;
     rows('subnets', s.subnetMix, pct); rows('exits', s.exitMix, pct);
     var cl = {}; Object.keys(s.cumulative.byClass).forEach(function (k) { var c = s.cumulative.byClass[k]; cl[k] = pct(c.attainment) + ' of ' + c.total; });
     rows('classes', cl, function (v) { return v; });

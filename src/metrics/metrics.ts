@@ -8,6 +8,7 @@
  * One `Metrics` object per process; frontends record request outcomes, workers record executions.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ModelStats } from './model-stats.js';
 
 export const PREFIX = 'slackserve';
 export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
@@ -36,6 +37,8 @@ export class Metrics {
   readonly batchSize: Histogram<'subnet'>;
   readonly queueDepth: Gauge<'where'>;
   readonly exitChoice: Counter<'exit'>;
+  /** Triton's per-model statistics and its `nv_*` families, in this registry. */
+  readonly modelStats: ModelStats;
 
   constructor(
     readonly role: string,
@@ -66,6 +69,15 @@ export class Metrics {
     this.batchSize = new Histogram({ name: `${PREFIX}_batch_size`, help: 'Images per executed batch', labelNames: ['subnet'], buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: r });
     this.queueDepth = new Gauge({ name: `${PREFIX}_queue_depth`, help: 'Requests waiting: in the shared queue (where="shared") or in this worker\'s local EDF queue (where="local")', labelNames: ['where'], registers: r });
     this.exitChoice = new Counter({ name: `${PREFIX}_exit_choice_total`, help: 'Answers by exit (ramp stage id, or "final")', labelNames: ['exit'], registers: r });
+    const execCount = this.execCount;
+    this.modelStats = new ModelStats(this.registry, async () => {
+      const byModel = new Map<string, number>();
+      for (const v of (await execCount.get()).values) {
+        const model = String(v.labels['model'] ?? '');
+        byModel.set(model, (byModel.get(model) ?? 0) + v.value);
+      }
+      return byModel;
+    });
   }
 
   /**

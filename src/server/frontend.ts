@@ -4,15 +4,23 @@
  * request queue, and completes the client's call when a worker's reply comes back on this
  * frontend's reply channel. It owns the map of calls in flight; nothing else does.
  */
+import { buildModelConfig, type ModelConfigExtras, type TritonModelConfig } from '../api/model-config.js';
 import { modelMetadataFromManifest } from '../api/tensors.js';
-import type { InferAnswer, InferContext, InferenceBackend, DecodedInfer, ModelMetadata, ServerMetadata } from '../api/types.js';
+import type { InferAnswer, InferContext, InferenceBackend, DecodedInfer, ModelMetadata, RepositoryModel, ServerMetadata } from '../api/types.js';
 import { asSlackserveError, SlackserveError } from '../errors.js';
-import type { FailureReason, Metrics, SloOutcome } from '../metrics/metrics.js';
+import type { Metrics, SloOutcome } from '../metrics/metrics.js';
+import { failureReasonOf, ModelStats, type ModelStatisticsView } from '../metrics/model-stats.js';
 import type { InferenceReply, RequestQueue } from '../queue/types.js';
 import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Catalogue } from '../supernet/catalogue.js';
 import { floatsOf } from '../worker/tensors.js';
+import type { OutcomeEvent } from '../metrics/outcome-event.js';
+import { deadlineOutcome } from './deadline-outcome.js';
+import { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
+
+export type { OutcomeEvent } from '../metrics/outcome-event.js';
+export { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
 
 export interface FrontendOptions {
   readonly id: string;
@@ -35,6 +43,8 @@ export interface FrontendOptions {
   readonly localReady?: () => boolean;
   /** Log of the frontend's own events (reply subscription retries). */
   readonly log?: (line: string) => void;
+  /** What Triton's ModelConfig says beyond the metadata (default: no instances, no parameters). */
+  readonly modelConfig?: ModelConfigExtras;
 }
 
 interface Call {
@@ -44,6 +54,8 @@ interface Call {
   readonly reject: (e: Error) => void;
   readonly onEarly: ((a: InferAnswer) => void) | undefined;
   readonly started: number;
+  /** The deadline the worker enforces (the client's minus the edge margin). */
+  readonly workerDeadline: number;
   /** Epoch ms after which the sweep fails the call (deadline + grace). */
   readonly expires: number;
   cleanup: () => void;
@@ -51,28 +63,6 @@ interface Call {
 
 /** How often calls past deadline + grace are failed (their precision; grace is seconds). */
 const SWEEP_EVERY_MS = 100;
-
-const FAILURE_OF: Partial<Record<string, FailureReason>> = {
-  QUEUE_FULL: 'REJECTED',
-  DEADLINE_EXPIRED: 'REJECTED',
-  CANCELLED: 'CANCELED',
-  BACKEND_UNAVAILABLE: 'BACKEND',
-  INTERNAL: 'BACKEND',
-};
-
-/** One finished call, for live views (the dashboard). */
-export interface OutcomeEvent {
-  readonly ok: boolean;
-  readonly code: string | null;
-  readonly sloClass: string;
-  readonly met: boolean;
-  readonly shed: boolean;
-  readonly downgraded: boolean;
-  readonly subnet: string | null;
-  readonly exit: string | null;
-  readonly accuracy: number | null;
-  readonly latencyMs: number;
-}
 
 export class Frontend implements InferenceBackend {
   private readonly calls = new Map<string, Call>();
@@ -89,10 +79,15 @@ export class Frontend implements InferenceBackend {
   private readonly idleWaiters = new Set<() => void>();
   private readonly meta: ModelMetadata;
   private readonly accuracy: Map<string, number>;
+  private readonly stats: ModelStats;
+  private readonly config: TritonModelConfig;
 
   constructor(private readonly o: FrontendOptions) {
     this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
     this.meta = modelMetadataFromManifest(o.catalogue.manifest, { maxBatch: o.maxBatch, versions: [o.version] });
+    this.stats = o.metrics?.modelStats ?? new ModelStats(undefined);
+    this.stats.declare(this.meta.name, o.version);
+    this.config = buildModelConfig(this.meta, o.modelConfig ?? { instances: 0, maxQueueSize: 0, defaultTimeoutUs: 0, parameters: {} });
   }
 
   /**
@@ -247,7 +242,32 @@ export class Frontend implements InferenceBackend {
   }
 
   serverMetadata(): ServerMetadata {
-    return { name: 'slackserve', version: '0.1.0', extensions: ['slo_parameters', 'model_stream_infer', 'early_exit'] };
+    return { name: 'slackserve', version: '0.1.0', extensions: [...SERVER_EXTENSIONS] };
+  }
+
+  modelConfig(name: string, version: string): TritonModelConfig {
+    this.modelMetadata(name, version);
+    return this.config;
+  }
+
+  async modelStatistics(name: string, version: string): Promise<readonly ModelStatisticsView[]> {
+    if (name !== '') this.modelMetadata(name, version);
+    return this.stats.view(name, version === '' ? '' : version);
+  }
+
+  async repositoryIndex(readyOnly: boolean): Promise<readonly RepositoryModel[]> {
+    const ready = await this.ready().catch(() => false);
+    if (readyOnly && !ready) return [];
+    return [{ name: this.meta.name, version: this.o.version, state: ready ? 'READY' : 'UNAVAILABLE', reason: ready ? '' : 'not ready (queue backend unreachable, no worker, or draining)' }];
+  }
+
+  recordEdgeFailure(model: string, version: string, err: unknown, arrivalMs: number): void {
+    // label values stay bounded: a name this server does not serve is counted under ''
+    const known = model === this.meta.name && (version === '' || version === this.o.version);
+    const code = err instanceof SlackserveError ? err.code : 'INTERNAL';
+    this.stats.failure(known ? model : '', known ? this.o.version : '', failureReasonOf(code), Math.max(0, this.o.clock() - arrivalMs));
+    const m = this.o.metrics;
+    m?.of(m.requestFailure, known ? model : '', failureReasonOf(code)).inc();
   }
 
   modelMetadata(name: string, version: string): ModelMetadata {
@@ -291,10 +311,11 @@ export class Frontend implements InferenceBackend {
     });
     if (verdict === 'reject') {
       m?.of(m.requestFailure, req.model, 'REJECTED').inc();
+      this.stats.failure(req.model, this.o.version, 'REJECTED', now - req.slo.arrivalMs);
       m?.of(m.sloOutcome, sloClass, 'shed').inc();
-      this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0 });
+      this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0, budgetMs: req.slo.budgetMs });
       const why = req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}` : `${this.depth} requests are queued ahead`;
-      throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why}); rejected at admission`, { admission: 'reject' });
+      throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: shed at admission: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why})`, { admission: 'reject', shed: true });
     }
     const id = `${this.o.id}:${this.seq++}`;
     const downgraded = verdict === 'downgrade';
@@ -302,10 +323,11 @@ export class Frontend implements InferenceBackend {
     const answer = new Promise<InferAnswer>((resolve, reject) => {
       // a worker that died holding the request is reclaimed by another, which answers; the sweep
       // only bounds the wait if every worker is gone
-      call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined };
+      call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, workerDeadline, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined };
     });
     this.calls.set(id, call);
     m?.of(m.pending, req.model).set(this.calls.size);
+    this.stats.pending(req.model, this.o.version, this.calls.size);
     if (ctx.cancel.cancelled) {
       this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
       return answer;
@@ -345,25 +367,29 @@ export class Frontend implements InferenceBackend {
     }
   }
 
-  private finish(id: string, c: Call, outcome: InferAnswer | Error): void {
+  private finish(id: string, c: Call, result: InferAnswer | Error): void {
     if (this.calls.get(id) !== c) return;
+    const outcome = result instanceof SlackserveError ? deadlineOutcome(result, c.req.slo, c.workerDeadline, this.o.clock()) : result;
     this.calls.delete(id);
     c.cleanup();
     if (this.calls.size === 0) for (const w of [...this.idleWaiters]) w();
     const m = this.o.metrics;
     const model = c.req.model;
     m?.of(m.pending, model).set(this.calls.size);
+    this.stats.pending(model, this.o.version, this.calls.size);
     if (outcome instanceof Error) {
       const code = outcome instanceof SlackserveError ? outcome.code : 'INTERNAL';
-      m?.of(m.requestFailure, model, FAILURE_OF[code] ?? 'OTHER').inc();
+      m?.of(m.requestFailure, model, failureReasonOf(code)).inc();
+      this.stats.failure(model, this.o.version, failureReasonOf(code), this.o.clock() - c.req.slo.arrivalMs);
       const shed = code === 'DEADLINE_EXPIRED' || code === 'QUEUE_FULL';
       m?.of(m.sloOutcome, c.sloClass, code === 'CANCELLED' ? 'cancelled' : shed ? 'shed' : 'missed').inc();
-      this.emit({ ok: false, code, sloClass: c.sloClass, met: false, shed, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: this.o.clock() - c.started });
+      this.emit({ ok: false, code, sloClass: c.sloClass, met: false, shed, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: this.o.clock() - c.started, budgetMs: c.req.slo.budgetMs });
       c.reject(outcome);
       return;
     }
     const done = this.o.clock();
     m?.of(m.requestSuccess, model).inc();
+    this.stats.success(model, this.o.version, done - c.req.slo.arrivalMs, c.req.tensor.batch, outcome.servedBy.queueUs, outcome.servedBy.computeUs);
     m?.of(m.requestDuration, model).observe((done - c.started) / 1000);
     const sb = outcome.servedBy;
     // met as the client sees it: answered by the client's deadline (the worker's own verdict is
@@ -376,7 +402,7 @@ export class Frontend implements InferenceBackend {
     if (acc !== undefined) m?.of(m.servedAccuracy, c.sloClass).observe(acc);
     m?.of(m.subnetChoice, sb.subnet).inc();
     m?.of(m.exitChoice, sb.exit).inc();
-    this.emit({ ok: true, code: null, sloClass: c.sloClass, met, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started });
+    this.emit({ ok: true, code: null, sloClass: c.sloClass, met, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started, budgetMs: c.req.slo.budgetMs, deadlineAnswer: sb.deadlineAnswer === true });
     // time outside the queue and the executor: from the batch's end to the answer here (the reply
     // path inside the server), exported so the policy's edge margin can be checked against it
     const serverUs = Math.round((done - c.req.slo.arrivalMs) * 1000);
@@ -423,18 +449,4 @@ export class Frontend implements InferenceBackend {
     }
     this.finish(r.id, c, answer);
   }
-}
-
-/** Lowest top-softmax probability over the rows (the batch's least confident answer). */
-export function minConfidence(logits: Float32Array, rows: number): number {
-  const cols = logits.length / rows;
-  let min = 1;
-  for (let r = 0; r < rows; r++) {
-    let mx = -Infinity;
-    for (let c = 0; c < cols; c++) mx = Math.max(mx, logits[r * cols + c] as number);
-    let sum = 0;
-    for (let c = 0; c < cols; c++) sum += Math.exp((logits[r * cols + c] as number) - mx);
-    min = Math.min(min, 1 / sum);
-  }
-  return min;
 }

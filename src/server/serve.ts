@@ -13,6 +13,7 @@ import { HttpInferenceServer, sendJson } from '../api/http-server.js';
 import { toHttpError } from '../api/status.js';
 import { httpsOptions, tlsOf, type TlsMaterial } from '../api/tls.js';
 import { executorSettings, redactedConfig, type Config } from '../config.js';
+import { SLO_PARAMS, TRITON_PARAMS } from '../api/slo.js';
 import { mountDashboard } from '../dashboard/dashboard.js';
 import { publishOutcomes } from '../dashboard/outcome-bus.js';
 import { SlackserveError } from '../errors.js';
@@ -180,6 +181,24 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         metrics,
         ...(executor ? { localReady: () => true } : {}),
         log,
+        modelConfig: {
+          instances: roles.worker ? cfg.executorThreads : 0,
+          maxQueueSize: cfg.maxPending,
+          defaultTimeoutUs: cfg.defaultSloMs * 1000,
+          parameters: {
+            'slackserve.subnets': table.subnets.map((s) => s.id).join(','),
+            'slackserve.subnet_accuracy': table.subnets.map((s) => `${s.id}=${s.accuracy}`).join(','),
+            'slackserve.pareto': catalogue.pareto.map((s) => s.id).join(','),
+            'slackserve.policy': cfg.policy,
+            'slackserve.admission': cfg.admission,
+            'slackserve.default_slo_ms': String(cfg.defaultSloMs),
+            'slackserve.edge_margin_ms': String(cfg.edgeMarginMs),
+            'slackserve.exits': cfg.exits,
+            'slackserve.exit_mode': cfg.exitMode,
+            'slackserve.exit_accuracy_budget': String(cfg.exitAccuracyBudget),
+            'slackserve.slo_parameters': [...Object.values(SLO_PARAMS), ...Object.values(TRITON_PARAMS)].join(','),
+          },
+        },
       });
       const f = frontend;
       await f.start();
@@ -234,6 +253,8 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         executorThreads: cfg.executorThreads,
         policy: policy.name,
         model,
+        subnets: table.subnets.map((s) => s.id),
+        accuracyRange: { min: Math.min(...table.subnets.map((s) => s.accuracy)), max: Math.max(...table.subnets.map((s) => s.accuracy)) },
         clock: epochMs,
       });
       // split deployments: `slackserve dashboard --redis URL` watches every frontend's outcomes

@@ -376,13 +376,17 @@ describe('gRPC and REST edges', () => {
       expect(param(forEarly[1].inferResponse, 'slackserve.early')).toBe(false);
       expect(param(forEarly[1].inferResponse, 'slackserve.exit')).toBe('final');
       expect(forEarly[1].inferResponse.rawOutputContents).toHaveLength(2);
+      // Triton's marker: false on the early answer, true on the last
+      expect([param(forEarly[0].inferResponse, 'triton_final_response'), param(forEarly[1].inferResponse, 'triton_final_response')]).toEqual([false, true]);
 
       const badMsg = messages.find((m) => m.inferResponse.id === 'bad-in-stream');
-      expect(badMsg.errorMessage).toBe("input 'image': shape [1,1,28,27] does not match [batch,1,28,28]");
+      // the id ends the message: Triton's clients hand their callback only error_message
+      expect(badMsg.errorMessage).toBe("input 'image': shape [1,1,28,27] does not match [batch,1,28,28] [request id: bad-in-stream]");
+      expect(param(badMsg.inferResponse, 'triton_final_response')).toBe(true);
       expect(param(badMsg.inferResponse, 'slackserve.error_code')).toBe('INPUT_INVALID');
       expect(param(badMsg.inferResponse, 'slackserve.grpc_code')).toBe(String(grpc.status.INVALID_ARGUMENT));
       const fullMsg = messages.find((m) => m.inferResponse.id === 'queue-full-s');
-      expect(fullMsg.errorMessage).toBe('Exceeds maximum queue size');
+      expect(fullMsg.errorMessage).toBe('Exceeds maximum queue size [request id: queue-full-s]');
       expect(backend.seen.find((r) => r.id === 'early-1')!.protocol).toBe('grpc-stream');
     });
 
@@ -584,7 +588,20 @@ describe('gRPC and REST edges', () => {
 
       const svc = root.lookupService('inference.GRPCInferenceService');
       expect(Object.keys(svc.methods).sort()).toEqual(
-        ['ModelInfer', 'ModelMetadata', 'ModelReady', 'ModelStreamInfer', 'ServerLive', 'ServerMetadata', 'ServerReady'].sort(),
+        [
+          'ModelInfer',
+          'ModelMetadata',
+          'ModelReady',
+          'ModelStreamInfer',
+          'ServerLive',
+          'ServerMetadata',
+          'ServerReady',
+          'ModelConfig',
+          'ModelStatistics',
+          'RepositoryIndex',
+          'RepositoryModelLoad',
+          'RepositoryModelUnload',
+        ].sort(),
       );
       const stream = svc.methods['ModelStreamInfer']!;
       expect([stream.requestStream, stream.responseStream, stream.requestType, stream.responseType]).toEqual([

@@ -52,8 +52,29 @@ describe('dashboard', () => {
       await page.waitForFunction(() => /%$/.test(document.getElementById('cum')?.textContent ?? ''), undefined, { timeout: 10_000 });
       const subnets = await page.evaluate(() => document.getElementById('subnets')?.textContent ?? '');
       expect(subnets).toMatch(/r\d\d_d\d{3}/);
+      // the operator's charts: latency p50/p99 against the SLO line, the subnet mix stacked under
+      // the offered load, served accuracy against the Pareto range, shed and deadline answers
       const canvases = await page.evaluate(() => document.querySelectorAll('canvas').length);
-      expect(canvases).toBeGreaterThanOrEqual(3);
+      expect(canvases).toBeGreaterThanOrEqual(6);
+      const titles = await page.evaluate(() => Array.from(document.querySelectorAll('.u-title')).map((e: any) => e.textContent));
+      expect(titles).toEqual(expect.arrayContaining([
+        'latency p50 / p99 against the SLO (ms)',
+        'subnet mix (answered req/s) under the offered load',
+        'served accuracy against the Pareto range',
+        'shed and deadline answers (/s, 5 s)',
+      ]));
+      const last = await page.evaluate(() => (window as { __dashboard: { last: any } }).__dashboard.last);
+      expect(last.sloMs).toBe(100); // the replay's budget
+      expect(last.latencyP50).toBeGreaterThan(0);
+      expect(last.latencyP99).toBeGreaterThanOrEqual(last.latencyP50);
+      // the mix chart's legend names the served subnets, and the Pareto band holds the served accuracy
+      const legend = await page.evaluate(() => document.getElementById('c-mix')?.textContent ?? '');
+      expect(legend).toContain(server.catalogue.pareto[0]!.id);
+      expect(legend).toContain('offered load');
+      const { acc, range } = await page.evaluate(() => ({ acc: (window as any).__dashboard.last.accuracy, range: (window as any).__dashboard.range }));
+      expect(range.max).toBeGreaterThan(range.min);
+      expect(acc).toBeGreaterThanOrEqual(range.min - 1e-9);
+      expect(acc).toBeLessThanOrEqual(range.max + 1e-9);
       mkdirSync('test-artifacts', { recursive: true });
       await page.screenshot({ path: 'test-artifacts/dashboard.png', fullPage: true });
       expect(errors).toEqual([]);

@@ -46,9 +46,13 @@ describe('early exits while serving', () => {
 
   it('streams an early answer, flagged, before the final one; each request gets exactly one final', async () => {
     const got = new Map<string, InferResult[]>();
+    const errors: string[] = [];
     const s = client.stream((m) => {
       if (m.result) got.set(m.result.id, [...(got.get(m.result.id) ?? []), m.result]);
+      if (m.error !== undefined) errors.push(m.error);
     });
+    // a bad request on the stream: its error names its id (Triton's clients see only the message)
+    s.write({ model: MODEL, id: 'bad-1', images: x.slice(0, 784), shape: [1, 28, 28], params: {} });
     const n = 64;
     for (let i = 0; i < n; i++) s.write({ model: MODEL, id: `s${i}`, images: x.slice(i * 784, (i + 1) * 784), shape: [1, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 5000 } });
     for (let k = 0; k < 500 && [...got.values()].filter((v) => v.some((r) => r.params['slackserve.early'] !== true)).length < n; k++) await new Promise((r) => setTimeout(r, 20));
@@ -60,7 +64,11 @@ describe('early exits while serving', () => {
       const finals = msgs.filter((r) => r.params['slackserve.early'] !== true);
       expect(finals, `s${i}`).toHaveLength(1);
       expect(finals[0]!.params['slackserve.exit']).toBe('final');
+      // Triton's marker of the last answer; early answers are flagged non-final
+      expect(finals[0]!.params['triton_final_response']).toBe(true);
+      expect(msgs.at(-1)).toBe(finals[0]);
       const earlies = msgs.filter((r) => r.params['slackserve.early'] === true);
+      for (const e of earlies) expect(e.params['triton_final_response']).toBe(false);
       if (earlies.length > 0) {
         early++;
         expect(msgs.indexOf(earlies[0]!)).toBeLessThan(msgs.indexOf(finals[0]!));
@@ -69,6 +77,8 @@ describe('early exits while serving', () => {
       }
     }
     expect(early).toBeGreaterThan(0);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^input 'image': shape \[1,28,28\] does not match .* \[request id: bad-1\]$/);
   });
 
   it('answers a unary call at its exit and flags a deadline answer when the batch would be late', async () => {

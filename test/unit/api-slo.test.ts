@@ -101,8 +101,8 @@ describe('parseSlo: deadline', () => {
     expect(parseSlo(new Map(), { ...OPTS, grpcDeadlineMs: Infinity }).sources).toEqual(['default']);
   });
 
-  it('a gRPC deadline already past at arrival is DEADLINE_EXPIRED', () => {
-    expect(() => parseSlo(new Map(), { ...OPTS, grpcDeadlineMs: NOW })).toThrow(expect.objectContaining({ code: 'DEADLINE_EXPIRED' }));
+  it('a gRPC deadline already past at arrival is DEADLINE_EXCEEDED (the client set it)', () => {
+    expect(() => parseSlo(new Map(), { ...OPTS, grpcDeadlineMs: NOW })).toThrow(expect.objectContaining({ code: 'DEADLINE_EXCEEDED' }));
   });
 
   it('rejects a bad server default as a configuration error', () => {

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { SlackserveError } from '../../src/errors.js';
 import { loadProtos, type WireModelInferRequest, type WireModelInferResponse } from '../../src/api/proto.js';
+import { decodeRestInfer, encodeRestResponse } from '../../src/api/tensors-rest.js';
 import {
   decodeGrpcInput,
-  decodeRestInfer,
   encodeGrpcResponse,
-  encodeRestResponse,
   float32FromLE,
   float32ToLE,
   modelMetadataFromManifest,
@@ -60,7 +59,7 @@ describe('model metadata from the manifest', () => {
       { name: 'logits', datatype: 'FP32', shape: [-1, manifest.dataset.classes.length] },
       { name: 'class', datatype: 'INT64', shape: [-1] },
     ]);
-    expect(SPEC).toEqual({ inputName: 'image', sampleShape: [1, 28, 28], classes: 10, maxBatch: 4 });
+    expect(SPEC).toEqual({ inputName: 'image', sampleShape: [1, 28, 28], classes: 10, maxBatch: 4, labels: manifest.dataset.classes });
   });
 });
 
@@ -205,7 +204,8 @@ describe('decodeRestInfer', () => {
     const d = decodeRestInfer(body({ parameters: { 'slackserve.latency_budget_ms': 20 }, outputs: [{ name: 'class' }] }), SPEC);
     expect(d.params.get('slackserve.latency_budget_ms')).toEqual({ kind: 'int64', value: 20n });
     expect(d.outputs).toEqual(['class']);
-    invalid(() => decodeRestInfer(body({ outputs: [{ name: 'logits', parameters: { binary_data: true } }] }), SPEC), 'binary_data');
+    expect([...decodeRestInfer(body({ outputs: [{ name: 'logits', parameters: { binary_data: true } }] }), SPEC).options.binary]).toEqual(['logits']);
+    invalid(() => decodeRestInfer(body({ outputs: [{ name: 'logits', parameters: { binary_data: 'yes' } }] }), SPEC), 'binary_data must be true or false');
     invalid(() => decodeRestInfer(body({ outputs: [{ name: 'x' }] }), SPEC), "unknown output 'x'");
     invalid(() => decodeRestInfer(body({ outputs: 'logits' }), SPEC), 'outputs must be an array');
   });

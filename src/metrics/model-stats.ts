@@ -1,0 +1,216 @@
+/**
+ * Triton's per-model statistics: one accumulator feeds both the statistics API
+ * (`ModelStatistics` over gRPC, `GET /v2/models/{m}/stats`) and Triton's `nv_*` Prometheus
+ * families (beside our `slackserve_*` ones), so the two always agree. Durations are kept in
+ * nanoseconds like Triton's `StatisticDuration`; the metrics are Triton's cumulative microsecond
+ * counters (`nv_inference_request_duration_us`...) with Triton's labels (`model`, `version`).
+ *
+ * What slackserve measures: the request duration at the frontend (success and fail), the queue
+ * time and compute time the worker reports. The compute time is not split into input copy,
+ * inference and output copy: `compute_infer` holds all of it, `compute_input` and
+ * `compute_output` count the same requests with 0 ns (docs/api.md).
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { FailureReason } from './metrics.js';
+
+export interface StatDuration {
+  count: number;
+  ns: number;
+}
+
+export interface ModelStatsRecord {
+  readonly name: string;
+  readonly version: string;
+  lastInference: number;
+  inferenceCount: number;
+  readonly success: StatDuration;
+  readonly fail: StatDuration;
+  readonly queue: StatDuration;
+  readonly computeInput: StatDuration;
+  readonly computeInfer: StatDuration;
+  readonly computeOutput: StatDuration;
+}
+
+/** What the statistics API answers for one model (Triton's ModelStatistics, JSON/gRPC shape). */
+export interface ModelStatisticsView {
+  readonly name: string;
+  readonly version: string;
+  readonly last_inference: number;
+  readonly inference_count: number;
+  readonly execution_count: number;
+  readonly inference_stats: Readonly<Record<'success' | 'fail' | 'queue' | 'compute_input' | 'compute_infer' | 'compute_output' | 'cache_hit' | 'cache_miss', StatDuration>>;
+  readonly batch_stats: readonly never[];
+}
+
+const zero = (): StatDuration => ({ count: 0, ns: 0 });
+
+/** Label values `nv_inference_request_failure` uses for `reason` (Triton's set). */
+export const FAILURE_REASONS: readonly FailureReason[] = ['REJECTED', 'CANCELED', 'BACKEND', 'OTHER'];
+
+/** Sums a counter's values per `model` label (reads the worker's execution counter). */
+export type ExecCountSource = () => Promise<ReadonlyMap<string, number>>;
+
+export class ModelStats {
+  private readonly records = new Map<string, ModelStatsRecord>();
+  private readonly nv:
+    | {
+        readonly success: Counter<'model' | 'version'>;
+        readonly failure: Counter<'model' | 'version' | 'reason'>;
+        readonly count: Counter<'model' | 'version'>;
+        readonly requestUs: Counter<'model' | 'version'>;
+        readonly queueUs: Counter<'model' | 'version'>;
+        readonly inputUs: Counter<'model' | 'version'>;
+        readonly inferUs: Counter<'model' | 'version'>;
+        readonly outputUs: Counter<'model' | 'version'>;
+        readonly pending: Gauge<'model' | 'version'>;
+      }
+    | undefined;
+
+  /**
+   * `registry`: where the `nv_*` families go (none: statistics API only). `execCounts`: the
+   * executions per model this process ran (its own workers), for execution_count and
+   * nv_inference_exec_count.
+   */
+  constructor(
+    registry: Registry | undefined,
+    private readonly execCounts: ExecCountSource = async () => new Map(),
+    private readonly clock: () => number = Date.now,
+  ) {
+    if (!registry) return;
+    const r = [registry];
+    const labelNames = ['model', 'version'] as const;
+    const counter = (name: string, help: string): Counter<'model' | 'version'> => new Counter({ name, help, labelNames, registers: r });
+    this.nv = {
+      success: counter('nv_inference_request_success', 'Number of successful inference requests, all batch sizes (Triton family)'),
+      failure: new Counter({ name: 'nv_inference_request_failure', help: 'Number of failed inference requests, all batch sizes, by reason (Triton family)', labelNames: ['model', 'version', 'reason'], registers: r }),
+      count: counter('nv_inference_count', 'Number of inferences performed (a request with a batch of 8 counts 8; Triton family)'),
+      requestUs: counter('nv_inference_request_duration_us', 'Cumulative inference request duration in microseconds, successes and failures (Triton family)'),
+      queueUs: counter('nv_inference_queue_duration_us', 'Cumulative inference queuing duration in microseconds (Triton family)'),
+      inputUs: counter('nv_inference_compute_input_duration_us', 'Cumulative compute input duration in microseconds (slackserve: not measured apart, 0; Triton family)'),
+      inferUs: counter('nv_inference_compute_infer_duration_us', 'Cumulative compute inference duration in microseconds (slackserve: all compute; Triton family)'),
+      outputUs: counter('nv_inference_compute_output_duration_us', 'Cumulative inference compute output duration in microseconds (slackserve: not measured apart, 0; Triton family)'),
+      pending: new Gauge({ name: 'nv_inference_pending_request_count', help: 'Instantaneous number of pending requests awaiting execution (Triton family)', labelNames, registers: r }),
+    };
+    const sourceOf = execCounts;
+    const known = (): ModelStatsRecord[] => [...this.records.values()];
+    new Counter({
+      name: 'nv_inference_exec_count',
+      help: 'Number of model executions (batches) performed by this process (Triton family)',
+      labelNames,
+      registers: r,
+      async collect() {
+        const counts = await sourceOf();
+        this.reset();
+        for (const rec of known()) this.inc({ model: rec.name, version: rec.version }, counts.get(rec.name) ?? 0);
+      },
+    });
+  }
+
+  /** Makes a model known (it is listed with zero counts before its first request). */
+  declare(model: string, version: string): ModelStatsRecord {
+    const key = `${model}\u0000${version}`;
+    let rec = this.records.get(key);
+    if (!rec) {
+      rec = { name: model, version, lastInference: 0, inferenceCount: 0, success: zero(), fail: zero(), queue: zero(), computeInput: zero(), computeInfer: zero(), computeOutput: zero() };
+      this.records.set(key, rec);
+      const l = { model, version };
+      if (this.nv) {
+        // every family shows the model at 0 from the start (Triton lists loaded models)
+        for (const c of [this.nv.success, this.nv.count, this.nv.requestUs, this.nv.queueUs, this.nv.inputUs, this.nv.inferUs, this.nv.outputUs]) c.inc(l, 0);
+        for (const reason of FAILURE_REASONS) this.nv.failure.inc({ ...l, reason }, 0);
+        this.nv.pending.set(l, 0);
+      }
+    }
+    return rec;
+  }
+
+  /** A request answered: its duration, the batch it carried, queue and compute time (us). */
+  success(model: string, version: string, durationMs: number, batch: number, queueUs: number, computeUs: number): void {
+    const rec = this.declare(model, version);
+    const ns = Math.max(0, Math.round(durationMs * 1e6));
+    rec.success.count++;
+    rec.success.ns += ns;
+    rec.queue.count++;
+    rec.queue.ns += Math.max(0, Math.round(queueUs * 1000));
+    rec.computeInput.count++;
+    rec.computeInfer.count++;
+    rec.computeInfer.ns += Math.max(0, Math.round(computeUs * 1000));
+    rec.computeOutput.count++;
+    rec.inferenceCount += batch;
+    rec.lastInference = this.clock();
+    if (this.nv) {
+      const l = { model, version };
+      this.nv.success.inc(l);
+      this.nv.count.inc(l, batch);
+      this.nv.requestUs.inc(l, ns / 1000);
+      this.nv.queueUs.inc(l, Math.max(0, queueUs));
+      this.nv.inferUs.inc(l, Math.max(0, computeUs));
+    }
+  }
+
+  /** A request failed (any reason, before or after the queue), `durationMs` after it arrived. */
+  failure(model: string, version: string, reason: FailureReason, durationMs: number): void {
+    const rec = this.declare(model, version);
+    const ns = Math.max(0, Math.round(durationMs * 1e6));
+    rec.fail.count++;
+    rec.fail.ns += ns;
+    if (this.nv) {
+      const l = { model, version };
+      this.nv.failure.inc({ ...l, reason });
+      this.nv.requestUs.inc(l, ns / 1000);
+    }
+  }
+
+  /** Requests accepted and not yet answered. */
+  pending(model: string, version: string, n: number): void {
+    this.declare(model, version);
+    this.nv?.pending.set({ model, version }, n);
+  }
+
+  /** Triton's ModelStatistics for the matching models ('' matches any name or version). */
+  async view(model = '', version = ''): Promise<ModelStatisticsView[]> {
+    const execs = await this.execCounts();
+    const out: ModelStatisticsView[] = [];
+    for (const r of this.records.values()) {
+      if ((model !== '' && r.name !== model) || (version !== '' && r.version !== version)) continue;
+      const copy = (d: StatDuration): StatDuration => ({ count: d.count, ns: d.ns });
+      out.push({
+        name: r.name,
+        version: r.version,
+        last_inference: r.lastInference,
+        inference_count: r.inferenceCount,
+        execution_count: execs.get(r.name) ?? 0,
+        inference_stats: {
+          success: copy(r.success),
+          fail: copy(r.fail),
+          queue: copy(r.queue),
+          compute_input: copy(r.computeInput),
+          compute_infer: copy(r.computeInfer),
+          compute_output: copy(r.computeOutput),
+          cache_hit: zero(),
+          cache_miss: zero(),
+        },
+        batch_stats: [],
+      });
+    }
+    return out;
+  }
+}
+
+/** The failure reason Triton's `nv_inference_request_failure` would give an error code. */
+export function failureReasonOf(code: string): FailureReason {
+  switch (code) {
+    case 'QUEUE_FULL':
+    case 'DEADLINE_EXPIRED':
+    case 'DEADLINE_EXCEEDED':
+    case 'OVERLOADED':
+      return 'REJECTED';
+    case 'CANCELLED':
+      return 'CANCELED';
+    case 'BACKEND_UNAVAILABLE':
+    case 'INTERNAL':
+      return 'BACKEND';
+    default:
+      return 'OTHER';
+  }
+}
