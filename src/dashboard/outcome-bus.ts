@@ -3,14 +3,13 @@
  * a JSON array every 250 ms, so the cost does not grow with the request rate's syscalls), and
  * `slackserve dashboard --redis URL` subscribes to all of them.
  */
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisTarget } from '../queue/redis-connect.js';
 import type { Frontend, OutcomeEvent } from '../server/frontend.js';
 
 export const outcomeChannel = (prefix: string): string => `${prefix}:outcomes`;
 
-export function publishOutcomes(url: string, prefix: string, frontend: Frontend): { close(): Promise<void> } {
-  const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-  redis.on('error', () => undefined); // the dashboard is best effort; serving must not care
+export function publishOutcomes(target: RedisTarget | string, prefix: string, frontend: Frontend): { close(): Promise<void> } {
+  const redis = connectRedis(target); // errors ignored: the dashboard is best effort; serving must not care
   let pending: OutcomeEvent[] = [];
   const off = frontend.onOutcome((e) => {
     if (pending.length < 100_000) pending.push(e);
@@ -32,8 +31,7 @@ export function publishOutcomes(url: string, prefix: string, frontend: Frontend)
 }
 
 export async function subscribeOutcomes(url: string, prefix: string, listener: (e: OutcomeEvent) => void): Promise<{ close(): Promise<void> }> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  redis.on('error', () => undefined);
+  const redis = connectRedis(url);
   await redis.subscribe(outcomeChannel(prefix));
   redis.on('message', (_ch: string, msg: string) => {
     try {

@@ -9,11 +9,12 @@
  *   {p}:replies:{frontend}  reply stream (or pub/sub channel, replyTransport 'pubsub')
  * Deadlines are not Redis TTLs: the worker checks them at dequeue.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { SlackserveError } from '../errors.js';
 import { asBuffer, decodeMeta, encodeMeta, encodeReplyMeta, ownBytes, validateRequest } from './codec.js';
+import { connectRedis, isSentinel, targetAddress, type RedisTarget } from './redis-connect.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
-import { backend, backoffMs, F_DATA, globEscape, redisAddress, F_META, field, frame, sleep, streamEntries, unfields, unframe, type RawEntry } from './redis-wire.js';
+import { backend, compareEntryIds, F_DATA, globEscape, F_META, field, frame, sleep, streamEntries, unfields, unframe, type RawEntry } from './redis-wire.js';
 import {
   DEFAULT_MAX_PENDING,
   QUEUE_FULL_MESSAGE,
@@ -49,12 +50,12 @@ const ENTRY_ID_GRACE_MS = 60_000;
 const GROUP = 'workers';
 /** An own entry not held here counts as lost only after this long (no race with a pull's reply). */
 const OWN_LOST_MIN_IDLE_MS = 1_000;
+/** How long a lost-request check waits for the reply reader to catch up (replies it may hold). */
+const LOST_CHECK_WAIT_MS = 2_000;
 /** Lua's unpack() limit is ~8,000 values; ack in chunks well below it. */
 const ACK_CHUNK = 1_000;
 
-export interface RedisQueueOptions {
-  /** redis://[user:password@]host:port[/db] */
-  readonly url: string;
+export interface RedisQueueOptions extends RedisTarget {
   readonly prefix?: string;
   readonly maxPending?: number;
   readonly replyTransport?: ReplyTransport;
@@ -92,7 +93,7 @@ interface Outgoing {
 
 export class RedisQueue implements RequestQueue {
   readonly prefix: string;
-  private readonly url: string;
+  private readonly target: RedisTarget;
   private readonly maxPending: number;
   private readonly transport: ReplyTransport;
   private readonly workerTtlMs: number;
@@ -139,12 +140,12 @@ export class RedisQueue implements RequestQueue {
   /** Set from a reconnect until the restart check has run: reply streams are not recreated meanwhile. */
   private checkingRestart = false;
   private readonly upListeners = new Set<() => void>();
-  private readonly lostListeners = new Set<(ids: readonly string[]) => void>();
+  private readonly lostListeners = new Set<(ids: readonly string[], cause: string) => void>();
   private aliveCache: { at: number; value: Promise<boolean> } | undefined;
   private readonly commandErrorsLogged = new Map<string, number>();
 
   constructor(opts: RedisQueueOptions) {
-    this.url = opts.url;
+    this.target = opts;
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.maxPending = opts.maxPending ?? DEFAULT_MAX_PENDING;
     this.transport = opts.replyTransport ?? DEFAULT_REPLY_TRANSPORT;
@@ -153,7 +154,7 @@ export class RedisQueue implements RequestQueue {
     this.replyMaxLen = opts.replyMaxLen ?? DEFAULT_REPLY_MAXLEN;
     this.key = `${this.prefix}:requests`;
     this.cancelChannel = `${this.prefix}:cancel`;
-    this.address = redisAddress(opts.url);
+    this.address = targetAddress(opts);
     this.log = opts.log ?? (() => undefined);
     this.cmd = this.connection({ enableAutoPipelining: opts.autoPipelining ?? DEFAULT_AUTO_PIPELINING, scripts: SCRIPTS });
     // The command connection's state is Redis's reachability, logged once per change.
@@ -190,26 +191,40 @@ export class RedisQueue implements RequestQueue {
   }
 
   /**
-   * On (re)connect: if Redis restarted (new run_id) and this frontend's reply stream is gone, it
-   * restarted without persistence, and the requests this handle enqueued whose stream entries are
-   * gone with it will never be answered: tell the frontend (onLost) instead of letting them wait
-   * for deadline + grace.
+   * On (re)connect: if this is another Redis than before (new run_id: it restarted, or Sentinel
+   * promoted a replica), writes the old one had not persisted or replicated are gone, among them
+   * possibly stream entries of requests this handle enqueued: those will never be answered, so
+   * the frontend is told (onLost) instead of letting them wait for deadline + grace. An entry
+   * missing from the stream may also have been answered and acked (the ack deletes it); its reply
+   * was written before the ack, so it is in the reply stream: the check waits until the reader
+   * has read that far, and counts as lost only what is still unanswered then.
    */
   private async checkRestart(): Promise<void> {
-    const replyKeys = this.transport === 'stream' ? [...this.replySubs.keys()].map((f) => this.replyKey(f)) : [];
-    const [info, existing] = await Promise.all([this.cmd.info('server'), replyKeys.length > 0 ? this.cmd.exists(...replyKeys) : Promise.resolve(0)]);
+    const info = await this.cmd.info('server');
     const runId = /run_id:(\w+)/.exec(info)?.[1];
     const before = this.runId;
     this.runId = runId;
     if (before === undefined || runId === before || this.entries.size === 0) return;
-    if (replyKeys.length > 0 && existing > 0) return; // persisted: entries and replies survived
     const ids = [...this.entries.keys()];
     const found = await Promise.all(ids.map((id) => this.cmd.xrange(this.key, this.entries.get(id)?.entry ?? '0-0', this.entries.get(id)?.entry ?? '0-0')));
-    const lost = ids.filter((_id, i) => (found[i] ?? []).length === 0);
+    const missing = ids.filter((_id, i) => (found[i] ?? []).length === 0);
+    if (missing.length === 0) return;
+    await this.repliesReadToEnd(LOST_CHECK_WAIT_MS);
+    const lost = missing.filter((id) => this.entries.has(id));
     if (lost.length === 0) return;
     for (const id of lost) this.entries.delete(id);
-    this.log(`redis at ${this.address} restarted and lost ${lost.length} queued request(s); failing them`);
-    for (const l of this.lostListeners) l(lost);
+    const sentinel = isSentinel(this.target);
+    this.log(`redis at ${this.address} ${sentinel ? 'changed master (failover or restart)' : 'restarted'} and lost ${lost.length} queued request(s); failing them`);
+    for (const l of this.lostListeners) l(lost, sentinel ? 'redis master changed' : 'redis restarted');
+  }
+
+  /** Waits (at most `maxMs`) until every reply stream read here has been read up to its current end. */
+  private async repliesReadToEnd(maxMs: number): Promise<void> {
+    if (this.transport !== 'stream') return;
+    const subs = [...this.replySubs];
+    const ends = await Promise.all(subs.map(([f]) => this.cmd.xrevrange(this.replyKey(f), '+', '-', 'COUNT', 1).then((r) => r[0]?.[0])));
+    const until = Date.now() + maxMs;
+    while (Date.now() < until && subs.some(([, s], i) => ends[i] !== undefined && compareEntryIds(s.cursor, ends[i]) < 0)) await sleep(10);
   }
 
   /** A command failed while Redis is reachable: its text goes to the log (rate-limited), never to clients. */
@@ -237,8 +252,8 @@ export class RedisQueue implements RequestQueue {
     return () => this.upListeners.delete(listener);
   }
 
-  /** Frontend: request ids Redis lost (restarted without persistence); they will never be answered. */
-  onLost(listener: (ids: readonly string[]) => void): () => void {
+  /** Frontend: request ids Redis lost (restarted without persistence, failed over); they will never be answered. */
+  onLost(listener: (ids: readonly string[], cause: string) => void): () => void {
     this.lostListeners.add(listener);
     return () => this.lostListeners.delete(listener);
   }
@@ -265,21 +280,9 @@ export class RedisQueue implements RequestQueue {
     return false;
   }
 
+  /** Fails fast when Redis is down (BACKEND_UNAVAILABLE, not a hang); see connectRedis. */
   private connection(extra: Partial<RedisOptions> = {}): Redis {
-    const c = new Redis(this.url, {
-      // RESP2: RESP3's 'legacy' mapping flattens XREADGROUP's map reply to [key, entries]; RESP2
-      // keeps the documented [[key, entries]] shape on every server version.
-      protocol: 2,
-      // Fail fast when Redis is down (a frontend answers BACKEND_UNAVAILABLE instead of hanging):
-      // a queued command fails after one failed reconnect retry; attempts are <= 200 ms apart.
-      // While Redis stays away, reconnection attempts back off: 100 ms doubling to 5 s.
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times) => backoffMs(times),
-      connectTimeout: 2_000,
-      ...extra,
-    });
-    c.on('error', () => {}); // reported through the failing commands and ready(), not as events
-    return c;
+    return connectRedis(this.target, extra);
   }
 
   private script(name: ScriptName, args: (string | Buffer | number)[]): Promise<unknown> {

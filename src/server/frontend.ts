@@ -101,10 +101,10 @@ export class Frontend implements InferenceBackend {
    * frontend stays not-ready (and refuses calls) until it listens.
    */
   async start(): Promise<void> {
-    this.offLost = this.o.queue.onLost?.((ids) => {
+    this.offLost = this.o.queue.onLost?.((ids, cause) => {
       for (const id of ids) {
         const c = this.calls.get(id);
-        if (c) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', 'queue backend lost the request (redis restarted)'));
+        if (c) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', `queue backend lost the request (${cause})`));
       }
     });
     const first = await this.subscribe().then(
