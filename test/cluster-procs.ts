@@ -115,13 +115,13 @@ export async function startSentinel(o: { port: number; name: string; masterPort:
 /** `slackserve worker` on `args` (its Redis flags), resolved once it printed its startup line. */
 export function startWorker(args: readonly string[], env: Record<string, string>, prefixCmd: readonly string[] = []): Promise<Proc> {
   const cmd = [...prefixCmd, process.execPath, 'bin/slackserve.js', 'worker', '--metrics-port', '0', '--host', '127.0.0.1', '--threads', '1', '--supernet', SUPERNET_DIR, ...args];
-  return spawnUntil(cmd[0]!, cmd.slice(1), /slackserve worker:/, { env: { ...process.env, ...env } });
+  return spawnUntil(cmd[0]!, cmd.slice(1), /slackserve worker:/, { env: { ...process.env, ...env }, timeoutMs: 60_000 });
 }
 
 /** `slackserve frontend` (or serve) on free ports, resolved with its ports once it printed them. */
 export async function startFrontend(args: readonly string[], env: Record<string, string>, prefixCmd: readonly string[] = [], command: 'frontend' | 'serve' = 'frontend'): Promise<Proc & { grpcPort: number; httpPort: number }> {
   const cmd = [...prefixCmd, process.execPath, 'bin/slackserve.js', command, '--grpc-port', '0', '--http-port', '0', '--supernet', SUPERNET_DIR, ...args];
-  const p = await spawnUntil(cmd[0]!, cmd.slice(1), /gRPC :(\d+), HTTP :(\d+)/, { env: { ...process.env, ...env } });
+  const p = await spawnUntil(cmd[0]!, cmd.slice(1), /gRPC :(\d+), HTTP :(\d+)/, { env: { ...process.env, ...env }, timeoutMs: 60_000 });
   const m = /gRPC :(\d+), HTTP :(\d+)/.exec(p.output());
   return { ...p, grpcPort: Number(m?.[1]), httpPort: Number(m?.[2]) };
 }

@@ -727,6 +727,15 @@ export class RedisQueue implements RequestQueue {
     }
   }
 
+  /** Acked entries are deleted (ssAck), so the stream's length is what is waiting, held or running. */
+  async outstanding(): Promise<number> {
+    try {
+      return await this.cmd.xlen(this.key);
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
   async ready(): Promise<boolean> {
     if (this.closed || this.downSince !== undefined) return false;
     let timer: NodeJS.Timeout | undefined;

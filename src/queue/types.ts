@@ -112,6 +112,11 @@ export interface RequestQueue {
   subscribeReplies(frontend: string, onReply: (r: InferenceReply) => void): Promise<() => Promise<void>>;
   /** Requests admitted and not yet pulled by any worker (what maxPending bounds). */
   depth(): Promise<number>;
+  /**
+   * Requests enqueued and not yet acknowledged, by every frontend: waiting, pulled into a
+   * worker's local queue, or running (what admission counts as ahead).
+   */
+  outstanding?(): Promise<number>;
   /** Backend reachable (readiness); never throws. */
   ready(): Promise<boolean>;
   /**

@@ -13,6 +13,7 @@ import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Catalogue } from '../supernet/catalogue.js';
 import { floatsOf } from '../worker/tensors.js';
+import { Backlog } from './backlog.js';
 
 export interface FrontendOptions {
   readonly id: string;
@@ -89,9 +90,15 @@ export class Frontend implements InferenceBackend {
   private readonly idleWaiters = new Set<() => void>();
   private readonly meta: ModelMetadata;
   private readonly accuracy: Map<string, number>;
+  private readonly backlog = new Backlog();
+  /** The profile's best drain rate (fastest subnet, largest batch, every executor), images/ms: what admit() assumes. */
+  private readonly profileRatePerMs: number;
 
   constructor(private readonly o: FrontendOptions) {
     this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
+    const fastest = o.table.fastest(1, 0);
+    const B = o.table.maxBatch;
+    this.profileRatePerMs = fastest ? (B / o.table.ms(fastest.index, B)) * o.executors : Infinity;
     this.meta = modelMetadataFromManifest(o.catalogue.manifest, { maxBatch: o.maxBatch, versions: [o.version] });
   }
 
@@ -112,9 +119,11 @@ export class Frontend implements InferenceBackend {
       () => false,
     );
     if (!first) void this.subscribeUntilDone();
-    // admission needs the queue depth; one read every 20 ms instead of one per request
+    // admission needs the queue's state; one read every 20 ms instead of one per request
     const poll = async (): Promise<void> => {
-      this.depth = await this.o.queue.depth().catch(() => this.depth);
+      const [depth, outstanding] = await Promise.all([this.o.queue.depth().catch(() => this.depth), this.o.queue.outstanding?.().catch(() => undefined)]);
+      this.depth = depth;
+      this.backlog.polled(outstanding ?? depth);
       this.o.metrics?.queueDepth.set({ where: 'shared' }, this.depth);
     };
     await poll();
@@ -280,11 +289,13 @@ export class Frontend implements InferenceBackend {
     const now = this.o.clock();
     // the answer must still travel back after the worker finishes
     const workerDeadline = req.slo.deadlineMs - Math.min(this.o.edgeMarginMs, req.slo.budgetMs / 4);
+    const images = req.tensor.batch;
+    const load = this.admissionLoad(now, images);
     const verdict = admit(this.o.table, this.o.admission, {
       now,
       deadline: workerDeadline,
       minAccuracy: req.slo.minAccuracy,
-      queuedAhead: this.depth,
+      queuedAhead: load.queuedAhead,
       workers: this.o.executors,
       soonestFree: now,
       dispatchOverheadMs: this.o.dispatchOverheadMs,
@@ -293,7 +304,14 @@ export class Frontend implements InferenceBackend {
       m?.of(m.requestFailure, req.model, 'REJECTED').inc();
       m?.of(m.sloOutcome, sloClass, 'shed').inc();
       this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0 });
-      const why = req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}` : `${this.depth} requests are queued ahead`;
+      const rate = load.drainPerMs === undefined ? '' : `, answered at ~${Math.round(load.drainPerMs * 1000)} images/s`;
+      const late = now - workerDeadline;
+      const why =
+        req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null
+          ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}`
+          : late >= 0
+            ? `its deadline passed ${late.toFixed(0)} ms before admission: the server is overloaded`
+            : `${Math.round(load.imagesAhead)} images queued ahead${rate}`;
       throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why}); rejected at admission`, { admission: 'reject' });
     }
     const id = `${this.o.id}:${this.seq++}`;
@@ -305,6 +323,7 @@ export class Frontend implements InferenceBackend {
       call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined };
     });
     this.calls.set(id, call);
+    this.backlog.admitted(images);
     m?.of(m.pending, req.model).set(this.calls.size);
     if (ctx.cancel.cancelled) {
       this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
@@ -337,6 +356,20 @@ export class Frontend implements InferenceBackend {
     return answer;
   }
 
+  /**
+   * admit()'s `queuedAhead` for a request of `images`: the images ahead of it (its own beyond the
+   * first included), scaled by profile rate / measured rate when the serving path drains slower
+   * than the profile says, so admit()'s arithmetic yields the measured wait. While this frontend
+   * holds fewer calls than there are executors the profile alone decides: a rate measured at low
+   * load never shuts the door on the next burst, and answers to those calls raise it.
+   */
+  private admissionLoad(now: number, images: number): { queuedAhead: number; imagesAhead: number; drainPerMs: number | undefined } {
+    const imagesAhead = this.backlog.imagesAhead() + images - 1;
+    const drainPerMs = this.backlog.drainPerMs(now);
+    const slow = drainPerMs !== undefined && drainPerMs < this.profileRatePerMs && this.backlog.inFlight >= this.o.executors;
+    return { queuedAhead: slow ? imagesAhead * (this.profileRatePerMs / drainPerMs) : imagesAhead, imagesAhead, drainPerMs };
+  }
+
   /** Fails the calls no worker answered in time (all workers gone): one timer for every call. */
   private sweep(): void {
     const now = this.o.clock();
@@ -348,6 +381,7 @@ export class Frontend implements InferenceBackend {
   private finish(id: string, c: Call, outcome: InferAnswer | Error): void {
     if (this.calls.get(id) !== c) return;
     this.calls.delete(id);
+    this.backlog.finished(c.req.tensor.batch, !(outcome instanceof Error), this.o.clock());
     c.cleanup();
     if (this.calls.size === 0) for (const w of [...this.idleWaiters]) w();
     const m = this.o.metrics;

@@ -1,0 +1,43 @@
+/** The frontend's view of the work ahead (images, all frontends) and its measured drain rate. */
+import { describe, expect, it } from 'vitest';
+import { Backlog } from '../../src/server/backlog.js';
+
+describe('Backlog', () => {
+  it('counts images, not requests, and the other frontends\' share of the shared queue', () => {
+    const b = new Backlog();
+    b.admitted(16);
+    b.admitted(1);
+    expect(b.imagesAhead()).toBe(17);
+    // 10 outstanding in the shared queue, 2 of them ours: 8 more at our mean size (near 1 yet)
+    b.polled(10);
+    expect(b.imagesAhead()).toBeGreaterThan(17 + 8);
+    expect(b.imagesAhead()).toBeLessThan(17 + 8 * 2);
+    b.finished(16, true, 0);
+    b.finished(1, false, 0);
+    b.polled(0);
+    expect(b.imagesAhead()).toBe(0);
+    expect(b.inFlight).toBe(0);
+  });
+
+  it('measures the drain rate from answers: the peak of recent windows, forgotten after memoryMs', () => {
+    const b = new Backlog({ windowMs: 100, memoryMs: 1_000 });
+    expect(b.drainPerMs(0)).toBeUndefined();
+    for (let t = 0; t <= 300; t += 10) {
+      b.admitted(2);
+      b.finished(2, true, t); // 2 images every 10 ms: 0.2 images/ms
+    }
+    expect(b.drainPerMs(310)).toBeCloseTo(0.2, 1);
+    for (let t = 310; t <= 500; t += 5) {
+      b.admitted(2);
+      b.finished(2, true, t); // twice as fast
+    }
+    expect(b.drainPerMs(510)).toBeCloseTo(0.4, 1);
+    // failed calls (shed, cancelled) are not answers: they do not raise the rate
+    for (let t = 510; t <= 700; t += 1) {
+      b.admitted(2);
+      b.finished(2, false, t);
+    }
+    expect(b.drainPerMs(710)).toBeCloseTo(0.4, 1);
+    expect(b.drainPerMs(5_000)).toBeUndefined();
+  });
+});
