@@ -11,10 +11,11 @@
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import { SlackserveError } from '../errors.js';
-import { asBuffer, decodeMeta, encodeMeta, encodeReplyMeta, ownBytes, validateRequest } from './codec.js';
+import { asBuffer, decodeMeta, encodeMeta, ownBytes, validateRequest } from './codec.js';
 import { connectRedis, isSentinel, targetAddress, type RedisTarget } from './redis-connect.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
-import { backend, compareEntryIds, F_DATA, globEscape, F_META, field, frame, sleep, streamEntries, unfields, unframe, type RawEntry } from './redis-wire.js';
+import { RedisReplies, type ReplyTransport } from './redis-replies.js';
+import { backend, F_DATA, globEscape, F_META, field, streamEntries, type RawEntry } from './redis-wire.js';
 import {
   DEFAULT_MAX_PENDING,
   QUEUE_FULL_MESSAGE,
@@ -24,7 +25,7 @@ import {
   type RequestQueue,
 } from './types.js';
 
-export type ReplyTransport = 'stream' | 'pubsub';
+export type { ReplyTransport } from './redis-replies.js';
 
 export const DEFAULT_PREFIX = 'slackserve';
 /**
@@ -41,8 +42,6 @@ export const DEFAULT_READY_TIMEOUT_MS = 1_000;
 export const DEFAULT_REPLY_MAXLEN = 100_000;
 export const DEFAULT_REPLY_TRANSPORT: ReplyTransport = 'stream';
 export const DEFAULT_AUTO_PIPELINING = true;
-/** A reply stream outlives its frontend's last heartbeat by this much, then expires. */
-const REPLY_TTL_MS = 30_000;
 /** How long a worker remembers a cancelled id (to drop it if it is pulled or reclaimed later). */
 const CANCEL_MEMORY_MS = 60_000;
 /** The frontend forgets the stream entry id of a request this long after its deadline. */
@@ -78,19 +77,6 @@ class RedisDelivery implements Delivery {
   ) {}
 }
 
-interface ReplySub {
-  readonly listeners: Set<(r: InferenceReply) => void>;
-  /** Stream transport: last entry id read (XREAD cursor). */
-  cursor: string;
-  stop(): void;
-}
-
-/** Replies to one frontend waiting for this turn's flush. */
-interface Outgoing {
-  readonly replies: [string, Uint8Array | undefined][];
-  readonly done: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
-}
-
 export class RedisQueue implements RequestQueue {
   readonly prefix: string;
   private readonly target: RedisTarget;
@@ -98,7 +84,6 @@ export class RedisQueue implements RequestQueue {
   private readonly transport: ReplyTransport;
   private readonly workerTtlMs: number;
   private readonly readyTimeoutMs: number;
-  private readonly replyMaxLen: number;
   private readonly key: string;
   private readonly cancelChannel: string;
 
@@ -126,9 +111,8 @@ export class RedisQueue implements RequestQueue {
   private readonly cancelled = new Map<string, number>();
   /** Frontend: request id -> stream entry id, so cancel can delete it before it is pulled. */
   private readonly entries = new Map<string, { entry: string; deadlineMs: number }>();
-  private readonly replySubs = new Map<string, ReplySub>();
-  /** Worker: replies of this turn, per frontend (see reply()). */
-  private readonly outgoing = new Map<string, Outgoing>();
+  /** Reply streams (or channels) this handle reads, and replies waiting for this turn's flush. */
+  private readonly replies: RedisReplies;
 
   /** host:port of Redis (no credentials): what clients and the log are told. */
   readonly address: string;
@@ -151,7 +135,6 @@ export class RedisQueue implements RequestQueue {
     this.transport = opts.replyTransport ?? DEFAULT_REPLY_TRANSPORT;
     this.workerTtlMs = opts.workerTtlMs ?? DEFAULT_WORKER_TTL_MS;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    this.replyMaxLen = opts.replyMaxLen ?? DEFAULT_REPLY_MAXLEN;
     this.key = `${this.prefix}:requests`;
     this.cancelChannel = `${this.prefix}:cancel`;
     this.address = targetAddress(opts);
@@ -161,6 +144,18 @@ export class RedisQueue implements RequestQueue {
     this.cmd.on('error', (e: unknown) => this.markDown(e));
     this.cmd.on('close', () => this.markDown(new Error('connection lost')));
     this.cmd.on('ready', () => this.markUp());
+    this.replies = new RedisReplies({
+      cmd: this.cmd,
+      transport: this.transport,
+      prefix: this.prefix,
+      replyMaxLen: opts.replyMaxLen ?? DEFAULT_REPLY_MAXLEN,
+      connection: () => this.connection(),
+      subscriber: () => this.subscriber(),
+      fail: (e) => this.fail(e),
+      ensureTimer: () => this.ensureTimer(),
+      answered: (id) => this.entries.delete(id),
+      closed: () => this.closed,
+    });
   }
 
   private markDown(e: unknown): void {
@@ -209,22 +204,13 @@ export class RedisQueue implements RequestQueue {
     const found = await Promise.all(ids.map((id) => this.cmd.xrange(this.key, this.entries.get(id)?.entry ?? '0-0', this.entries.get(id)?.entry ?? '0-0')));
     const missing = ids.filter((_id, i) => (found[i] ?? []).length === 0);
     if (missing.length === 0) return;
-    await this.repliesReadToEnd(LOST_CHECK_WAIT_MS);
+    await this.replies.readToEnd(LOST_CHECK_WAIT_MS);
     const lost = missing.filter((id) => this.entries.has(id));
     if (lost.length === 0) return;
     for (const id of lost) this.entries.delete(id);
     const sentinel = isSentinel(this.target);
     this.log(`redis at ${this.address} ${sentinel ? 'changed master (failover or restart)' : 'restarted'} and lost ${lost.length} queued request(s); failing them`);
     for (const l of this.lostListeners) l(lost, sentinel ? 'redis master changed' : 'redis restarted');
-  }
-
-  /** Waits (at most `maxMs`) until every reply stream read here has been read up to its current end. */
-  private async repliesReadToEnd(maxMs: number): Promise<void> {
-    if (this.transport !== 'stream') return;
-    const subs = [...this.replySubs];
-    const ends = await Promise.all(subs.map(([f]) => this.cmd.xrevrange(this.replyKey(f), '+', '-', 'COUNT', 1).then((r) => r[0]?.[0])));
-    const until = Date.now() + maxMs;
-    while (Date.now() < until && subs.some(([, s], i) => ends[i] !== undefined && compareEntryIds(s.cursor, ends[i]) < 0)) await sleep(10);
   }
 
   /** A command failed while Redis is reachable: its text goes to the log (rate-limited), never to clients. */
@@ -325,14 +311,7 @@ export class RedisQueue implements RequestQueue {
     const now = Date.now();
     const jobs: Promise<unknown>[] = [];
     for (const w of this.workers) jobs.push(this.cmd.set(this.aliveKey(w), '1', 'PX', this.workerTtlMs));
-    for (const [frontend, s] of this.transport === 'stream' ? this.replySubs : []) {
-      const key = this.replyKey(frontend);
-      jobs.push(
-        // not while a reconnect's restart check runs: it must see whether the stream survived
-        this.cmd.pexpire(key, REPLY_TTL_MS).then((ok) => (ok === 0 && !this.checkingRestart ? this.createReplyStream(key) : undefined)),
-        this.cmd.call('XTRIM', key, 'MINID', '~', s.cursor), // drop what this frontend has read
-      );
-    }
+    jobs.push(...this.replies.maintain(this.checkingRestart));
     for (const [id, e] of this.entries) if (e.deadlineMs + ENTRY_ID_GRACE_MS < now) this.entries.delete(id);
     this.forgetCancels(now);
     await Promise.allSettled(jobs);
@@ -340,9 +319,6 @@ export class RedisQueue implements RequestQueue {
 
   private aliveKey(worker: string): string {
     return `${this.prefix}:alive:${worker}`;
-  }
-  private replyKey(frontend: string): string {
-    return `${this.prefix}:replies:${frontend}`;
   }
 
   /** Marks `worker` alive before it can hold anything, and keeps it so while this handle is open. */
@@ -361,9 +337,7 @@ export class RedisQueue implements RequestQueue {
     sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       const ch = channel.toString();
       if (ch === this.cancelChannel) return this.heardCancel(message.toString());
-      const frontend = ch.slice(this.prefix.length + ':replies:'.length);
-      const s = this.replySubs.get(frontend);
-      if (s) for (const r of unframe(message)) this.deliver(s, r);
+      this.replies.fromChannel(ch, message);
     });
     this.sub = sub;
     return sub;
@@ -598,124 +572,15 @@ export class RedisQueue implements RequestQueue {
 
   /**
    * Replies issued in the same JS turn to the same frontend (a worker answering a batch) go out
-   * as one stream entry or one message: a worker's, Redis's and the frontend's cost per reply
-   * fall with the batch, at no added latency (flushed in a microtask, not on a timer).
+   * as one stream entry or one message (see RedisReplies.send).
    */
   reply(r: InferenceReply, frontend: string): Promise<void> {
-    let o = this.outgoing.get(frontend);
-    if (!o) {
-      this.outgoing.set(frontend, (o = { replies: [], done: [] }));
-      if (this.outgoing.size === 1) queueMicrotask(() => this.flushReplies());
-    }
-    o.replies.push([encodeReplyMeta(r), r.ok ? r.logits : undefined]);
-    const out = o;
-    return new Promise((resolve, reject) => out.done.push({ resolve, reject }));
-  }
-
-  private flushReplies(): void {
-    const batch = [...this.outgoing];
-    this.outgoing.clear();
-    for (const [frontend, o] of batch) {
-      let sent: Promise<unknown>;
-      if (this.transport === 'pubsub') sent = this.cmd.publish(this.replyKey(frontend), frame(o.replies));
-      else {
-        // NOMKSTREAM: a reply to a frontend that is gone (its stream expired or was deleted) is
-        // dropped instead of leaving a stream nobody reads.
-        const args: (string | number | Buffer)[] = [this.replyKey(frontend), 'NOMKSTREAM', 'MAXLEN', '~', this.replyMaxLen, '*'];
-        for (const [meta, logits] of o.replies) {
-          args.push('m', meta);
-          if (logits) args.push('l', asBuffer(logits));
-        }
-        sent = this.cmd.call('XADD', args);
-      }
-      sent.then(
-        () => o.done.forEach((d) => d.resolve()),
-        (err: unknown) => o.done.forEach((d) => d.reject(this.fail(err))),
-      );
-    }
-  }
-
-  /** An empty reply stream (XADD then trim to 0: it exists, holds nothing); its id is the cursor. */
-  private async createReplyStream(key: string): Promise<string> {
-    const id = String(await this.cmd.call('XADD', key, 'MAXLEN', '0', '*', 'h', '1'));
-    await this.cmd.pexpire(key, REPLY_TTL_MS);
-    return id;
+    return this.replies.send(r, frontend);
   }
 
   async subscribeReplies(frontend: string, onReply: (r: InferenceReply) => void): Promise<() => Promise<void>> {
     if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
-    const listener = (r: InferenceReply): void => onReply(r);
-    let s = this.replySubs.get(frontend);
-    if (!s) {
-      try {
-        s = this.transport === 'stream' ? await this.readReplyStream(frontend) : await this.listenReplyChannel(frontend);
-      } catch (err) {
-        throw this.fail(err);
-      }
-      this.replySubs.set(frontend, s);
-    }
-    s.listeners.add(listener);
-    const sub = s;
-    return async () => {
-      sub.listeners.delete(listener);
-      if (sub.listeners.size > 0 || this.replySubs.get(frontend) !== sub) return;
-      this.replySubs.delete(frontend);
-      sub.stop();
-      if (this.closed) return;
-      if (this.transport === 'stream') await this.cmd.del(this.replyKey(frontend)).catch(() => 0);
-      else await this.sub?.unsubscribe(this.replyKey(frontend)).catch(() => 0);
-    };
-  }
-
-  /** Stream transport: a dedicated connection XREADs the frontend's stream from creation on. */
-  private async readReplyStream(frontend: string): Promise<ReplySub> {
-    const key = this.replyKey(frontend);
-    const conn = this.connection();
-    this.blockers.add(conn);
-    let stopped = false;
-    const s: ReplySub = {
-      listeners: new Set(),
-      cursor: await this.createReplyStream(key),
-      stop: () => {
-        stopped = true;
-        this.blockers.delete(conn);
-        conn.disconnect();
-      },
-    };
-    this.ensureTimer();
-    void (async () => {
-      while (!stopped) {
-        let res: unknown;
-        try {
-          res = await conn.callBuffer('XREAD', 'COUNT', 1024, 'BLOCK', 5_000, 'STREAMS', key, s.cursor);
-        } catch {
-          if (!stopped) await sleep(100); // Redis away: ioredis reconnects; try again
-          continue;
-        }
-        for (const [id, fields] of streamEntries(res)) {
-          s.cursor = id.toString();
-          if (fields) for (const r of unfields(fields)) this.deliver(s, r);
-        }
-      }
-    })();
-    return s;
-  }
-
-  /** Pub/sub transport: the shared subscriber connection listens on the frontend's channel. */
-  private async listenReplyChannel(frontend: string): Promise<ReplySub> {
-    await this.subscriber().subscribe(this.replyKey(frontend));
-    return { listeners: new Set(), cursor: '0', stop: () => {} };
-  }
-
-  private deliver(s: ReplySub, r: InferenceReply): void {
-    if (!r.ok || r.final) this.entries.delete(r.id); // no cancel can remove it any more
-    for (const l of s.listeners) {
-      try {
-        l(r);
-      } catch {
-        // a listener's bug must not stop the reader loop
-      }
-    }
+    return this.replies.subscribe(frontend, onReply);
   }
 
   async depth(): Promise<number> {
@@ -757,13 +622,12 @@ export class RedisQueue implements RequestQueue {
     clearInterval(this.timer);
     for (const c of this.blockers) c.disconnect(); // blocked pulls resolve []
     this.blockers.clear();
-    for (const s of this.replySubs.values()) s.stop();
+    const replyKeys = this.replies.stopAll();
     this.sub?.disconnect();
     // Tell the others at once: this handle's workers are dead (what they hold becomes
     // reclaimable without waiting for the heartbeat to lapse), its reply streams are unread.
     const keys = [...this.workers].map((w) => this.aliveKey(w));
-    if (this.transport === 'stream') keys.push(...[...this.replySubs.keys()].map((f) => this.replyKey(f)));
-    this.replySubs.clear();
+    keys.push(...replyKeys);
     if (keys.length > 0 && this.cmd.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
