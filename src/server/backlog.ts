@@ -8,11 +8,13 @@
  *   outstanding requests (enqueued and not yet acknowledged: waiting, pulled into a worker's
  *   local queue, or running), polled, counted at this frontend's mean request size.
  * - Drain rate: the profile's compute rate is an upper bound the serving path (edge, queue hops)
- *   does not reach on a busy machine. The frontend measures images answered per window and keeps
- *   the peak of the recent windows; by Little's law, work ahead / completion rate is the time a
- *   new request waits, whatever limits the rate. Below saturation the measured rate follows the
- *   load, so the estimate is the current latency (short); at saturation it is the capacity. The
- *   peak over several windows lets the rate climb as fast as answers come back.
+ *   does not reach on a busy machine. The frontend measures images answered per window, but only
+ *   in saturated windows: throughout the window at least `saturatedAt` requests (the executors)
+ *   were outstanding, so the answers came as fast as the servers could give them and the rate is
+ *   the capacity. Below saturation the rate only follows the load (a few small requests say
+ *   nothing about what a burst of large ones will get) and is not recorded. The peak of the
+ *   saturated windows of the last `memoryMs` is the drain rate; without one, undefined (the
+ *   caller then trusts the profile).
  *
  * Pure bookkeeping: the caller passes the clock.
  */
@@ -21,6 +23,8 @@ export interface BacklogOptions {
   readonly windowMs?: number;
   /** How long a window's rate counts towards the peak, ms. */
   readonly memoryMs?: number;
+  /** A window is saturated when at least this many requests were outstanding all through it. */
+  readonly saturatedAt?: number;
 }
 
 export class Backlog {
@@ -32,6 +36,9 @@ export class Backlog {
   private meanImages = 1;
   private windowStart: number | undefined;
   private windowImages = 0;
+  /** Least outstanding requests (own, or the shared queue's if more) seen in this window. */
+  private windowMinLoad = 0;
+  private readonly saturatedAt: number;
   /** Completed windows: [end ms, images per ms]. */
   private readonly rates: [number, number][] = [];
   private readonly windowMs: number;
@@ -40,6 +47,11 @@ export class Backlog {
   constructor(o: BacklogOptions = {}) {
     this.windowMs = o.windowMs ?? 100;
     this.memoryMs = o.memoryMs ?? 5_000;
+    this.saturatedAt = Math.max(1, o.saturatedAt ?? 1);
+  }
+
+  private get load(): number {
+    return Math.max(this.ownRequests, this.shared);
   }
 
   /** A call was admitted (it is in flight until finished()). */
@@ -55,11 +67,13 @@ export class Backlog {
     this.ownRequests = Math.max(0, this.ownRequests - 1);
     this.roll(now);
     if (served) this.windowImages += images;
+    this.windowMinLoad = Math.min(this.windowMinLoad, this.load);
   }
 
   /** The shared queue's outstanding requests, as polled. */
   polled(outstanding: number): void {
     this.shared = outstanding;
+    this.windowMinLoad = Math.min(this.windowMinLoad, this.load);
   }
 
   /** Images ahead of a request arriving now. */
@@ -72,7 +86,7 @@ export class Backlog {
     return this.ownRequests;
   }
 
-  /** Peak measured drain rate of the recent windows, images/ms; undefined before any answer. */
+  /** Peak drain rate of the recent saturated windows, images/ms; undefined without one. */
   drainPerMs(now: number): number | undefined {
     this.roll(now);
     while (this.rates.length > 0 && (this.rates[0]?.[0] ?? now) < now - this.memoryMs) this.rates.shift();
@@ -84,13 +98,15 @@ export class Backlog {
   private roll(now: number): void {
     if (this.windowStart === undefined) {
       this.windowStart = now;
+      this.windowMinLoad = this.load;
       return;
     }
     if (now - this.windowStart < this.windowMs) return;
-    // a window with answers records its rate; idle windows record nothing (the peak holds)
-    if (this.windowImages > 0) this.rates.push([now, this.windowImages / (now - this.windowStart)]);
+    // a saturated window with answers records its rate; others record nothing (the peak holds)
+    if (this.windowImages > 0 && this.windowMinLoad >= this.saturatedAt) this.rates.push([now, this.windowImages / (now - this.windowStart)]);
     if (this.rates.length > 1_000) this.rates.shift();
     this.windowStart = now;
     this.windowImages = 0;
+    this.windowMinLoad = this.load;
   }
 }

@@ -90,15 +90,11 @@ export class Frontend implements InferenceBackend {
   private readonly idleWaiters = new Set<() => void>();
   private readonly meta: ModelMetadata;
   private readonly accuracy: Map<string, number>;
-  private readonly backlog = new Backlog();
-  /** The profile's best drain rate (fastest subnet, largest batch, every executor), images/ms: what admit() assumes. */
-  private readonly profileRatePerMs: number;
+  private readonly backlog: Backlog;
 
   constructor(private readonly o: FrontendOptions) {
     this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
-    const fastest = o.table.fastest(1, 0);
-    const B = o.table.maxBatch;
-    this.profileRatePerMs = fastest ? (B / o.table.ms(fastest.index, B)) * o.executors : Infinity;
+    this.backlog = new Backlog({ saturatedAt: o.executors });
     this.meta = modelMetadataFromManifest(o.catalogue.manifest, { maxBatch: o.maxBatch, versions: [o.version] });
   }
 
@@ -290,7 +286,7 @@ export class Frontend implements InferenceBackend {
     // the answer must still travel back after the worker finishes
     const workerDeadline = req.slo.deadlineMs - Math.min(this.o.edgeMarginMs, req.slo.budgetMs / 4);
     const images = req.tensor.batch;
-    const load = this.admissionLoad(now, images);
+    const load = this.admissionLoad(now, images, req.slo.minAccuracy);
     const verdict = admit(this.o.table, this.o.admission, {
       now,
       deadline: workerDeadline,
@@ -358,16 +354,19 @@ export class Frontend implements InferenceBackend {
 
   /**
    * admit()'s `queuedAhead` for a request of `images`: the images ahead of it (its own beyond the
-   * first included), scaled by profile rate / measured rate when the serving path drains slower
-   * than the profile says, so admit()'s arithmetic yields the measured wait. While this frontend
-   * holds fewer calls than there are executors the profile alone decides: a rate measured at low
-   * load never shuts the door on the next burst, and answers to those calls raise it.
+   * first included), scaled by profile rate / measured rate when the serving path drained slower
+   * than the profile says in recent saturated windows, so admit()'s arithmetic (the eligible
+   * subnet's profiled rate at the largest batch on every executor) yields the measured wait.
+   * While this frontend holds fewer calls than there are executors the profile alone decides.
    */
-  private admissionLoad(now: number, images: number): { queuedAhead: number; imagesAhead: number; drainPerMs: number | undefined } {
+  private admissionLoad(now: number, images: number, minAccuracy: number): { queuedAhead: number; imagesAhead: number; drainPerMs: number | undefined } {
     const imagesAhead = this.backlog.imagesAhead() + images - 1;
     const drainPerMs = this.backlog.drainPerMs(now);
-    const slow = drainPerMs !== undefined && drainPerMs < this.profileRatePerMs && this.backlog.inFlight >= this.o.executors;
-    return { queuedAhead: slow ? imagesAhead * (this.profileRatePerMs / drainPerMs) : imagesAhead, imagesAhead, drainPerMs };
+    const eligible = this.o.table.fastest(1, minAccuracy);
+    const B = this.o.table.maxBatch;
+    const profilePerMs = eligible ? (B / this.o.table.ms(eligible.index, B)) * this.o.executors : Infinity;
+    const slow = drainPerMs !== undefined && drainPerMs < profilePerMs && this.backlog.inFlight >= this.o.executors;
+    return { queuedAhead: slow ? imagesAhead * (profilePerMs / drainPerMs) : imagesAhead, imagesAhead, drainPerMs };
   }
 
   /** Fails the calls no worker answered in time (all workers gone): one timer for every call. */
