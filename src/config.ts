@@ -350,6 +350,27 @@ export const SCHEMA = {
     env: 'SLACKSERVE_REDIS_URL',
     doc: 'Redis URL for the request queue (e.g. redis://127.0.0.1:6379), or `embedded` for the in-process queue (serve only).',
   },
+  redisSentinels: {
+    type: 'string',
+    optional: true,
+    default: '',
+    env: 'SLACKSERVE_REDIS_SENTINELS',
+    doc: 'Comma-separated Redis Sentinels (`host:port,host:port`): the queue asks them for the master of `redisSentinelName` and follows failovers; `redisUrl` then gives only the master\'s user, password and db (its host and port are ignored; `embedded` means none). Unset: `redisUrl` alone.',
+  },
+  redisSentinelName: {
+    type: 'string',
+    default: 'mymaster',
+    env: 'SLACKSERVE_REDIS_SENTINEL_NAME',
+    doc: 'Name of the master the Sentinels monitor (`sentinel monitor <name> ...`); used with `redisSentinels`.',
+  },
+  redisSentinelPassword: {
+    type: 'string',
+    optional: true,
+    secret: 'value',
+    default: '',
+    env: 'SLACKSERVE_REDIS_SENTINEL_PASSWORD',
+    doc: "Password of the Sentinels themselves (their `requirepass`), if they have one; the master's password goes in `redisUrl`.",
+  },
   queuePrefix: {
     type: 'string',
     default: 'slackserve',
@@ -543,10 +564,32 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (raw !== undefined) out[key] = coerce(key, field, raw, 'flags');
   }
   const cfg = out as unknown as Config;
+  if (cfg.redisSentinels !== '') parseSentinels(cfg.redisSentinels, 'redisSentinels');
   if ((cfg.tlsCert === '') !== (cfg.tlsKey === ''))
     throw invalid(cfg.tlsCert === '' ? 'tlsKey' : 'tlsCert', 'tls', 'tlsCert and tlsKey go together: set both or neither');
   if (cfg.tlsClientCa !== '' && cfg.tlsCert === '') throw invalid('tlsClientCa', 'tls', 'mutual TLS needs the server to serve TLS: set tlsCert and tlsKey');
   return Object.freeze(out) as unknown as Config;
+}
+
+/** `host:port,host:port` -> addresses; CONFIG_INVALID naming `key` on a malformed entry. */
+export function parseSentinels(list: string, key = 'redisSentinels'): { host: string; port: number }[] {
+  const out = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(s);
+      const port = Number(m?.[2]);
+      if (!m || port < 1 || port > 65535) throw invalid(key, 'sentinels', `expected host:port, got ${JSON.stringify(s)}`);
+      return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+    });
+  if (out.length === 0) throw invalid(key, 'sentinels', 'no sentinel address');
+  return out;
+}
+
+/** Whether the queue goes through Redis (a URL or Sentinels) rather than the in-process queue. */
+export function usesRedis(c: Config): boolean {
+  return c.redisUrl !== 'embedded' || c.redisSentinels !== '';
 }
 
 /** Placeholder that replaces a secret in anything printed. */

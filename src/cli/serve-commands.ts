@@ -8,6 +8,8 @@ interface ServeFlags {
   supernet?: string;
   policy?: string;
   redis?: string;
+  redisSentinels?: string;
+  redisSentinelName?: string;
   host?: string;
   grpcPort?: number;
   httpPort?: number;
@@ -25,7 +27,9 @@ interface ServeFlags {
 function addServeOptions(cmd: Command, roles: Roles): Command {
   cmd
     .option('--supernet <dir>', 'supernet directory (config `supernet`)')
-    .option('--redis <url>', roles.frontend && roles.worker ? 'Redis URL for the request queue (default: in-process)' : 'Redis URL shared by frontends and workers (required)')
+    .option('--redis <url>', roles.frontend && roles.worker ? 'Redis URL for the request queue (default: in-process)' : 'Redis URL shared by frontends and workers (required, unless --redis-sentinels)')
+    .option('--redis-sentinels <list>', 'Redis Sentinels host:port,host:port naming the master (config `redisSentinels`; --redis then gives only its password and db)')
+    .option('--redis-sentinel-name <name>', 'master name at the sentinels (config `redisSentinelName`, mymaster)')
     .option('--host <addr>', 'bind address (config `host`, 127.0.0.1)')
     .option('--auth-tokens-file <file>', 'bearer tokens, one a line (config `authTokensFile`; tokens themselves: SLACKSERVE_AUTH_TOKENS, never a flag)')
     .option('--tls-cert <pem>', 'serve TLS with this certificate chain (config `tlsCert`, needs --tls-key)')
@@ -51,6 +55,8 @@ async function run(roles: Roles, flags: ServeFlags, cmd: Command): Promise<void>
     supernet: flags.supernet,
     policy: flags.policy,
     redisUrl: flags.redis,
+    redisSentinels: flags.redisSentinels,
+    redisSentinelName: flags.redisSentinelName,
     host: flags.host,
     grpcPort: flags.grpcPort,
     httpPort: flags.httpPort,

@@ -3,7 +3,7 @@
  * a JSON array every 250 ms, so the cost does not grow with the request rate's syscalls), and
  * `slackserve dashboard --redis URL` subscribes to all of them.
  */
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisTarget } from '../queue/redis-connect.js';
 import type { OutcomeEvent } from '../metrics/outcome-event.js';
 
 /** What publishes outcomes (the frontend), seen structurally: the dashboard does not import the server. */
@@ -13,9 +13,8 @@ export interface OutcomeSource {
 
 export const outcomeChannel = (prefix: string): string => `${prefix}:outcomes`;
 
-export function publishOutcomes(url: string, prefix: string, frontend: OutcomeSource): { close(): Promise<void> } {
-  const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-  redis.on('error', () => undefined); // the dashboard is best effort; serving must not care
+export function publishOutcomes(target: RedisTarget | string, prefix: string, frontend: OutcomeSource): { close(): Promise<void> } {
+  const redis = connectRedis(target); // errors ignored: the dashboard is best effort; serving must not care
   let pending: OutcomeEvent[] = [];
   const off = frontend.onOutcome((e) => {
     if (pending.length < 100_000) pending.push(e);
@@ -37,8 +36,7 @@ export function publishOutcomes(url: string, prefix: string, frontend: OutcomeSo
 }
 
 export async function subscribeOutcomes(url: string, prefix: string, listener: (e: OutcomeEvent) => void): Promise<{ close(): Promise<void> }> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  redis.on('error', () => undefined);
+  const redis = connectRedis(url);
   await redis.subscribe(outcomeChannel(prefix));
   redis.on('message', (_ch: string, msg: string) => {
     try {

@@ -4,6 +4,7 @@
  * frontends and workers sharing one Redis). Same interface and semantics; docs/queue.md.
  */
 import { createMemoryQueue } from './memory-queue.js';
+import type { SentinelAddress } from './redis-connect.js';
 import { RedisQueue, type ReplyTransport } from './redis-queue.js';
 import type { RequestQueue } from './types.js';
 
@@ -20,9 +21,15 @@ export {
   type ReplyTransport,
 } from './redis-queue.js';
 
+export { connectRedis, targetAddress, type RedisTarget, type SentinelAddress } from './redis-connect.js';
+
 export interface QueueOptions {
-  /** redis://host:port[/db]; undefined or empty: the in-process queue. */
+  /** redis://host:port[/db]; undefined or empty (and no sentinels): the in-process queue. */
   readonly redisUrl?: string | undefined;
+  /** Redis Sentinels naming the master (then redisUrl gives only its credentials and db). */
+  readonly sentinels?: readonly SentinelAddress[] | undefined;
+  readonly sentinelName?: string | undefined;
+  readonly sentinelPassword?: string | undefined;
   /** Key prefix in Redis (default `slackserve`), so deployments and tests can share a server. */
   readonly prefix?: string | undefined;
   /** Bound on requests admitted and not yet pulled (default DEFAULT_MAX_PENDING). */
@@ -38,9 +45,11 @@ export interface QueueOptions {
 }
 
 export function createQueue(opts: QueueOptions = {}): RequestQueue {
-  if (opts.redisUrl === undefined || opts.redisUrl === '') return createMemoryQueue({ maxPending: opts.maxPending });
+  const sentinels = opts.sentinels ?? [];
+  if ((opts.redisUrl === undefined || opts.redisUrl === '') && sentinels.length === 0) return createMemoryQueue({ maxPending: opts.maxPending });
   return new RedisQueue({
-    url: opts.redisUrl,
+    url: opts.redisUrl ?? 'redis://',
+    ...(sentinels.length > 0 ? { sentinels, sentinelName: opts.sentinelName, sentinelPassword: opts.sentinelPassword } : {}),
     prefix: opts.prefix,
     maxPending: opts.maxPending,
     replyTransport: opts.replyTransport,

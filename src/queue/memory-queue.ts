@@ -237,6 +237,10 @@ export class MemoryQueue implements RequestQueue {
     return this.broker.pending.size;
   }
 
+  async outstanding(): Promise<number> {
+    return this.broker.pending.size + this.broker.held.size;
+  }
+
   async ready(): Promise<boolean> {
     return !this.closed;
   }

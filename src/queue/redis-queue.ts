@@ -9,11 +9,13 @@
  *   {p}:replies:{frontend}  reply stream (or pub/sub channel, replyTransport 'pubsub')
  * Deadlines are not Redis TTLs: the worker checks them at dequeue.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { SlackserveError } from '../errors.js';
-import { asBuffer, decodeMeta, encodeMeta, encodeReplyMeta, ownBytes, validateRequest } from './codec.js';
+import { asBuffer, decodeMeta, encodeMeta, ownBytes, validateRequest } from './codec.js';
+import { connectRedis, isSentinel, targetAddress, type RedisTarget } from './redis-connect.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
-import { backend, backoffMs, F_DATA, globEscape, redisAddress, F_META, field, frame, sleep, streamEntries, unfields, unframe, type RawEntry } from './redis-wire.js';
+import { RedisReplies, type ReplyTransport } from './redis-replies.js';
+import { backend, F_DATA, globEscape, F_META, field, streamEntries, type RawEntry } from './redis-wire.js';
 import {
   DEFAULT_MAX_PENDING,
   QUEUE_FULL_MESSAGE,
@@ -23,7 +25,7 @@ import {
   type RequestQueue,
 } from './types.js';
 
-export type ReplyTransport = 'stream' | 'pubsub';
+export type { ReplyTransport } from './redis-replies.js';
 
 export const DEFAULT_PREFIX = 'slackserve';
 /**
@@ -40,8 +42,6 @@ export const DEFAULT_READY_TIMEOUT_MS = 1_000;
 export const DEFAULT_REPLY_MAXLEN = 100_000;
 export const DEFAULT_REPLY_TRANSPORT: ReplyTransport = 'stream';
 export const DEFAULT_AUTO_PIPELINING = true;
-/** A reply stream outlives its frontend's last heartbeat by this much, then expires. */
-const REPLY_TTL_MS = 30_000;
 /** How long a worker remembers a cancelled id (to drop it if it is pulled or reclaimed later). */
 const CANCEL_MEMORY_MS = 60_000;
 /** The frontend forgets the stream entry id of a request this long after its deadline. */
@@ -49,12 +49,12 @@ const ENTRY_ID_GRACE_MS = 60_000;
 const GROUP = 'workers';
 /** An own entry not held here counts as lost only after this long (no race with a pull's reply). */
 const OWN_LOST_MIN_IDLE_MS = 1_000;
+/** How long a lost-request check waits for the reply reader to catch up (replies it may hold). */
+const LOST_CHECK_WAIT_MS = 2_000;
 /** Lua's unpack() limit is ~8,000 values; ack in chunks well below it. */
 const ACK_CHUNK = 1_000;
 
-export interface RedisQueueOptions {
-  /** redis://[user:password@]host:port[/db] */
-  readonly url: string;
+export interface RedisQueueOptions extends RedisTarget {
   readonly prefix?: string;
   readonly maxPending?: number;
   readonly replyTransport?: ReplyTransport;
@@ -77,27 +77,13 @@ class RedisDelivery implements Delivery {
   ) {}
 }
 
-interface ReplySub {
-  readonly listeners: Set<(r: InferenceReply) => void>;
-  /** Stream transport: last entry id read (XREAD cursor). */
-  cursor: string;
-  stop(): void;
-}
-
-/** Replies to one frontend waiting for this turn's flush. */
-interface Outgoing {
-  readonly replies: [string, Uint8Array | undefined][];
-  readonly done: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
-}
-
 export class RedisQueue implements RequestQueue {
   readonly prefix: string;
-  private readonly url: string;
+  private readonly target: RedisTarget;
   private readonly maxPending: number;
   private readonly transport: ReplyTransport;
   private readonly workerTtlMs: number;
   private readonly readyTimeoutMs: number;
-  private readonly replyMaxLen: number;
   private readonly key: string;
   private readonly cancelChannel: string;
 
@@ -125,9 +111,8 @@ export class RedisQueue implements RequestQueue {
   private readonly cancelled = new Map<string, number>();
   /** Frontend: request id -> stream entry id, so cancel can delete it before it is pulled. */
   private readonly entries = new Map<string, { entry: string; deadlineMs: number }>();
-  private readonly replySubs = new Map<string, ReplySub>();
-  /** Worker: replies of this turn, per frontend (see reply()). */
-  private readonly outgoing = new Map<string, Outgoing>();
+  /** Reply streams (or channels) this handle reads, and replies waiting for this turn's flush. */
+  private readonly replies: RedisReplies;
 
   /** host:port of Redis (no credentials): what clients and the log are told. */
   readonly address: string;
@@ -139,27 +124,38 @@ export class RedisQueue implements RequestQueue {
   /** Set from a reconnect until the restart check has run: reply streams are not recreated meanwhile. */
   private checkingRestart = false;
   private readonly upListeners = new Set<() => void>();
-  private readonly lostListeners = new Set<(ids: readonly string[]) => void>();
+  private readonly lostListeners = new Set<(ids: readonly string[], cause: string) => void>();
   private aliveCache: { at: number; value: Promise<boolean> } | undefined;
   private readonly commandErrorsLogged = new Map<string, number>();
 
   constructor(opts: RedisQueueOptions) {
-    this.url = opts.url;
+    this.target = opts;
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.maxPending = opts.maxPending ?? DEFAULT_MAX_PENDING;
     this.transport = opts.replyTransport ?? DEFAULT_REPLY_TRANSPORT;
     this.workerTtlMs = opts.workerTtlMs ?? DEFAULT_WORKER_TTL_MS;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    this.replyMaxLen = opts.replyMaxLen ?? DEFAULT_REPLY_MAXLEN;
     this.key = `${this.prefix}:requests`;
     this.cancelChannel = `${this.prefix}:cancel`;
-    this.address = redisAddress(opts.url);
+    this.address = targetAddress(opts);
     this.log = opts.log ?? (() => undefined);
     this.cmd = this.connection({ enableAutoPipelining: opts.autoPipelining ?? DEFAULT_AUTO_PIPELINING, scripts: SCRIPTS });
     // The command connection's state is Redis's reachability, logged once per change.
     this.cmd.on('error', (e: unknown) => this.markDown(e));
     this.cmd.on('close', () => this.markDown(new Error('connection lost')));
     this.cmd.on('ready', () => this.markUp());
+    this.replies = new RedisReplies({
+      cmd: this.cmd,
+      transport: this.transport,
+      prefix: this.prefix,
+      replyMaxLen: opts.replyMaxLen ?? DEFAULT_REPLY_MAXLEN,
+      connection: () => this.connection(),
+      subscriber: () => this.subscriber(),
+      fail: (e) => this.fail(e),
+      ensureTimer: () => this.ensureTimer(),
+      answered: (id) => this.entries.delete(id),
+      closed: () => this.closed,
+    });
   }
 
   private markDown(e: unknown): void {
@@ -190,26 +186,31 @@ export class RedisQueue implements RequestQueue {
   }
 
   /**
-   * On (re)connect: if Redis restarted (new run_id) and this frontend's reply stream is gone, it
-   * restarted without persistence, and the requests this handle enqueued whose stream entries are
-   * gone with it will never be answered: tell the frontend (onLost) instead of letting them wait
-   * for deadline + grace.
+   * On (re)connect: if this is another Redis than before (new run_id: it restarted, or Sentinel
+   * promoted a replica), writes the old one had not persisted or replicated are gone, among them
+   * possibly stream entries of requests this handle enqueued: those will never be answered, so
+   * the frontend is told (onLost) instead of letting them wait for deadline + grace. An entry
+   * missing from the stream may also have been answered and acked (the ack deletes it); its reply
+   * was written before the ack, so it is in the reply stream: the check waits until the reader
+   * has read that far, and counts as lost only what is still unanswered then.
    */
   private async checkRestart(): Promise<void> {
-    const replyKeys = this.transport === 'stream' ? [...this.replySubs.keys()].map((f) => this.replyKey(f)) : [];
-    const [info, existing] = await Promise.all([this.cmd.info('server'), replyKeys.length > 0 ? this.cmd.exists(...replyKeys) : Promise.resolve(0)]);
+    const info = await this.cmd.info('server');
     const runId = /run_id:(\w+)/.exec(info)?.[1];
     const before = this.runId;
     this.runId = runId;
     if (before === undefined || runId === before || this.entries.size === 0) return;
-    if (replyKeys.length > 0 && existing > 0) return; // persisted: entries and replies survived
     const ids = [...this.entries.keys()];
     const found = await Promise.all(ids.map((id) => this.cmd.xrange(this.key, this.entries.get(id)?.entry ?? '0-0', this.entries.get(id)?.entry ?? '0-0')));
-    const lost = ids.filter((_id, i) => (found[i] ?? []).length === 0);
+    const missing = ids.filter((_id, i) => (found[i] ?? []).length === 0);
+    if (missing.length === 0) return;
+    await this.replies.readToEnd(LOST_CHECK_WAIT_MS);
+    const lost = missing.filter((id) => this.entries.has(id));
     if (lost.length === 0) return;
     for (const id of lost) this.entries.delete(id);
-    this.log(`redis at ${this.address} restarted and lost ${lost.length} queued request(s); failing them`);
-    for (const l of this.lostListeners) l(lost);
+    const sentinel = isSentinel(this.target);
+    this.log(`redis at ${this.address} ${sentinel ? 'changed master (failover or restart)' : 'restarted'} and lost ${lost.length} queued request(s); failing them`);
+    for (const l of this.lostListeners) l(lost, sentinel ? 'redis master changed' : 'redis restarted');
   }
 
   /** A command failed while Redis is reachable: its text goes to the log (rate-limited), never to clients. */
@@ -237,8 +238,8 @@ export class RedisQueue implements RequestQueue {
     return () => this.upListeners.delete(listener);
   }
 
-  /** Frontend: request ids Redis lost (restarted without persistence); they will never be answered. */
-  onLost(listener: (ids: readonly string[]) => void): () => void {
+  /** Frontend: request ids Redis lost (restarted without persistence, failed over); they will never be answered. */
+  onLost(listener: (ids: readonly string[], cause: string) => void): () => void {
     this.lostListeners.add(listener);
     return () => this.lostListeners.delete(listener);
   }
@@ -265,21 +266,9 @@ export class RedisQueue implements RequestQueue {
     return false;
   }
 
+  /** Fails fast when Redis is down (BACKEND_UNAVAILABLE, not a hang); see connectRedis. */
   private connection(extra: Partial<RedisOptions> = {}): Redis {
-    const c = new Redis(this.url, {
-      // RESP2: RESP3's 'legacy' mapping flattens XREADGROUP's map reply to [key, entries]; RESP2
-      // keeps the documented [[key, entries]] shape on every server version.
-      protocol: 2,
-      // Fail fast when Redis is down (a frontend answers BACKEND_UNAVAILABLE instead of hanging):
-      // a queued command fails after one failed reconnect retry; attempts are <= 200 ms apart.
-      // While Redis stays away, reconnection attempts back off: 100 ms doubling to 5 s.
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times) => backoffMs(times),
-      connectTimeout: 2_000,
-      ...extra,
-    });
-    c.on('error', () => {}); // reported through the failing commands and ready(), not as events
-    return c;
+    return connectRedis(this.target, extra);
   }
 
   private script(name: ScriptName, args: (string | Buffer | number)[]): Promise<unknown> {
@@ -322,14 +311,7 @@ export class RedisQueue implements RequestQueue {
     const now = Date.now();
     const jobs: Promise<unknown>[] = [];
     for (const w of this.workers) jobs.push(this.cmd.set(this.aliveKey(w), '1', 'PX', this.workerTtlMs));
-    for (const [frontend, s] of this.transport === 'stream' ? this.replySubs : []) {
-      const key = this.replyKey(frontend);
-      jobs.push(
-        // not while a reconnect's restart check runs: it must see whether the stream survived
-        this.cmd.pexpire(key, REPLY_TTL_MS).then((ok) => (ok === 0 && !this.checkingRestart ? this.createReplyStream(key) : undefined)),
-        this.cmd.call('XTRIM', key, 'MINID', '~', s.cursor), // drop what this frontend has read
-      );
-    }
+    jobs.push(...this.replies.maintain(this.checkingRestart));
     for (const [id, e] of this.entries) if (e.deadlineMs + ENTRY_ID_GRACE_MS < now) this.entries.delete(id);
     this.forgetCancels(now);
     await Promise.allSettled(jobs);
@@ -337,9 +319,6 @@ export class RedisQueue implements RequestQueue {
 
   private aliveKey(worker: string): string {
     return `${this.prefix}:alive:${worker}`;
-  }
-  private replyKey(frontend: string): string {
-    return `${this.prefix}:replies:${frontend}`;
   }
 
   /** Marks `worker` alive before it can hold anything, and keeps it so while this handle is open. */
@@ -358,9 +337,7 @@ export class RedisQueue implements RequestQueue {
     sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       const ch = channel.toString();
       if (ch === this.cancelChannel) return this.heardCancel(message.toString());
-      const frontend = ch.slice(this.prefix.length + ':replies:'.length);
-      const s = this.replySubs.get(frontend);
-      if (s) for (const r of unframe(message)) this.deliver(s, r);
+      this.replies.fromChannel(ch, message);
     });
     this.sub = sub;
     return sub;
@@ -595,130 +572,30 @@ export class RedisQueue implements RequestQueue {
 
   /**
    * Replies issued in the same JS turn to the same frontend (a worker answering a batch) go out
-   * as one stream entry or one message: a worker's, Redis's and the frontend's cost per reply
-   * fall with the batch, at no added latency (flushed in a microtask, not on a timer).
+   * as one stream entry or one message (see RedisReplies.send).
    */
   reply(r: InferenceReply, frontend: string): Promise<void> {
-    let o = this.outgoing.get(frontend);
-    if (!o) {
-      this.outgoing.set(frontend, (o = { replies: [], done: [] }));
-      if (this.outgoing.size === 1) queueMicrotask(() => this.flushReplies());
-    }
-    o.replies.push([encodeReplyMeta(r), r.ok ? r.logits : undefined]);
-    const out = o;
-    return new Promise((resolve, reject) => out.done.push({ resolve, reject }));
-  }
-
-  private flushReplies(): void {
-    const batch = [...this.outgoing];
-    this.outgoing.clear();
-    for (const [frontend, o] of batch) {
-      let sent: Promise<unknown>;
-      if (this.transport === 'pubsub') sent = this.cmd.publish(this.replyKey(frontend), frame(o.replies));
-      else {
-        // NOMKSTREAM: a reply to a frontend that is gone (its stream expired or was deleted) is
-        // dropped instead of leaving a stream nobody reads.
-        const args: (string | number | Buffer)[] = [this.replyKey(frontend), 'NOMKSTREAM', 'MAXLEN', '~', this.replyMaxLen, '*'];
-        for (const [meta, logits] of o.replies) {
-          args.push('m', meta);
-          if (logits) args.push('l', asBuffer(logits));
-        }
-        sent = this.cmd.call('XADD', args);
-      }
-      sent.then(
-        () => o.done.forEach((d) => d.resolve()),
-        (err: unknown) => o.done.forEach((d) => d.reject(this.fail(err))),
-      );
-    }
-  }
-
-  /** An empty reply stream (XADD then trim to 0: it exists, holds nothing); its id is the cursor. */
-  private async createReplyStream(key: string): Promise<string> {
-    const id = String(await this.cmd.call('XADD', key, 'MAXLEN', '0', '*', 'h', '1'));
-    await this.cmd.pexpire(key, REPLY_TTL_MS);
-    return id;
+    return this.replies.send(r, frontend);
   }
 
   async subscribeReplies(frontend: string, onReply: (r: InferenceReply) => void): Promise<() => Promise<void>> {
     if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
-    const listener = (r: InferenceReply): void => onReply(r);
-    let s = this.replySubs.get(frontend);
-    if (!s) {
-      try {
-        s = this.transport === 'stream' ? await this.readReplyStream(frontend) : await this.listenReplyChannel(frontend);
-      } catch (err) {
-        throw this.fail(err);
-      }
-      this.replySubs.set(frontend, s);
-    }
-    s.listeners.add(listener);
-    const sub = s;
-    return async () => {
-      sub.listeners.delete(listener);
-      if (sub.listeners.size > 0 || this.replySubs.get(frontend) !== sub) return;
-      this.replySubs.delete(frontend);
-      sub.stop();
-      if (this.closed) return;
-      if (this.transport === 'stream') await this.cmd.del(this.replyKey(frontend)).catch(() => 0);
-      else await this.sub?.unsubscribe(this.replyKey(frontend)).catch(() => 0);
-    };
-  }
-
-  /** Stream transport: a dedicated connection XREADs the frontend's stream from creation on. */
-  private async readReplyStream(frontend: string): Promise<ReplySub> {
-    const key = this.replyKey(frontend);
-    const conn = this.connection();
-    this.blockers.add(conn);
-    let stopped = false;
-    const s: ReplySub = {
-      listeners: new Set(),
-      cursor: await this.createReplyStream(key),
-      stop: () => {
-        stopped = true;
-        this.blockers.delete(conn);
-        conn.disconnect();
-      },
-    };
-    this.ensureTimer();
-    void (async () => {
-      while (!stopped) {
-        let res: unknown;
-        try {
-          res = await conn.callBuffer('XREAD', 'COUNT', 1024, 'BLOCK', 5_000, 'STREAMS', key, s.cursor);
-        } catch {
-          if (!stopped) await sleep(100); // Redis away: ioredis reconnects; try again
-          continue;
-        }
-        for (const [id, fields] of streamEntries(res)) {
-          s.cursor = id.toString();
-          if (fields) for (const r of unfields(fields)) this.deliver(s, r);
-        }
-      }
-    })();
-    return s;
-  }
-
-  /** Pub/sub transport: the shared subscriber connection listens on the frontend's channel. */
-  private async listenReplyChannel(frontend: string): Promise<ReplySub> {
-    await this.subscriber().subscribe(this.replyKey(frontend));
-    return { listeners: new Set(), cursor: '0', stop: () => {} };
-  }
-
-  private deliver(s: ReplySub, r: InferenceReply): void {
-    if (!r.ok || r.final) this.entries.delete(r.id); // no cancel can remove it any more
-    for (const l of s.listeners) {
-      try {
-        l(r);
-      } catch {
-        // a listener's bug must not stop the reader loop
-      }
-    }
+    return this.replies.subscribe(frontend, onReply);
   }
 
   async depth(): Promise<number> {
     await this.init();
     try {
       return Math.max(0, Number(await this.script('ssDepth', [this.key, GROUP])));
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /** Acked entries are deleted (ssAck), so the stream's length is what is waiting, held or running. */
+  async outstanding(): Promise<number> {
+    try {
+      return await this.cmd.xlen(this.key);
     } catch (err) {
       throw this.fail(err);
     }
@@ -745,13 +622,12 @@ export class RedisQueue implements RequestQueue {
     clearInterval(this.timer);
     for (const c of this.blockers) c.disconnect(); // blocked pulls resolve []
     this.blockers.clear();
-    for (const s of this.replySubs.values()) s.stop();
+    const replyKeys = this.replies.stopAll();
     this.sub?.disconnect();
     // Tell the others at once: this handle's workers are dead (what they hold becomes
     // reclaimable without waiting for the heartbeat to lapse), its reply streams are unread.
     const keys = [...this.workers].map((w) => this.aliveKey(w));
-    if (this.transport === 'stream') keys.push(...[...this.replySubs.keys()].map((f) => this.replyKey(f)));
-    this.replySubs.clear();
+    keys.push(...replyKeys);
     if (keys.length > 0 && this.cmd.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

@@ -24,16 +24,6 @@ export function backend(err: unknown, address: string): SlackserveError {
   return new SlackserveError('BACKEND_UNAVAILABLE', unavailableMessage(address), {}, { cause: err });
 }
 
-/** host:port of a redis:// URL, without user or password (what logs and clients may see). */
-export function redisAddress(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname || '127.0.0.1'}:${u.port || '6379'}`;
-  } catch {
-    return 'the configured URL';
-  }
-}
-
 /** Redis glob metacharacters escaped, so a prefix matches only itself in SCAN MATCH. */
 export function globEscape(s: string): string {
   return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
@@ -42,6 +32,13 @@ export function globEscape(s: string): string {
 /** Bounded exponential backoff: 100 ms doubling to 5 s (attempt 1, 2, ...). */
 export function backoffMs(attempt: number, baseMs = 100, maxMs = 5_000): number {
   return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(0, attempt - 1), 16));
+}
+
+/** Stream entry ids (`ms-seq`) in order: negative, 0 or positive as `a` is before, at or after `b`. */
+export function compareEntryIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -112,6 +112,11 @@ export interface RequestQueue {
   subscribeReplies(frontend: string, onReply: (r: InferenceReply) => void): Promise<() => Promise<void>>;
   /** Requests admitted and not yet pulled by any worker (what maxPending bounds). */
   depth(): Promise<number>;
+  /**
+   * Requests enqueued and not yet acknowledged, by every frontend: waiting, pulled into a
+   * worker's local queue, or running (what admission counts as ahead).
+   */
+  outstanding?(): Promise<number>;
   /** Backend reachable (readiness); never throws. */
   ready(): Promise<boolean>;
   /**
@@ -122,10 +127,12 @@ export interface RequestQueue {
   /** Called each time the backend becomes reachable (again); returns the unsubscribe function. */
   onBackendUp?(listener: () => void): () => void;
   /**
-   * Frontend: ids of requests the backend lost (Redis restarted without persistence): they will
-   * never be answered. Returns the unsubscribe function.
+   * Frontend: ids of requests the backend lost (Redis restarted without persistence, or a
+   * failover to a replica that had not received them): they will never be answered. `cause` is
+   * what the client is told (`redis restarted`, `redis master changed`). Returns the unsubscribe
+   * function.
    */
-  onLost?(listener: (ids: readonly string[]) => void): () => void;
+  onLost?(listener: (ids: readonly string[], cause: string) => void): () => void;
   /** Stops listening and pulling (blocked pulls resolve []), frees connections. Idempotent. */
   close(): Promise<void>;
 }

@@ -21,6 +21,7 @@ import { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
 
 export type { OutcomeEvent } from '../metrics/outcome-event.js';
 export { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
+import { Backlog } from './backlog.js';
 
 export interface FrontendOptions {
   readonly id: string;
@@ -81,9 +82,11 @@ export class Frontend implements InferenceBackend {
   private readonly accuracy: Map<string, number>;
   private readonly stats: ModelStats;
   private readonly config: TritonModelConfig;
+  private readonly backlog: Backlog;
 
   constructor(private readonly o: FrontendOptions) {
     this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
+    this.backlog = new Backlog({ saturatedAt: o.executors });
     this.meta = modelMetadataFromManifest(o.catalogue.manifest, { maxBatch: o.maxBatch, versions: [o.version] });
     this.stats = o.metrics?.modelStats ?? new ModelStats(undefined);
     this.stats.declare(this.meta.name, o.version);
@@ -96,10 +99,10 @@ export class Frontend implements InferenceBackend {
    * frontend stays not-ready (and refuses calls) until it listens.
    */
   async start(): Promise<void> {
-    this.offLost = this.o.queue.onLost?.((ids) => {
+    this.offLost = this.o.queue.onLost?.((ids, cause) => {
       for (const id of ids) {
         const c = this.calls.get(id);
-        if (c) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', 'queue backend lost the request (redis restarted)'));
+        if (c) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', `queue backend lost the request (${cause})`));
       }
     });
     const first = await this.subscribe().then(
@@ -107,9 +110,11 @@ export class Frontend implements InferenceBackend {
       () => false,
     );
     if (!first) void this.subscribeUntilDone();
-    // admission needs the queue depth; one read every 20 ms instead of one per request
+    // admission needs the queue's state; one read every 20 ms instead of one per request
     const poll = async (): Promise<void> => {
-      this.depth = await this.o.queue.depth().catch(() => this.depth);
+      const [depth, outstanding] = await Promise.all([this.o.queue.depth().catch(() => this.depth), this.o.queue.outstanding?.().catch(() => undefined)]);
+      this.depth = depth;
+      this.backlog.polled(outstanding ?? depth);
       this.o.metrics?.queueDepth.set({ where: 'shared' }, this.depth);
     };
     await poll();
@@ -300,11 +305,13 @@ export class Frontend implements InferenceBackend {
     const now = this.o.clock();
     // the answer must still travel back after the worker finishes
     const workerDeadline = req.slo.deadlineMs - Math.min(this.o.edgeMarginMs, req.slo.budgetMs / 4);
+    const images = req.tensor.batch;
+    const load = this.admissionLoad(now, images, req.slo.minAccuracy);
     const verdict = admit(this.o.table, this.o.admission, {
       now,
       deadline: workerDeadline,
       minAccuracy: req.slo.minAccuracy,
-      queuedAhead: this.depth,
+      queuedAhead: load.queuedAhead,
       workers: this.o.executors,
       soonestFree: now,
       dispatchOverheadMs: this.o.dispatchOverheadMs,
@@ -314,8 +321,19 @@ export class Frontend implements InferenceBackend {
       this.stats.failure(req.model, this.o.version, 'REJECTED', now - req.slo.arrivalMs);
       m?.of(m.sloOutcome, sloClass, 'shed').inc();
       this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0, budgetMs: req.slo.budgetMs });
-      const why = req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}` : `${this.depth} requests are queued ahead`;
-      throw new SlackserveError('DEADLINE_EXPIRED', `Request timeout expired: shed at admission: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why})`, { admission: 'reject', shed: true });
+      const rate = load.drainPerMs === undefined ? '' : `, answered at ~${Math.round(load.drainPerMs * 1000)} images/s`;
+      const late = now - workerDeadline;
+      const why =
+        req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null
+          ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}`
+          : late >= 0
+            ? `its deadline passed ${late.toFixed(0)} ms before admission: the server is overloaded`
+            : `${Math.round(load.imagesAhead)} images queued ahead${rate}`;
+      throw new SlackserveError(
+        'DEADLINE_EXPIRED',
+        `Request timeout expired: shed at admission: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why}); rejected at admission`,
+        { admission: 'reject', shed: true },
+      );
     }
     const id = `${this.o.id}:${this.seq++}`;
     const downgraded = verdict === 'downgrade';
@@ -326,6 +344,7 @@ export class Frontend implements InferenceBackend {
       call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, workerDeadline, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined };
     });
     this.calls.set(id, call);
+    this.backlog.admitted(images);
     m?.of(m.pending, req.model).set(this.calls.size);
     this.stats.pending(req.model, this.o.version, this.calls.size);
     if (ctx.cancel.cancelled) {
@@ -359,6 +378,23 @@ export class Frontend implements InferenceBackend {
     return answer;
   }
 
+  /**
+   * admit()'s `queuedAhead` for a request of `images`: the images ahead of it (its own beyond the
+   * first included), scaled by profile rate / measured rate when the serving path drained slower
+   * than the profile says in recent saturated windows, so admit()'s arithmetic (the eligible
+   * subnet's profiled rate at the largest batch on every executor) yields the measured wait.
+   * While this frontend holds fewer calls than there are executors the profile alone decides.
+   */
+  private admissionLoad(now: number, images: number, minAccuracy: number): { queuedAhead: number; imagesAhead: number; drainPerMs: number | undefined } {
+    const imagesAhead = this.backlog.imagesAhead() + images - 1;
+    const drainPerMs = this.backlog.drainPerMs(now);
+    const eligible = this.o.table.fastest(1, minAccuracy);
+    const B = this.o.table.maxBatch;
+    const profilePerMs = eligible ? (B / this.o.table.ms(eligible.index, B)) * this.o.executors : Infinity;
+    const slow = drainPerMs !== undefined && drainPerMs < profilePerMs && this.backlog.inFlight >= this.o.executors;
+    return { queuedAhead: slow ? imagesAhead * (profilePerMs / drainPerMs) : imagesAhead, imagesAhead, drainPerMs };
+  }
+
   /** Fails the calls no worker answered in time (all workers gone): one timer for every call. */
   private sweep(): void {
     const now = this.o.clock();
@@ -371,6 +407,7 @@ export class Frontend implements InferenceBackend {
     if (this.calls.get(id) !== c) return;
     const outcome = result instanceof SlackserveError ? deadlineOutcome(result, c.req.slo, c.workerDeadline, this.o.clock()) : result;
     this.calls.delete(id);
+    this.backlog.finished(c.req.tensor.batch, !(outcome instanceof Error), this.o.clock());
     c.cleanup();
     if (this.calls.size === 0) for (const w of [...this.idleWaiters]) w();
     const m = this.o.metrics;

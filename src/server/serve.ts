@@ -12,14 +12,14 @@ import { GrpcInferenceServer } from '../api/grpc-server.js';
 import { HttpInferenceServer, sendJson } from '../api/http-server.js';
 import { toHttpError } from '../api/status.js';
 import { httpsOptions, tlsOf, type TlsMaterial } from '../api/tls.js';
-import { executorSettings, redactedConfig, type Config } from '../config.js';
+import { executorSettings, parseSentinels, redactedConfig, usesRedis, type Config } from '../config.js';
 import { SLO_PARAMS, TRITON_PARAMS } from '../api/slo.js';
 import { mountDashboard } from '../dashboard/dashboard.js';
 import { publishOutcomes } from '../dashboard/outcome-bus.js';
 import { SlackserveError } from '../errors.js';
 import { DEFAULT_TUNER, ExitManager } from '../exits/index.js';
 import { Metrics } from '../metrics/metrics.js';
-import { createQueue } from '../queue/index.js';
+import { createQueue, targetAddress, type RedisTarget } from '../queue/index.js';
 import type { RequestQueue } from '../queue/types.js';
 import { Executor } from '../runtime/executor.js';
 import { LatencyTable } from '../scheduler/latency-table.js';
@@ -96,13 +96,30 @@ export function securityWarnings(cfg: Config, roles: Roles, auth: AuthTokens): s
   return out;
 }
 
-const queueFor = (cfg: Config, log: (line: string) => void): RequestQueue =>
-  createQueue({ redisUrl: cfg.redisUrl === 'embedded' ? undefined : cfg.redisUrl, prefix: cfg.queuePrefix, maxPending: cfg.maxPending, workerTtlMs: cfg.workerTtlMs, log });
+/** Where the queue's Redis is (a URL, or Sentinels and the URL's credentials); undefined: in-process. */
+export function redisTargetOf(cfg: Config): RedisTarget | undefined {
+  if (!usesRedis(cfg)) return undefined;
+  const url = cfg.redisUrl === 'embedded' ? 'redis://' : cfg.redisUrl;
+  if (cfg.redisSentinels === '') return { url };
+  return { url, sentinels: parseSentinels(cfg.redisSentinels), sentinelName: cfg.redisSentinelName, sentinelPassword: cfg.redisSentinelPassword };
+}
+
+const queueFor = (cfg: Config, log: (line: string) => void): RequestQueue => {
+  const t = redisTargetOf(cfg);
+  return createQueue({ redisUrl: t?.url, sentinels: t?.sentinels, sentinelName: t?.sentinelName, sentinelPassword: t?.sentinelPassword, prefix: cfg.queuePrefix, maxPending: cfg.maxPending, workerTtlMs: cfg.workerTtlMs, log });
+};
+
+/** The queue as the startup line shows it: never a password. */
+function queueShown(cfg: Config, redactedUrl: string): string {
+  const t = redisTargetOf(cfg);
+  if (!t) return 'in-process';
+  return t.sentinels ? `redis ${targetAddress(t)}` : redactedUrl;
+}
 
 export async function startServer(cfg: Config, roles: Roles, log: (line: string) => void = () => undefined): Promise<ServerHandle> {
   if (!roles.frontend && !roles.worker) throw new SlackserveError('CONFIG_INVALID', 'a process needs at least one role');
-  if (cfg.redisUrl === 'embedded' && !(roles.frontend && roles.worker))
-    throw new SlackserveError('CONFIG_INVALID', 'split frontend/worker processes share work through Redis: set redisUrl (--redis URL)');
+  if (!usesRedis(cfg) && !(roles.frontend && roles.worker))
+    throw new SlackserveError('CONFIG_INVALID', 'split frontend/worker processes share work through Redis: set redisUrl (--redis URL) or redisSentinels');
   const catalogue = Catalogue.load(cfg.supernet);
   const table = latencyTableFor(cfg, catalogue);
   const policy = buildPolicy(cfg.policy, table, policyOptionsFrom(cfg)); // fail on a bad name before binding ports
@@ -258,8 +275,9 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         clock: epochMs,
       });
       // split deployments: `slackserve dashboard --redis URL` watches every frontend's outcomes
-      if (cfg.redisUrl !== 'embedded') {
-        const bus = publishOutcomes(cfg.redisUrl, cfg.queuePrefix, f);
+      const target = redisTargetOf(cfg);
+      if (target) {
+        const bus = publishOutcomes(target, cfg.queuePrefix, f);
         stops.push(() => bus.close());
       }
       await http.start();
@@ -275,7 +293,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
     const shown = redactedConfig(cfg); // the log never holds a secret (the Redis URL's password)
     for (const w of securityWarnings(cfg, roles, auth)) log(w);
     log(
-      `slackserve ${metrics.role}: model ${model} (${table.subnets.length} subnets), policy ${policy.name}, exits ${cfg.exits}, queue ${cfg.redisUrl === 'embedded' ? 'in-process' : String(shown.redisUrl)}` +
+      `slackserve ${metrics.role}: model ${model} (${table.subnets.length} subnets), policy ${policy.name}, exits ${cfg.exits}, queue ${queueShown(cfg, String(shown.redisUrl))}` +
         (grpc ? `, gRPC :${grpc.port}, HTTP :${http?.port}` : '') +
         (addr && typeof addr === 'object' ? `, metrics :${addr.port}` : '') +
         `, host ${cfg.host}${tls ? (tls.clientCa ? ', TLS (mutual)' : ', TLS') : ''}, auth ${auth.api.enabled ? `${auth.api.size} token(s)` : 'off'}`,

@@ -202,7 +202,7 @@ export class WorkerLoop {
       }
       if (q.deadlineMs <= now) {
         this.stats.expired++;
-        replies.push(this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired')));
+        replies.push(this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: the deadline passed while it waited in the queue')));
         done.push(d);
         continue;
       }
@@ -333,7 +333,7 @@ export class WorkerLoop {
       acks.push(h.delivery);
       if (d.reason === 'expired') this.stats.expired++;
       else this.stats.dropped++;
-      const msg = d.reason === 'expired' ? 'Request timeout expired' : 'Request timeout expired: no subnet can finish it before its deadline (shed)';
+      const msg = d.reason === 'expired' ? 'Request timeout expired: the deadline passed while it waited in the queue' : 'Request timeout expired: no subnet can finish it before its deadline (shed)';
       void this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', msg, { shed: d.reason === 'infeasible' }));
     }
     void this.ack(acks);

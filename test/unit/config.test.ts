@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configDocs, loadConfig, SCHEMA } from '../../src/config.js';
+import { configDocs, loadConfig, parseSentinels, redactedConfig, SCHEMA, usesRedis } from '../../src/config.js';
 import { SlackserveError } from '../../src/errors.js';
 
 const tmpFile = (content: string): string => {
@@ -37,6 +37,22 @@ describe('config', () => {
     } catch (e) {
       expect((e as SlackserveError).code).toBe('CONFIG_INVALID');
     }
+  });
+
+  it('Redis Sentinel settings: parsed, validated, the sentinel password redacted', () => {
+    expect(parseSentinels('10.0.0.1:26379, sentinel-b:26380,[::1]:26381')).toEqual([
+      { host: '10.0.0.1', port: 26379 },
+      { host: 'sentinel-b', port: 26380 },
+      { host: '::1', port: 26381 },
+    ]);
+    for (const bad of ['10.0.0.1', 'a:0', 'a:99999', ',', 'a:1,b'])
+      expect(() => loadConfig({ env: { SLACKSERVE_REDIS_SENTINELS: bad } }), bad).toThrow(/redisSentinels/);
+    const c = loadConfig({ env: { SLACKSERVE_REDIS_SENTINELS: 'h:26379', SLACKSERVE_REDIS_SENTINEL_PASSWORD: 'sentinel-pw', SLACKSERVE_REDIS_URL: 'redis://:master-pw@x' } });
+    expect(usesRedis(c)).toBe(true);
+    expect(usesRedis(loadConfig({ env: {} }))).toBe(false);
+    const shown = JSON.stringify(redactedConfig(c));
+    expect(shown).not.toContain('sentinel-pw');
+    expect(shown).not.toContain('master-pw');
   });
 
   it('docs/config.md carries the generated table for every setting', () => {

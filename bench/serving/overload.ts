@@ -1,0 +1,255 @@
+/**
+ * Overload: a burst of 10x the sustainable rate against a real server, and what admission makes
+ * of it. The server runs in its own processes: `slackserve frontend` + `slackserve worker` over
+ * Redis (default, --server split; a unique queue prefix) or `slackserve serve` (--server embedded).
+ *   1. capacity: after --warmup-s of the same, a closed loop (--inflight calls outstanding, a
+ *      generous budget so nothing is shed) for --capacity-s: the sustainable rate C, requests/s
+ *      of --images images;
+ *   2. an open loop at --base x C (0.5) for --before-s, then --factor x C (10) for --burst-s,
+ *      then --base x C again for --after-s; every request has the --slo-ms budget.
+ * Reported (JSON on stdout, progress on stderr, also written to --out when given): per phase the
+ * offered and sent rates, calls admitted (answered, or failed after admission) and answered
+ * within the SLO (timed at the client from the send), shed counts by status and reason (the
+ * numbers in the message masked), calls unanswered at the end (must be 0), the frontend's RSS
+ * before the burst, its peak and after, and the recovery time: from the burst's end to the start
+ * of the first 250 ms window of sends whose calls all were answered within the SLO.
+ *
+ *   npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/bench/serving/overload.js
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
+import { OipClient } from '../../src/client/oip-client.js';
+import { Catalogue } from '../../src/supernet/catalogue.js';
+import { loadTestSample } from '../../src/supernet/sample.js';
+import { log, SUPERNET } from './common.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    server: { type: 'string', default: 'split' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    images: { type: 'string', default: '16' },
+    'slo-ms': { type: 'string', default: '100' },
+    threads: { type: 'string', default: '2' },
+    inflight: { type: 'string', default: '32' },
+    'warmup-s': { type: 'string', default: '2' },
+    'capacity-s': { type: 'string', default: '4' },
+    base: { type: 'string', default: '0.5' },
+    factor: { type: 'string', default: '10' },
+    'before-s': { type: 'string', default: '3' },
+    'burst-s': { type: 'string', default: '2' },
+    'after-s': { type: 'string', default: '5' },
+    channels: { type: 'string', default: '4' },
+    out: { type: 'string', default: '' },
+  },
+});
+
+const IMAGES = Number(opt.images);
+const SLO_MS = Number(opt['slo-ms']);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const cat = Catalogue.load(SUPERNET);
+const sample = loadTestSample(cat);
+const MODEL = cat.manifest.name;
+const INPUT = cat.manifest.input.name;
+const images = sample.x.slice(0, IMAGES * cat.sampleSize);
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly ports: { grpc: number; http: number } | undefined;
+}
+
+function start(role: 'serve' | 'frontend' | 'worker', args: readonly string[], env: Record<string, string>): Promise<Proc> {
+  const ports = role === 'worker' ? ['--metrics-port', '0'] : ['--grpc-port', '0', '--http-port', '0'];
+  const child = spawn(process.execPath, ['bin/slackserve.js', role, '--supernet', SUPERNET, '--host', '127.0.0.1', ...ports, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${role} did not start:\n${out}`)), 60_000);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      if (!out.includes(`slackserve ${role}:`)) return;
+      clearTimeout(t);
+      const m = /gRPC :(\d+), HTTP :(\d+)/.exec(out);
+      resolve({ child, ports: m ? { grpc: Number(m[1]), http: Number(m[2]) } : undefined });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (d: Buffer) => log(`[${role}] ${d.toString().trim()}`));
+    child.once('exit', (code) => reject(new Error(`${role} exited (${code}):\n${out}`)));
+  });
+}
+
+const rssMb = (pid: number | undefined): number => {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+};
+
+type Phase = 'before' | 'burst' | 'after';
+interface Rec {
+  readonly phase: Phase;
+  readonly sentAt: number;
+  doneAt?: number;
+  ok?: boolean;
+  status?: string;
+}
+
+async function main(): Promise<void> {
+  const prefix = `slackserve-overload-bench-${process.pid}`;
+  const env = { SLACKSERVE_QUEUE_PREFIX: prefix, SLACKSERVE_EXECUTOR_THREADS: opt.threads ?? '2' };
+  const procs: Proc[] = [];
+  let frontendPid: number | undefined;
+  let target = '';
+  if (opt.server === 'embedded') {
+    const s = await start('serve', [], env);
+    procs.push(s);
+    frontendPid = s.child.pid;
+    target = `127.0.0.1:${s.ports?.grpc}`;
+  } else {
+    procs.push(await start('worker', ['--redis', opt.redis ?? ''], env));
+    const f = await start('frontend', ['--redis', opt.redis ?? ''], env);
+    procs.push(f);
+    frontendPid = f.child.pid;
+    target = `127.0.0.1:${f.ports?.grpc}`;
+  }
+  // several channels: one HTTP/2 connection would queue the burst behind its stream limit
+  const clients = Array.from({ length: Number(opt.channels) }, (_, i) => new OipClient(target, { 'grpc.channel_id': i } as grpc.ChannelOptions));
+  try {
+    await clients[0]!.waitReady(30_000);
+    const call = (i: number, budgetMs: number): Promise<{ ok: boolean; status: string }> =>
+      clients[i % clients.length]!.infer({ model: MODEL, images, shape: [IMAGES, ...cat.manifest.input.shape.slice(1)], inputName: INPUT, params: { 'slackserve.latency_budget_ms': budgetMs } }).then(
+        () => ({ ok: true, status: 'OK' }),
+        (e: grpc.ServiceError) => ({ ok: false, status: `${grpc.status[e.code]} ${e.details.replace(/\d+(\.\d+)?/g, 'N')}` }),
+      );
+
+    // 1. capacity, closed loop, nothing shed (after a warm-up not counted: first batches are slow)
+    const closedLoop = async (seconds: number): Promise<number> => {
+      const end = performance.now() + seconds * 1000;
+      let n = 0;
+      await Promise.all(
+        Array.from({ length: Number(opt.inflight) }, async (_, k) => {
+          for (let i = k; performance.now() < end; i += Number(opt.inflight)) if ((await call(i, 60_000)).ok) n++;
+        }),
+      );
+      return n;
+    };
+    await closedLoop(Number(opt['warmup-s']));
+    const capEnd = performance.now() + Number(opt['capacity-s']) * 1000;
+    let answered = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: Number(opt.inflight) }, async (_, k) => {
+        for (let i = k; performance.now() < capEnd; i += Number(opt.inflight)) if ((await call(i, 60_000)).ok) answered++;
+      }),
+    );
+    const capacity = answered / ((performance.now() - t0) / 1000);
+    log(`capacity: ${capacity.toFixed(0)} req/s of ${IMAGES} images`);
+    await sleep(1_000);
+
+    // 2. open loop: base, burst, base
+    const recs: Rec[] = [];
+    const pending: Promise<void>[] = [];
+    let rssBefore = rssMb(frontendPid);
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(frontendPid))), 50);
+    const phases: [Phase, number, number][] = [
+      ['before', Number(opt.base) * capacity, Number(opt['before-s'])],
+      ['burst', Number(opt.factor) * capacity, Number(opt['burst-s'])],
+      ['after', Number(opt.base) * capacity, Number(opt['after-s'])],
+    ];
+    const bounds: Record<Phase, [number, number]> = { before: [0, 0], burst: [0, 0], after: [0, 0] };
+    let i = 0;
+    for (const [phase, rate, seconds] of phases) {
+      if (phase === 'burst') rssBefore = rssMb(frontendPid);
+      const start = performance.now();
+      bounds[phase] = [start, start + seconds * 1000];
+      for (let k = 0; ; k++) {
+        const at = start + (k * 1000) / rate;
+        if (at >= start + seconds * 1000) break;
+        const wait = at - performance.now();
+        if (wait > 1) await sleep(wait);
+        const rec: Rec = { phase, sentAt: performance.now() };
+        recs.push(rec);
+        pending.push(
+          call(i++, SLO_MS).then((r) => {
+            rec.doneAt = performance.now();
+            rec.ok = r.ok;
+            rec.status = r.status;
+          }),
+        );
+      }
+    }
+    const drained = await Promise.race([Promise.all(pending).then(() => true), sleep(60_000).then(() => false)]);
+    clearInterval(sampler);
+    const rssAfter = rssMb(frontendPid);
+
+    const inSlo = (r: Rec): boolean => r.ok === true && r.doneAt !== undefined && r.doneAt - r.sentAt <= SLO_MS;
+    const summary = (phase: Phase): Record<string, unknown> => {
+      const rs = recs.filter((r) => r.phase === phase);
+      const [from, to] = bounds[phase];
+      const shed: Record<string, number> = {};
+      for (const r of rs) if (r.ok === false && r.status) shed[r.status] = (shed[r.status] ?? 0) + 1;
+      const admitted = rs.filter((r) => r.ok === true || (r.status !== undefined && !/rejected at admission|Exceeds maximum queue size|retry later|server is draining/.test(r.status)));
+      const ok = admitted.filter(inSlo).length;
+      return {
+        offered_rps: Math.round((phases.find((p) => p[0] === phase)?.[1] ?? 0) * 10) / 10,
+        sent_rps: Math.round((rs.length / ((to - from) / 1000)) * 10) / 10,
+        calls: rs.length,
+        admitted: admitted.length,
+        admitted_within_slo: ok,
+        admitted_within_slo_share: admitted.length > 0 ? Math.round((ok / admitted.length) * 10_000) / 10_000 : null,
+        answered_ok: rs.filter((r) => r.ok === true).length,
+        shed_by_status: shed,
+        unanswered: rs.filter((r) => r.ok === undefined).length,
+      };
+    };
+    // recovery: first 250 ms window of sends after the burst whose calls all met the SLO
+    const burstEnd = bounds.burst[1];
+    const after = recs.filter((r) => r.phase === 'after');
+    let recoveryMs: number | null = null;
+    for (let w = burstEnd; w < bounds.after[1]; w += 50) {
+      const win = after.filter((r) => r.sentAt >= w && r.sentAt < w + 250);
+      if (win.length > 0 && win.every(inSlo)) {
+        recoveryMs = Math.round(w - burstEnd);
+        break;
+      }
+    }
+    const result = {
+      bench: 'serving-overload',
+      when: new Date().toISOString(),
+      machine: { cpus: cpus().length, loadavg_before: loadavg() },
+      method:
+        'capacity = closed-loop answers/s (budget 60 s); open loop base x capacity, factor x capacity for the burst, base again; SLO timed at the client from the send; admitted = answered, or failed with something else than an admission/queue-bound refusal; recovery = burst end to the first 250 ms window of sends all answered within the SLO',
+      settings: { server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels: clients.length, factor: Number(opt.factor), base: Number(opt.base) },
+      capacity_rps: Math.round(capacity * 10) / 10,
+      phases: { before: summary('before'), burst: summary('burst'), after: summary('after') },
+      all_answered: drained && recs.every((r) => r.ok !== undefined),
+      frontend_rss_mb: { before_burst: Math.round(rssBefore), peak: Math.round(rssPeak), after: Math.round(rssAfter) },
+      recovery_ms: recoveryMs,
+    };
+    const text = JSON.stringify(result, null, 2);
+    process.stdout.write(text + '\n');
+    if (opt.out) {
+      mkdirSync(dirname(opt.out), { recursive: true });
+      writeFileSync(opt.out, text + '\n');
+    }
+  } finally {
+    for (const c of clients) c.close();
+    for (const p of procs.reverse()) p.child.kill('SIGKILL');
+    if (opt.server !== 'embedded') {
+      const r = new Redis(opt.redis ?? '');
+      const keys = await r.keys(`${prefix}*`).catch(() => [] as string[]);
+      if (keys.length > 0) await r.del(...keys);
+      r.disconnect();
+    }
+  }
+}
+
+main().catch((e: unknown) => {
+  log(String(e instanceof Error ? e.stack : e));
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+/**
+ * Where Redis is and how to connect to it: one URL (`redis://[user:password@]host:port[/db]`), or
+ * Redis Sentinels that name the current master (ioredis's sentinel mode: it asks a sentinel for
+ * the master's address on every (re)connect, checks the role it finds, and with the failover
+ * detector drops its connection as soon as a sentinel announces `+switch-master`). Every Redis
+ * connection of the queue and the outcome bus is made here.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { backoffMs } from './redis-wire.js';
+
+export interface SentinelAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A Redis URL, or Sentinels plus the URL's credentials and db for the master they name. */
+export interface RedisTarget {
+  /** redis://[user:password@]host:port[/db]; with sentinels only user, password and db count. */
+  readonly url: string;
+  readonly sentinels?: readonly SentinelAddress[] | undefined;
+  /** The master's name at the sentinels (`sentinel monitor <name> ...`). */
+  readonly sentinelName?: string | undefined;
+  readonly sentinelPassword?: string | undefined;
+}
+
+/** Reconnects back off to at most this with Sentinels: a failover is expected to end in seconds. */
+const SENTINEL_MAX_BACKOFF_MS = 1_000;
+
+export const targetOf = (t: RedisTarget | string): RedisTarget => (typeof t === 'string' ? { url: t } : t);
+
+export const isSentinel = (t: RedisTarget): boolean => (t.sentinels?.length ?? 0) > 0;
+
+/** What logs and clients may be told about the target: addresses, never credentials. */
+export function targetAddress(t: RedisTarget): string {
+  if (isSentinel(t)) return `master "${t.sentinelName ?? 'mymaster'}" via sentinels ${(t.sentinels ?? []).map((s) => `${s.host}:${s.port}`).join(',')}`;
+  try {
+    const u = new URL(t.url);
+    return `${u.hostname || '127.0.0.1'}:${u.port || '6379'}`;
+  } catch {
+    return 'the configured URL';
+  }
+}
+
+/** user, password and db of a redis:// URL (what the master needs in sentinel mode). */
+function credentialsOf(url: string): Pick<RedisOptions, 'username' | 'password' | 'db'> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return {};
+  }
+  const db = Number(u.pathname.replace(/^\//, ''));
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.pathname.length > 1 && Number.isInteger(db) ? { db } : {}),
+  };
+}
+
+/**
+ * A connection with the queue's defaults: RESP2 (RESP3's 'legacy' mapping flattens XREADGROUP's
+ * map reply; RESP2 keeps the documented [[key, entries]] shape on every server version), fail fast
+ * when Redis is down (a queued command fails after one failed reconnect retry), reconnection
+ * backing off 100 ms doubling to 5 s (1 s with Sentinels). A `READONLY` reply (this connection
+ * reached a replica, e.g. a demoted master) reconnects and resends the command: the sentinel then
+ * names the new master. `extra` overrides any of these.
+ */
+export function connectRedis(target: RedisTarget | string, extra: Partial<RedisOptions> = {}): Redis {
+  const t = targetOf(target);
+  const common: RedisOptions = {
+    protocol: 2,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+  };
+  if (!isSentinel(t)) {
+    const c = new Redis(t.url, { ...common, retryStrategy: (times) => backoffMs(times), ...extra });
+    c.on('error', () => {}); // reported through the failing commands and ready(), not as events
+    return c;
+  }
+  const c = new Redis({
+    ...common,
+    ...credentialsOf(t.url),
+    sentinels: (t.sentinels ?? []).map((s) => ({ host: s.host, port: s.port })),
+    name: t.sentinelName ?? 'mymaster',
+    role: 'master',
+    ...(t.sentinelPassword ? { sentinelPassword: t.sentinelPassword } : {}),
+    failoverDetector: true,
+    retryStrategy: (times) => backoffMs(times, 100, SENTINEL_MAX_BACKOFF_MS),
+    // all sentinels unreachable: try them again on the same schedule
+    sentinelRetryStrategy: (times) => backoffMs(times, 100, SENTINEL_MAX_BACKOFF_MS),
+    sentinelCommandTimeout: 1_000,
+    ...extra,
+  });
+  c.on('error', () => {});
+  return c;
+}

@@ -1,0 +1,174 @@
+/**
+ * Redis Sentinel, for real: a private master and replica (redis-server, passwords, no
+ * persistence), three redis-sentinel processes (quorum 2, their own password), a frontend and a
+ * worker configured with the sentinels only. Under steady load (~100 req/s) the test kills the
+ * master (SIGKILL: the sentinels agree it is down and promote the replica), restarts it as the
+ * new master's replica, then forces a failover back (`SENTINEL FAILOVER`: it is promoted, the
+ * other demoted). Every call
+ * must end with an answer or a clear status (none unanswered, none with the driver's text or a
+ * password), and the server must serve normally on the last master.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OipClient } from '../../src/client/oip-client.js';
+import { Catalogue } from '../../src/supernet/catalogue.js';
+import { freePort, hasCommand, type Proc, sleep, startFrontend, startRedisServer, startSentinel, startWorker } from '../cluster-procs.js';
+import { loadSample, SUPERNET_DIR } from '../helpers.js';
+
+const HAS_SENTINEL = hasCommand('redis-sentinel') && hasCommand('redis-server');
+if (!HAS_SENTINEL) console.warn('redis-sentinel.test.ts: SKIPPED: redis-sentinel (or redis-server) is not installed');
+
+const NAME = 'slackq';
+const PW = 'master-secret-pw';
+const SENTINEL_PW = 'sentinel-secret-pw';
+const prefix = `slackserve-sentinel-${process.pid}`;
+const cat = Catalogue.load(SUPERNET_DIR);
+const { x } = loadSample(cat);
+const MODEL = cat.manifest.name;
+const INPUT = cat.manifest.input.name;
+const DRIVER_TEXT = /max retries|Reached the|ioredis|ECONNREFUSED|Connection is closed|Stream isn't writeable|NOAUTH|READONLY|redis: /i;
+
+const procs: Proc[] = [];
+const cleanups: (() => void)[] = [];
+afterAll(async () => {
+  if (process.env.SENTINEL_DEBUG) for (const p of procs) console.log(`--- ${p.child.spawnargs.slice(0, 3).join(' ')}\n${p.output().slice(-3000)}`);
+  for (const p of procs.reverse()) await p.kill();
+  for (const c of cleanups) c();
+});
+
+type Outcome = { ok: true } | { ok: false; code: number; details: string };
+
+/** A connection to one sentinel (it has its own password). */
+const sentinelClient = (port: number): Redis => new Redis({ port, host: '127.0.0.1', password: SENTINEL_PW, maxRetriesPerRequest: 1, lazyConnect: false });
+
+async function waitFor(what: string, cond: () => Promise<string | boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  let last: unknown = '';
+  while (Date.now() < end) {
+    last = await cond().catch((e: unknown) => String(e));
+    if (last === true || last === '') return;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what} (${String(last)})`);
+}
+
+/** '' once every sentinel names `masterPort` as master and sees `replicas` in-sync replicas and the other sentinels; else why not. */
+async function settled(sentinels: Redis[], masterPort: number, replicas: number, peers = true): Promise<string> {
+  for (const [i, s] of sentinels.entries()) {
+    const addr = (await s.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', NAME)) as [string, string] | null;
+    if (addr?.[1] !== String(masterPort)) return `sentinel ${i}: master ${addr?.[1]}`;
+    const reps = (await s.call('SENTINEL', 'REPLICAS', NAME)) as string[][];
+    const views = reps.map((r) => {
+      const f = new Map<string, string>();
+      for (let k = 0; k + 1 < r.length; k += 2) f.set(r[k]!, r[k + 1]!);
+      return f;
+    });
+    const ok = views.filter((f) => !(f.get('flags') ?? '').includes('down') && f.get('master-link-status') === 'ok' && f.get('master-port') === String(masterPort));
+    if (ok.length < replicas) return `sentinel ${i}: replicas ${views.map((f) => `${f.get('port')} ${f.get('flags')} link ${f.get('master-link-status')} -> ${f.get('master-port')}`).join('; ')}`;
+    const others = (await s.call('SENTINEL', 'SENTINELS', NAME)) as unknown[];
+    if (peers && others.length < sentinels.length - 1) return `sentinel ${i}: sees ${others.length} other sentinels`;
+  }
+  return '';
+}
+
+describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
+  it('a frontend and a worker on sentinel config lose no accepted call through a killed master and a forced failover', async () => {
+    const [pA, pB, s1, s2, s3] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const auth = ['--bind', '127.0.0.1', '--requirepass', PW, '--masterauth', PW, '--repl-diskless-sync-delay', '0'];
+    const redisA = await startRedisServer(pA, auth);
+    procs.push(redisA);
+    const redisB = await startRedisServer(pB, [...auth, '--replicaof', '127.0.0.1', String(pA)]);
+    procs.push(redisB);
+    const sentinelPorts = [s1!, s2!, s3!];
+    for (const port of sentinelPorts) {
+      const s = await startSentinel({ port, name: NAME, masterPort: pA!, masterPassword: PW, password: SENTINEL_PW });
+      procs.push(s);
+      cleanups.push(s.cleanup);
+    }
+    const sentinels = sentinelPorts.map(sentinelClient);
+    cleanups.push(() => sentinels.forEach((s) => s.disconnect()));
+    // the sentinels find the replica (from the master's INFO) and each other (hello messages, every 2 s)
+    await waitFor('sentinels to see the replica and each other', () => settled(sentinels, pA!, 1), 20_000);
+
+    const env = {
+      SLACKSERVE_QUEUE_PREFIX: prefix,
+      SLACKSERVE_REDIS_URL: `redis://:${PW}@unused`,
+      SLACKSERVE_REDIS_SENTINELS: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
+      SLACKSERVE_REDIS_SENTINEL_NAME: NAME,
+      SLACKSERVE_REDIS_SENTINEL_PASSWORD: SENTINEL_PW,
+    };
+    const worker = await startWorker([], env);
+    procs.push(worker);
+    const fe = await startFrontend(['--host', '127.0.0.1'], env);
+    procs.push(fe);
+    expect(fe.output()).toContain(`master "${NAME}" via sentinels`);
+    const client = new OipClient(`127.0.0.1:${fe.grpcPort}`);
+    cleanups.push(() => client.close());
+    await client.waitReady(15_000);
+
+    const send = (i: number, budgetMs = 3_000): Promise<Outcome> =>
+      client.infer({ model: MODEL, images: x.slice((i % 64) * 784, ((i % 64) + 1) * 784), shape: [1, 1, 28, 28], inputName: INPUT, params: { 'slackserve.latency_budget_ms': budgetMs } }).then(
+        () => ({ ok: true }) as const,
+        (e: grpc.ServiceError) => ({ ok: false, code: e.code, details: e.details }),
+      );
+
+    // steady ~100 req/s for 10 s
+    const outcomes: Promise<Outcome>[] = [];
+    let sending = true;
+    const load = (async () => {
+      const t0 = Date.now();
+      for (let i = 0; sending; i++) {
+        outcomes.push(send(i));
+        const next = t0 + (i + 1) * 10;
+        await sleep(Math.max(0, next - Date.now()));
+      }
+    })();
+
+    // 1. the master crashes (SIGKILL): the sentinels agree it is down (1 s) and promote B
+    await sleep(2_000);
+    await redisA.kill();
+    await waitFor('B promoted after A was killed', () => settled(sentinels, pB!, 0), 20_000);
+    // 2. A comes back as B's replica; then a forced failover (`SENTINEL FAILOVER`) promotes A
+    //    again and demotes B (the sentinel kills B's clients once it converts it)
+    await sleep(1_000);
+    const redisA2 = await startRedisServer(pA!, [...auth, '--replicaof', '127.0.0.1', String(pB)]);
+    procs.push(redisA2);
+    await waitFor('a sentinel to see A in sync under B', () => settled(sentinels.slice(0, 1), pB!, 1, false), 20_000);
+    expect(await sentinels[0]!.call('SENTINEL', 'FAILOVER', NAME)).toBe('OK');
+    await waitFor('A promoted by the forced failover', () => settled(sentinels.slice(0, 1), pA!, 0, false), 20_000);
+    await sleep(2_000);
+    sending = false;
+    await load;
+
+    // every call ends: deadline (3 s) + the frontend's grace (TTL + 2 x reclaimIdle + 2 s) with margin
+    const all = await Promise.race([Promise.all(outcomes), sleep(15_000).then(() => null)]);
+    expect(all, 'calls left unanswered').not.toBeNull();
+    const seen = all ?? [];
+    const failed = seen.filter((o): o is Extract<Outcome, { ok: false }> => !o.ok);
+    const byStatus: Record<string, number> = {};
+    for (const f of failed) byStatus[`${grpc.status[f.code]} ${f.details}`] = (byStatus[`${grpc.status[f.code]} ${f.details}`] ?? 0) + 1;
+    console.log(`sentinel failovers: ${seen.length} calls, ${seen.length - failed.length} ok, failed: ${JSON.stringify(byStatus)}`);
+    expect(seen.length).toBeGreaterThan(700);
+    // most calls are answered; the rest get a clear UNAVAILABLE (the seconds Redis had no master)
+    expect(seen.length - failed.length).toBeGreaterThan(seen.length * 0.5);
+    for (const f of failed) {
+      expect(f.code, f.details).toBe(grpc.status.UNAVAILABLE);
+      expect(f.details).toMatch(/^queue backend (unavailable|lost the request)/);
+      expect(f.details).not.toMatch(DRIVER_TEXT);
+      expect(f.details).not.toContain(PW);
+    }
+
+    // serving normally on the last master
+    await waitFor('serving after the failovers', async () => (await send(1)).ok, 10_000);
+    const after = await Promise.all(Array.from({ length: 20 }, (_, i) => send(i)));
+    expect(after.filter((o) => o.ok)).toHaveLength(20);
+    expect(fe.alive()).toBe(true);
+    expect(worker.alive()).toBe(true);
+    for (const out of [fe.output(), worker.output()]) {
+      expect(out).not.toContain(PW);
+      expect(out).not.toContain(SENTINEL_PW);
+    }
+    if (process.env.SENTINEL_DEBUG) console.log(`--- frontend\n${fe.output()}\n--- worker\n${worker.output()}`);
+  }, 90_000);
+});
