@@ -49,6 +49,11 @@ const ENTRY_ID_GRACE_MS = 60_000;
 const GROUP = 'workers';
 /** An own entry not held here counts as lost only after this long (no race with a pull's reply). */
 const OWN_LOST_MIN_IDLE_MS = 1_000;
+/**
+ * Sentinel mode: how long an enqueue waits for a failover to end (a master again) before failing
+ * BACKEND_UNAVAILABLE; never past the request's deadline.
+ */
+const FAILOVER_WAIT_MS = 5_000;
 /** How long a lost-request check waits for the reply reader to catch up (replies it may hold). */
 const LOST_CHECK_WAIT_MS = 2_000;
 /** Lua's unpack() limit is ~8,000 values; ack in chunks well below it. */
@@ -232,6 +237,23 @@ export class RedisQueue implements RequestQueue {
     return backend(err, this.address);
   }
 
+  /** Resolves true once Redis is reachable again (and the restart check ran), false after `ms`. */
+  private waitUp(ms: number): Promise<boolean> {
+    if (this.downSince === undefined) return Promise.resolve(true);
+    if (ms <= 0 || this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(false);
+      }, ms);
+      const off = this.onBackendUp(() => {
+        clearTimeout(timer);
+        off();
+        resolve(true);
+      });
+    });
+  }
+
   /** Called after each reconnection (the worker loop stops backing off). */
   onBackendUp(listener: () => void): () => void {
     this.upListeners.add(listener);
@@ -371,8 +393,12 @@ export class RedisQueue implements RequestQueue {
   async enqueue(r: QueuedInference): Promise<void> {
     if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
     validateRequest(r);
-    // known down: fail at once (the client learns now, not after the driver's reconnect attempts)
-    if (this.downSince !== undefined) throw backend(new Error('unreachable'), this.address);
+    // Known down: fail at once (the client learns now, not after the driver's reconnect attempts).
+    // With Sentinels a master's loss is usually a failover that ends in seconds: wait for it, as
+    // long as the request's deadline allows (at most FAILOVER_WAIT_MS), then go on or fail.
+    if (this.downSince !== undefined && !(isSentinel(this.target) && (await this.waitUp(Math.min(FAILOVER_WAIT_MS, r.deadlineMs - Date.now())))))
+      throw backend(new Error('unreachable'), this.address);
+    if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
     await this.init();
     let entry: unknown;
     try {

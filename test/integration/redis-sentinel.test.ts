@@ -150,11 +150,13 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
     for (const f of failed) byStatus[`${grpc.status[f.code]} ${f.details}`] = (byStatus[`${grpc.status[f.code]} ${f.details}`] ?? 0) + 1;
     console.log(`sentinel failovers: ${seen.length} calls, ${seen.length - failed.length} ok, failed: ${JSON.stringify(byStatus)}`);
     expect(seen.length).toBeGreaterThan(700);
-    // most calls are answered; the rest get a clear UNAVAILABLE (the seconds Redis had no master)
-    expect(seen.length - failed.length).toBeGreaterThan(seen.length * 0.5);
+    // Calls arriving while there is no master wait for the failover (within their deadline), so
+    // nearly all are answered; the rest get a clear UNAVAILABLE: a command cut mid-flight, a
+    // request the promoted replica never received, or one the wait made too late.
+    expect(seen.length - failed.length).toBeGreaterThan(seen.length * 0.8);
     for (const f of failed) {
       expect(f.code, f.details).toBe(grpc.status.UNAVAILABLE);
-      expect(f.details).toMatch(/^queue backend (unavailable|lost the request)/);
+      expect(f.details).toMatch(/^queue backend (unavailable|lost the request)|^Request timeout expired: /);
       expect(f.details).not.toMatch(DRIVER_TEXT);
       expect(f.details).not.toContain(PW);
     }
