@@ -19,6 +19,7 @@
  * One sweep timer serves every call: no per-call timers.
  */
 import * as grpc from '@grpc/grpc-js';
+import { SlackserveError } from '../errors.js';
 import { credentialOf, type TokenSet, unauthenticated } from './auth.js';
 import { toGrpcServiceError } from './status.js';
 
@@ -50,6 +51,8 @@ export interface GuardOptions {
   readonly auth?: TokenSet | undefined;
   /** True while the server drains: new calls (but health) are refused UNAVAILABLE. */
   readonly draining?: (() => boolean) | undefined;
+  /** Told about every call the guard refuses (for the failure counts): the method path and why. */
+  readonly onRefused?: ((path: string, err: SlackserveError, arrivalMs: number) => void) | undefined;
 }
 
 /** What a call that arrives while the server drains is told (gRPC UNAVAILABLE, HTTP 503). */
@@ -70,7 +73,7 @@ export class CallGuard {
   private unauthenticated = 0;
   private refusedDraining = 0;
   /** Unary calls whose message has not arrived yet -> when their headers did. */
-  private readonly awaiting = new Map<grpc.ServerInterceptingCall, number>();
+  private readonly awaiting = new Map<grpc.ServerInterceptingCall, { readonly since: number; readonly path: string }>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly o: GuardOptions) {
@@ -104,12 +107,14 @@ export class CallGuard {
         if (this.o.draining?.() === true && !isOpenGrpcMethod(method.path)) {
           this.refusedDraining++;
           ended = true;
+          this.refused(method.path, new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE), arrival);
           call.sendStatus({ code: grpc.status.UNAVAILABLE, details: DRAINING_MESSAGE });
           return;
         }
         if (this.inflight >= this.o.maxInflight) {
           this.rejected++;
           ended = true;
+          this.refused(method.path, new SlackserveError('OVERLOADED', 'maxInflight'), arrival);
           // never started: no message is read, no handler runs
           call.sendStatus({
             code: grpc.status.RESOURCE_EXHAUSTED,
@@ -119,7 +124,7 @@ export class CallGuard {
         }
         this.inflight++;
         counted = true;
-        if (unary) this.awaiting.set(call, arrival);
+        if (unary) this.awaiting.set(call, { since: arrival, path: method.path });
         startNext({
           onReceiveMetadata: (metadata, nextMetadata) => {
             if (auth !== undefined) {
@@ -127,6 +132,7 @@ export class CallGuard {
               const value = typeof header === 'string' ? header : undefined;
               if (!auth.accepts(credentialOf(value))) {
                 this.unauthenticated++;
+                this.refused(method.path, new SlackserveError('UNAUTHENTICATED', 'no valid token'), arrival);
                 // the handler never sees the metadata, so it never asks for the message
                 call.sendStatus(toGrpcServiceError(unauthenticated('api', value)));
                 return;
@@ -151,13 +157,22 @@ export class CallGuard {
     return call;
   };
 
+  private refused(path: string, err: SlackserveError, arrivalMs: number): void {
+    try {
+      this.o.onRefused?.(path, err, arrivalMs);
+    } catch {
+      // counting must not fail the refusal
+    }
+  }
+
   private sweep(): void {
     if (this.awaiting.size === 0) return;
     const cutoff = this.o.now() - this.o.readTimeoutMs;
-    for (const [call, since] of this.awaiting) {
+    for (const [call, { since, path }] of this.awaiting) {
       if (since > cutoff) break; // insertion order is arrival order: the rest are younger
       this.awaiting.delete(call);
       this.timedOut++;
+      this.refused(path, new SlackserveError('LIMIT_EXCEEDED', 'readTimeoutMs'), since);
       call.sendStatus({
         code: grpc.status.DEADLINE_EXCEEDED,
         details: `the request message did not arrive within ${this.o.readTimeoutMs} ms of the call's headers (readTimeoutMs)`,

@@ -112,7 +112,17 @@ export class GrpcInferenceServer {
   ) {
     this.now = opts.now ?? Date.now;
     const protos = loadProtos();
-    this.guard = new CallGuard({ maxInflight: opts.maxInflight ?? 20_000, readTimeoutMs: opts.readTimeoutMs ?? 10_000, now: this.now, auth: opts.auth, draining: opts.draining });
+    this.guard = new CallGuard({
+      maxInflight: opts.maxInflight ?? 20_000,
+      readTimeoutMs: opts.readTimeoutMs ?? 10_000,
+      now: this.now,
+      auth: opts.auth,
+      draining: opts.draining,
+      // inference calls refused before their message is read are failures too (model unknown: '')
+      onRefused: (path, err, arrival) => {
+        if (path.endsWith('/ModelInfer') || path.endsWith('/ModelStreamInfer')) backend.recordEdgeFailure?.('', '', err, arrival);
+      },
+    });
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
       'grpc.max_concurrent_streams': opts.maxConcurrentStreams ?? 1000,

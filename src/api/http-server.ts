@@ -71,6 +71,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 interface Route {
   readonly method: string;
   readonly segments: readonly string[];
@@ -114,13 +122,18 @@ export class HttpInferenceServer {
     this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
     this.maxInflight = opts.maxInflight ?? 20_000;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      const refused = (err: SlackserveError): void => this.countRefused(req, err);
       if (opts.draining?.() === true && !(req.url ?? '').startsWith('/v2/health/')) {
         res.setHeader('connection', 'close'); // the client reconnects elsewhere
-        this.fail(req, res, new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE), req.method ?? 'GET', req.url ?? '/');
+        const err = new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE);
+        refused(err);
+        this.fail(req, res, err, req.method ?? 'GET', req.url ?? '/');
         return;
       }
       if (this.inflight >= this.maxInflight) {
-        this.fail(req, res, new SlackserveError('OVERLOADED', `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`), req.method ?? 'GET', req.url ?? '/');
+        const err = new SlackserveError('OVERLOADED', `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`);
+        refused(err);
+        this.fail(req, res, err, req.method ?? 'GET', req.url ?? '/');
         return;
       }
       this.inflight++;
@@ -227,10 +240,25 @@ export class HttpInferenceServer {
         throw new HttpStatusError(405, `${method} is not allowed on ${url.pathname} (allowed: ${allow})`, { allow });
       }
       const authorization = req.headers.authorization;
-      if (!authorized(this.opts.auth, found.r.scope, authorization)) throw unauthenticated(found.r.scope, authorization);
+      if (!authorized(this.opts.auth, found.r.scope, authorization)) {
+        const err = unauthenticated(found.r.scope, authorization);
+        this.countRefused(req, err);
+        throw err;
+      }
       await found.r.handler(req, res, { params: found.params, url, signal: ac.signal });
     } catch (err) {
       this.fail(req, res, err, method, rawPath);
+    }
+  }
+
+  /** An inference request refused before its handler ran still counts as a failed request. */
+  private countRefused(req: IncomingMessage, err: unknown): void {
+    const m = /^\/v2\/models\/([^/?]+)(?:\/versions\/([^/?]+))?\/infer(?:\?|$)/.exec(req.url ?? '');
+    if (!m || req.method !== 'POST') return;
+    try {
+      this.backend.recordEdgeFailure?.(safeDecode(m[1] ?? ''), safeDecode(m[2] ?? ''), err, this.now());
+    } catch {
+      // counting must not fail the refusal
     }
   }
 

@@ -291,6 +291,9 @@ export class Frontend implements InferenceBackend {
     try {
       return this.admitAndEnqueue(req, ctx);
     } catch (e) {
+      // refused before the queue (draining, not listening, unknown model): a failure to count;
+      // the admission reject counted itself
+      if (!(e instanceof SlackserveError && e.details['admission'] === 'reject')) this.recordEdgeFailure(req.model, req.version, e, req.slo.arrivalMs);
       return Promise.reject(e instanceof Error ? e : asSlackserveError(e));
     }
   }

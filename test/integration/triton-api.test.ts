@@ -163,6 +163,9 @@ describe('statistics and nv_* metrics', () => {
     // failures before the queue: bad shape (INVALID_ARGUMENT), unknown model (NOT_FOUND), too many inputs
     expect((await callError('ModelInfer', inferRequest(1, { inputs: [{ name: INPUT, datatype: 'FP32', shape: [1, 28, 28] }] }))).code).toBe(grpc.status.INVALID_ARGUMENT);
     expect((await callError('ModelInfer', inferRequest(1, { model_name: 'nope' }))).code).toBe(grpc.status.NOT_FOUND);
+    // over the decoder's parameter limit: RESOURCE_EXHAUSTED before the model name is known
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`p${i}`, { int64_param: i }]));
+    expect((await callError('ModelInfer', inferRequest(1, { parameters: many }))).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     const bad = await fetch(`${base}/v2/models/${MODEL}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": 5}' });
     expect(bad.status).toBe(400);
 
@@ -189,7 +192,7 @@ describe('statistics and nv_* metrics', () => {
     expect(delta('nv_inference_request_success')).toBe(3);
     expect(delta('nv_inference_count')).toBe(6);
     expect(delta('nv_inference_request_failure', { ...l, reason: 'OTHER' })).toBe(2);
-    expect(delta('nv_inference_request_failure', { model: '', version: '', reason: 'OTHER' })).toBe(1);
+    expect(delta('nv_inference_request_failure', { model: '', version: '', reason: 'OTHER' })).toBe(2);
     expect(delta('nv_inference_queue_duration_us')).toBeGreaterThan(0);
     expect(delta('nv_inference_compute_infer_duration_us')).toBeGreaterThan(0);
     expect(delta('nv_inference_request_duration_us')).toBeGreaterThan(0);

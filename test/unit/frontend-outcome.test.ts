@@ -50,6 +50,29 @@ describe('frontend SLO outcomes', () => {
     const text = await metrics.text();
     expect(text).toMatch(/slackserve_slo_outcome_total\{class="default",outcome="met"[^}]*\} 1\b/);
     expect(text).toMatch(/slackserve_slo_outcome_total\{class="default",outcome="missed"[^}]*\} 1\b/);
+
+    // the worker expires a request at its deadline: a client-set deadline -> DEADLINE_EXCEEDED
+    const expireAfter = async (ms: number, params: DecodedInfer['params']): Promise<{ code: string; message: string }> => {
+      const req = { ...request(`e${ms}`), params, slo: parseSlo(params, { now, defaultBudgetMs: 50 }) };
+      const call = f.infer(req, { cancel: NEVER_CANCELLED }).then(
+        () => ({ code: 'OK', message: '' }),
+        (e: { code: string; message: string }) => ({ code: e.code, message: e.message }),
+      );
+      const [d] = await queue.pull('w', 1, 1000);
+      now += ms;
+      await queue.reply({ id: d!.request.id, ok: false, code: 'DEADLINE_EXPIRED', message: 'Request timeout expired' }, 'fe');
+      return call;
+    };
+    const budget = new Map([['slackserve.latency_budget_ms', { kind: 'int64', value: 40n } as const]]);
+    expect(await expireAfter(36, budget)).toEqual({ code: 'DEADLINE_EXCEEDED', message: expect.stringMatching(/^Deadline exceeded: the request's deadline \(slackserve.latency_budget_ms, 40.0 ms/) });
+    // dropped with time left (shed), and the server's own default budget: UNAVAILABLE as before
+    expect(await expireAfter(5, budget)).toEqual({ code: 'DEADLINE_EXPIRED', message: expect.stringMatching(/^Request timeout expired: shed after 5.0 ms/) });
+    expect(await expireAfter(46, EMPTY_PARAMS)).toEqual({ code: 'DEADLINE_EXPIRED', message: expect.stringMatching(/default budget of 50.0 ms passed/) });
+    // and the statistics count 2 successes and 3 failures with their durations
+    const [st] = await f.modelStatistics(cat.manifest.name, '');
+    expect([st!.inference_stats.success.count, st!.inference_stats.fail.count, st!.inference_count]).toEqual([2, 3, 2]);
+    expect(st!.inference_stats.success.ns).toBe((20 + 80) * 1e6);
+    expect(st!.inference_stats.fail.ns).toBe((36 + 5 + 46) * 1e6);
     await f.stop();
     await queue.close();
   });
