@@ -144,6 +144,20 @@ describe('bearer tokens, content types and redaction (serve, Redis queue with a 
     expect(JSON.parse(ok.body).outputs.length).toBeGreaterThan(0);
   });
 
+  it('every refused inference call is counted: unauthenticated calls raise nv_inference_request_failure', async () => {
+    const failures = async (): Promise<number> => {
+      const m = await call(s.httpPort, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      expect(m.status).toBe(200);
+      let sum = 0;
+      for (const line of m.body.split('\n')) if (line.startsWith('nv_inference_request_failure{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      return sum;
+    };
+    const before = await failures();
+    for (let i = 0; i < 3; i++)
+      expect((await call(s.httpPort, `/v2/models/${MODEL}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: inferBody })).status).toBe(401);
+    expect((await failures()) - before).toBe(3);
+  });
+
   it('HTTP health stays open', async () => {
     expect((await call(s.httpPort, '/v2/health/live')).status).toBe(200);
     expect((await call(s.httpPort, '/v2/health/ready')).status).toBe(200);
