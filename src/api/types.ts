@@ -86,6 +86,10 @@ export interface ServedBy {
   readonly computeUs: number;
   /** From the request's arrival stamp at the edge to its answer at the frontend, µs (absent on early answers). */
   readonly serverUs?: number;
+  /** Of the compute time: copying the batch's requests into the executor's buffer, µs (Triton's compute_input). */
+  readonly inputUs?: number;
+  /** After the batch: building this request's reply, µs (Triton's compute_output). */
+  readonly outputUs?: number;
   /** Finished by the request's deadline. */
   readonly deadlineMet: boolean;
   /** Served by a subnet below the requested minimum accuracy (admission downgraded it). */

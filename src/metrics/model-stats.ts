@@ -6,9 +6,10 @@
  * counters (`nv_inference_request_duration_us`...) with Triton's labels (`model`, `version`).
  *
  * What slackserve measures: the request duration at the frontend (success and fail), the queue
- * time and compute time the worker reports. The compute time is not split into input copy,
- * inference and output copy: `compute_infer` holds all of it, `compute_input` and
- * `compute_output` count the same requests with 0 ns (docs/api.md).
+ * time and the worker's compute time, split Triton's way: `compute_input` is the copy of the
+ * batch's requests into the executor's batch buffer, `compute_infer` the rest of the compute (the
+ * hand-off to the executor thread and onnxruntime), `compute_output` building the request's reply
+ * (its logits and classes) after the batch (docs/api.md).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FailureReason } from './metrics.js';
@@ -86,9 +87,9 @@ export class ModelStats {
       count: counter('nv_inference_count', 'Number of inferences performed (a request with a batch of 8 counts 8; Triton family)'),
       requestUs: counter('nv_inference_request_duration_us', 'Cumulative inference request duration in microseconds, successes and failures (Triton family)'),
       queueUs: counter('nv_inference_queue_duration_us', 'Cumulative inference queuing duration in microseconds (Triton family)'),
-      inputUs: counter('nv_inference_compute_input_duration_us', 'Cumulative compute input duration in microseconds (slackserve: not measured apart, 0; Triton family)'),
+      inputUs: counter('nv_inference_compute_input_duration_us', 'Cumulative compute input duration in microseconds (slackserve: copying the requests into the batch; Triton family)'),
       inferUs: counter('nv_inference_compute_infer_duration_us', 'Cumulative compute inference duration in microseconds (slackserve: all compute; Triton family)'),
-      outputUs: counter('nv_inference_compute_output_duration_us', 'Cumulative inference compute output duration in microseconds (slackserve: not measured apart, 0; Triton family)'),
+      outputUs: counter('nv_inference_compute_output_duration_us', 'Cumulative inference compute output duration in microseconds (slackserve: building the reply after the batch; Triton family)'),
       pending: new Gauge({ name: 'nv_inference_pending_request_count', help: 'Instantaneous number of pending requests awaiting execution (Triton family)', labelNames, registers: r }),
     };
     const sourceOf = execCounts;
@@ -125,17 +126,21 @@ export class ModelStats {
   }
 
   /** A request answered: its duration, the batch it carried, queue and compute time (us). */
-  success(model: string, version: string, durationMs: number, batch: number, queueUs: number, computeUs: number): void {
+  success(model: string, version: string, durationMs: number, batch: number, queueUs: number, computeUs: number, inputUs = 0, outputUs = 0): void {
     const rec = this.declare(model, version);
     const ns = Math.max(0, Math.round(durationMs * 1e6));
     rec.success.count++;
     rec.success.ns += ns;
     rec.queue.count++;
     rec.queue.ns += Math.max(0, Math.round(queueUs * 1000));
+    // the worker's compute time includes the input copy; Triton's three parts add up to it plus the output
+    const input = Math.max(0, Math.min(inputUs, computeUs));
     rec.computeInput.count++;
+    rec.computeInput.ns += Math.round(input * 1000);
     rec.computeInfer.count++;
-    rec.computeInfer.ns += Math.max(0, Math.round(computeUs * 1000));
+    rec.computeInfer.ns += Math.max(0, Math.round((computeUs - input) * 1000));
     rec.computeOutput.count++;
+    rec.computeOutput.ns += Math.max(0, Math.round(outputUs * 1000));
     rec.inferenceCount += batch;
     rec.lastInference = this.clock();
     if (this.nv) {
@@ -144,7 +149,9 @@ export class ModelStats {
       this.nv.count.inc(l, batch);
       this.nv.requestUs.inc(l, ns / 1000);
       this.nv.queueUs.inc(l, Math.max(0, queueUs));
-      this.nv.inferUs.inc(l, Math.max(0, computeUs));
+      this.nv.inferUs.inc(l, Math.max(0, computeUs - input));
+      this.nv.inputUs.inc(l, input);
+      this.nv.outputUs.inc(l, Math.max(0, outputUs));
     }
   }
 

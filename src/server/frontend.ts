@@ -435,7 +435,7 @@ export class Frontend implements InferenceBackend {
     }
     const done = this.o.clock();
     m?.of(m.requestSuccess, model).inc();
-    this.stats.success(model, this.o.version, done - c.req.slo.arrivalMs, c.req.tensor.batch, outcome.servedBy.queueUs, outcome.servedBy.computeUs);
+    this.stats.success(model, this.o.version, done - c.req.slo.arrivalMs, c.req.tensor.batch, outcome.servedBy.queueUs, outcome.servedBy.computeUs, outcome.servedBy.inputUs ?? 0, outcome.servedBy.outputUs ?? 0);
     m?.of(m.requestDuration, model).observe((done - c.started) / 1000);
     const sb = outcome.servedBy;
     // met as the client sees it: answered by the client's deadline (the worker's own verdict is
@@ -487,6 +487,8 @@ export class Frontend implements InferenceBackend {
         downgraded: r.downgraded,
         ...(r.final ? {} : { early: true }),
         ...(r.extra?.deadline_answer === true ? { deadlineAnswer: true } : {}),
+        ...(typeof r.extra?.input_us === 'number' ? { inputUs: r.extra.input_us } : {}),
+        ...(typeof r.extra?.output_us === 'number' ? { outputUs: r.extra.output_us } : {}),
       },
     };
     if (!r.final) {

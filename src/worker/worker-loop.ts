@@ -353,6 +353,8 @@ export class WorkerLoop {
       (n) => this.o.executor.batchBuffer?.(n) ?? new Float32Array(n),
     );
     const total = images.length / this.o.sampleSize;
+    // Triton's compute_input: copying the requests into the batch (the executor's run follows)
+    const inputUs = Math.round((this.o.clock() - start) * 1000);
     let result: RunResult;
     let staged: StagedBatch | null = null;
     let finishArgs: [Float32Array, Int32Array] | null = null;
@@ -428,7 +430,7 @@ export class WorkerLoop {
         extra: { accuracy: this.accuracy.get(subnet) ?? -1, batch: total },
       };
       m?.of(m.queueDuration, this.o.model).observe((start - q.arrivalMs) / 1000);
-      return this.send(reply, q.frontend);
+      return this.send({ ...reply, extra: { ...reply.extra, input_us: inputUs, output_us: Math.round((this.o.clock() - end) * 1000) } }, q.frontend);
     });
     await Promise.all(replies);
     await this.ack(helds.map((h) => h.delivery));

@@ -177,6 +177,10 @@ describe('statistics and nv_* metrics', () => {
     expect(d('queue', 'count')).toBe(3);
     expect(d('compute_infer', 'count')).toBe(3);
     expect(d('compute_infer', 'ns')).toBeGreaterThan(0);
+    // the input copy and the reply are timed apart (Triton's compute_input / compute_output)
+    expect(d('compute_input', 'count')).toBe(3);
+    expect(d('compute_input', 'ns')).toBeGreaterThan(0);
+    expect(d('compute_output', 'ns')).toBeGreaterThan(0);
     expect(d('fail', 'count')).toBe(2); // the unknown model is not this model's failure
     expect(Number(after.inference_count) - Number(before.inference_count)).toBe(6);
     expect(Number(after.execution_count)).toBeGreaterThan(Number(before.execution_count));
