@@ -18,6 +18,8 @@
  *
  * Pure bookkeeping: the caller passes the clock.
  */
+import type { LatencyTable } from '../scheduler/latency-table.js';
+
 export interface BacklogOptions {
   /** Width of a completion-rate window, ms. */
   readonly windowMs?: number;
@@ -109,4 +111,33 @@ export class Backlog {
     this.windowImages = 0;
     this.windowMinLoad = this.load;
   }
+}
+
+export interface AdmissionLoad {
+  readonly queuedAhead: number;
+  readonly imagesAhead: number;
+  readonly drainPerMs: number | undefined;
+}
+
+/**
+ * What admission sees for a request of `images` arriving now: the images ahead of it (its own
+ * first included), scaled by profile rate / measured rate when the serving path drained slower
+ * than the profile says in recent saturated windows, so admit()'s arithmetic (the eligible
+ * subnet's profiled rate at the largest batch on every executor) yields the measured wait.
+ * While the frontend holds fewer calls than there are executors the profile alone decides.
+ */
+export function admissionLoad(backlog: Backlog, table: LatencyTable, executors: number, now: number, images: number, minAccuracy: number): AdmissionLoad {
+  const imagesAhead = backlog.imagesAhead() + images - 1;
+  const drainPerMs = backlog.drainPerMs(now);
+  const eligible = table.fastest(1, minAccuracy);
+  const B = table.maxBatch;
+  const profilePerMs = eligible ? (B / table.ms(eligible.index, B)) * executors : Infinity;
+  // The measured rate is what the policy chose to serve at, not what it could: SlackFit serves at
+  // the arrival rate with slow accurate subnets until a burst makes it switch. So it only
+  // overrides the profile for a real backlog, more than one full batch per executor (measured:
+  // without this rule it shed ~125 requests at the start of the demo trace's burst, with 8
+  // images queued ahead).
+  const backlogged = imagesAhead >= B * executors;
+  const slow = drainPerMs !== undefined && drainPerMs < profilePerMs && backlog.inFlight >= executors && backlogged;
+  return { queuedAhead: slow ? imagesAhead * (profilePerMs / drainPerMs) : imagesAhead, imagesAhead, drainPerMs };
 }

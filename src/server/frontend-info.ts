@@ -1,4 +1,7 @@
-/** Small pure pieces of the frontend: the extensions it announces, the confidence it reports. */
+/** Small pure pieces of the frontend: the extensions it announces, the confidence it reports, the answer a reply becomes. */
+import type { InferAnswer } from '../api/types.js';
+import type { InferenceReply } from '../queue/types.js';
+import { floatsOf } from '../worker/tensors.js';
 
 /** The protocol extensions ServerMetadata lists (Triton's names, then ours). */
 export const SERVER_EXTENSIONS: readonly string[] = Object.freeze([
@@ -24,4 +27,26 @@ export function minConfidence(logits: Float32Array, rows: number): number {
     min = Math.min(min, 1 / sum);
   }
   return min;
+}
+
+/** The answer a worker's successful reply becomes for a call of `rows` images. */
+export function answerOf(r: Extract<InferenceReply, { ok: true }>, rows: number): InferAnswer {
+  const logits = floatsOf(r.logits);
+  return {
+    logits,
+    classes: r.classes,
+    servedBy: {
+      subnet: r.subnet,
+      exit: r.exit ?? 'final',
+      confidence: minConfidence(logits, rows),
+      queueUs: r.queueUs,
+      computeUs: r.computeUs,
+      deadlineMet: r.deadlineMet,
+      downgraded: r.downgraded,
+      ...(r.final ? {} : { early: true }),
+      ...(r.extra?.deadline_answer === true ? { deadlineAnswer: true } : {}),
+      ...(typeof r.extra?.input_us === 'number' ? { inputUs: r.extra.input_us } : {}),
+      ...(typeof r.extra?.output_us === 'number' ? { outputUs: r.extra.output_us } : {}),
+    },
+  };
 }

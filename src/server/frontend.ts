@@ -14,14 +14,13 @@ import type { InferenceReply, RequestQueue } from '../queue/types.js';
 import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Catalogue } from '../supernet/catalogue.js';
-import { floatsOf } from '../worker/tensors.js';
 import type { OutcomeEvent } from '../metrics/outcome-event.js';
 import { deadlineOutcome } from './deadline-outcome.js';
-import { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
+import { answerOf, SERVER_EXTENSIONS } from './frontend-info.js';
 
 export type { OutcomeEvent } from '../metrics/outcome-event.js';
 export { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
-import { Backlog } from './backlog.js';
+import { admissionLoad, Backlog, type AdmissionLoad } from './backlog.js';
 
 export interface FrontendOptions {
   readonly id: string;
@@ -381,27 +380,9 @@ export class Frontend implements InferenceBackend {
     return answer;
   }
 
-  /**
-   * admit()'s `queuedAhead` for a request of `images`: the images ahead of it (its own beyond the
-   * first included), scaled by profile rate / measured rate when the serving path drained slower
-   * than the profile says in recent saturated windows, so admit()'s arithmetic (the eligible
-   * subnet's profiled rate at the largest batch on every executor) yields the measured wait.
-   * While this frontend holds fewer calls than there are executors the profile alone decides.
-   */
-  private admissionLoad(now: number, images: number, minAccuracy: number): { queuedAhead: number; imagesAhead: number; drainPerMs: number | undefined } {
-    const imagesAhead = this.backlog.imagesAhead() + images - 1;
-    const drainPerMs = this.backlog.drainPerMs(now);
-    const eligible = this.o.table.fastest(1, minAccuracy);
-    const B = this.o.table.maxBatch;
-    const profilePerMs = eligible ? (B / this.o.table.ms(eligible.index, B)) * this.o.executors : Infinity;
-    // The measured rate is what the policy chose to serve at, not what it could: SlackFit serves at
-    // the arrival rate with slow accurate subnets until a burst makes it switch. So it only
-    // overrides the profile for a real backlog, more than one full batch per executor (measured:
-    // without this rule it shed ~125 requests at the start of the demo trace's burst, with 8
-    // images queued ahead).
-    const backlogged = imagesAhead >= B * this.o.executors;
-    const slow = drainPerMs !== undefined && drainPerMs < profilePerMs && this.backlog.inFlight >= this.o.executors && backlogged;
-    return { queuedAhead: slow ? imagesAhead * (profilePerMs / drainPerMs) : imagesAhead, imagesAhead, drainPerMs };
+  /** admit()'s inputs for a request of `images` (backlog.ts). */
+  private admissionLoad(now: number, images: number, minAccuracy: number): AdmissionLoad {
+    return admissionLoad(this.backlog, this.o.table, this.o.executors, now, images, minAccuracy);
   }
 
   /** Fails the calls no worker answered in time (all workers gone): one timer for every call. */
@@ -473,24 +454,7 @@ export class Frontend implements InferenceBackend {
       this.finish(r.id, c, new SlackserveError(r.code, r.message));
       return;
     }
-    const logits = floatsOf(r.logits);
-    const answer: InferAnswer = {
-      logits,
-      classes: r.classes,
-      servedBy: {
-        subnet: r.subnet,
-        exit: r.exit ?? 'final',
-        confidence: minConfidence(logits, c.req.tensor.batch),
-        queueUs: r.queueUs,
-        computeUs: r.computeUs,
-        deadlineMet: r.deadlineMet,
-        downgraded: r.downgraded,
-        ...(r.final ? {} : { early: true }),
-        ...(r.extra?.deadline_answer === true ? { deadlineAnswer: true } : {}),
-        ...(typeof r.extra?.input_us === 'number' ? { inputUs: r.extra.input_us } : {}),
-        ...(typeof r.extra?.output_us === 'number' ? { outputUs: r.extra.output_us } : {}),
-      },
-    };
+    const answer = answerOf(r, c.req.tensor.batch);
     if (!r.final) {
       c.onEarly?.(answer);
       return;
