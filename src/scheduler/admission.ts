@@ -15,7 +15,7 @@ export interface AdmissionInput {
   readonly now: number;
   readonly deadline: number;
   readonly minAccuracy: number;
-  /** Requests queued ahead of this one. */
+  /** Images queued ahead of this one (the server and the simulator both count images: requests may carry several). */
   readonly queuedAhead: number;
   readonly workers: number;
   /** When the soonest busy executor frees up (<= now when one is idle). */

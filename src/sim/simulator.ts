@@ -339,7 +339,7 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
       now,
       deadline: r.deadline,
       minAccuracy: r.minAccuracy,
-      queuedAhead: queue.length,
+      queuedAhead: queue.images, // images, as the live frontend counts them (backlog.ts)
       workers: o.workers,
       soonestFree: soonest,
       dispatchOverheadMs: o.dispatchOverheadMs,
