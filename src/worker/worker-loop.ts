@@ -15,7 +15,8 @@ import type { RunOptions, RunResult } from '../runtime/executor.js';
 import { ArrivalRate } from '../scheduler/arrival-rate.js';
 import { EdfQueue } from '../scheduler/edf-queue.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
-import type { Dispatch, Drop, ExitView, Policy, QueuedRequest } from '../scheduler/types.js';
+import type { Dispatch, Drop, Policy, QueuedRequest } from '../scheduler/types.js';
+import { ExitSnapshots } from './exit-snapshots.js';
 import { StagedBatch } from './staged-batch.js';
 import { argmaxRows, bytesOf, concatBatch } from './tensors.js';
 
@@ -78,7 +79,7 @@ export class WorkerLoop {
   private wakePuller: (() => void) | null = null;
   private offCancel: (() => void) | null = null;
   private readonly accuracy: Map<string, number>;
-  private exitView: { view: ExitView; at: number } | null = null;
+  private readonly exitViews: ExitSnapshots | undefined;
   /** Images entering the local queue per ms (throughput-aware policies read it). */
   private readonly arrivals = new ArrivalRate();
   /** Batches run and requests answered, for tests and health reporting. */
@@ -88,6 +89,7 @@ export class WorkerLoop {
     this.free = o.slots;
     this.state = o.policy.init();
     this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
+    this.exitViews = o.exits ? new ExitSnapshots(o.exits) : undefined;
   }
 
   start(): void {
@@ -246,7 +248,7 @@ export class WorkerLoop {
   private kick(): void {
     while (this.free > 0 && this.local.length > 0 && this.o.slots - this.free < (this.o.slotLimit?.() ?? this.o.slots)) {
       const now = this.o.clock();
-      const exits = this.exitSnapshot(now);
+      const exits = this.exitViews?.at(now);
       const { decision, state } = this.o.policy.decide(
         {
           now,
@@ -287,27 +289,6 @@ export class WorkerLoop {
     }
     this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
     if (this.local.length < this.o.localCap) this.wakePuller?.();
-  }
-
-  /**
-   * What exits currently do per subnet, for the policy: a snapshot refreshed every 100 ms (the
-   * exit loops change slowly; computing it per decision would cost more than the decision).
-   */
-  private exitSnapshot(now: number): ExitView | undefined {
-    const m = this.o.exits;
-    if (!m) return undefined;
-    if (this.exitView && now - this.exitView.at < 100) return this.exitView.view;
-    const fraction = new Map<string, number>();
-    const agreement = new Map<string, number>();
-    for (const id of m.subnets) {
-      const full = m.expectedLatencyMs(id, 1, 1);
-      fraction.set(id, full > 0 ? Math.min(1, m.expectedLatencyMs(id, 1, 0.5) / full) : 1);
-      const a = m.earlyAccuracy(id);
-      agreement.set(id, a.samples > 0 ? a.vsFinal : 1);
-    }
-    const view: ExitView = { answerFraction: (id) => fraction.get(id) ?? 1, agreement: (id) => agreement.get(id) ?? 1 };
-    this.exitView = { view, at: now };
-    return view;
   }
 
   /** Requests may carry several images: keep the batch within the executor's maximum. */
@@ -427,10 +408,11 @@ export class WorkerLoop {
         deadlineMet: met,
         downgraded: q.downgraded,
         worker: this.o.id,
-        extra: { accuracy: this.accuracy.get(subnet) ?? -1, batch: total },
+        // input_us / output_us: Triton's compute_input (the copy into the batch) and compute_output (this reply)
+        extra: { accuracy: this.accuracy.get(subnet) ?? -1, batch: total, input_us: inputUs, output_us: Math.round((this.o.clock() - end) * 1000) },
       };
       m?.of(m.queueDuration, this.o.model).observe((start - q.arrivalMs) / 1000);
-      return this.send({ ...reply, extra: { ...reply.extra, input_us: inputUs, output_us: Math.round((this.o.clock() - end) * 1000) } }, q.frontend);
+      return this.send(reply, q.frontend);
     });
     await Promise.all(replies);
     await this.ack(helds.map((h) => h.delivery));
