@@ -29,8 +29,8 @@ export function minConfidence(logits: Float32Array, rows: number): number {
   return min;
 }
 
-/** The answer a worker's successful reply becomes for a call of `rows` images. */
-export function answerOf(r: Extract<InferenceReply, { ok: true }>, rows: number): InferAnswer {
+/** The answer a worker's successful reply becomes for a call of `rows` images (`serverUs`: arrival stamp to now, for final answers). */
+export function answerOf(r: Extract<InferenceReply, { ok: true }>, rows: number, serverUs?: number): InferAnswer {
   const logits = floatsOf(r.logits);
   return {
     logits,
@@ -41,6 +41,7 @@ export function answerOf(r: Extract<InferenceReply, { ok: true }>, rows: number)
       confidence: minConfidence(logits, rows),
       queueUs: r.queueUs,
       computeUs: r.computeUs,
+      ...(serverUs !== undefined ? { serverUs } : {}),
       deadlineMet: r.deadlineMet,
       downgraded: r.downgraded,
       ...(r.final ? {} : { early: true }),

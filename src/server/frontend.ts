@@ -432,9 +432,8 @@ export class Frontend implements InferenceBackend {
     this.emit({ ok: true, code: null, sloClass: c.sloClass, met, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started, budgetMs: c.req.slo.budgetMs, deadlineAnswer: sb.deadlineAnswer === true });
     // time outside the queue and the executor: from the batch's end to the answer here (the reply
     // path inside the server), exported so the policy's edge margin can be checked against it
-    const serverUs = Math.round((done - c.req.slo.arrivalMs) * 1000);
-    m?.of(m.replyDuration, model).observe(Math.max(0, serverUs - sb.queueUs - sb.computeUs) / 1e6);
-    c.resolve({ ...outcome, servedBy: { ...sb, serverUs } });
+    if (sb.serverUs !== undefined) m?.of(m.replyDuration, model).observe(Math.max(0, sb.serverUs - sb.queueUs - sb.computeUs) / 1e6);
+    c.resolve(outcome);
   }
 
   /** Called by the queue's subscription: a bad reply fails its own call, never the subscription. */
@@ -454,7 +453,8 @@ export class Frontend implements InferenceBackend {
       this.finish(r.id, c, new SlackserveError(r.code, r.message));
       return;
     }
-    const answer = answerOf(r, c.req.tensor.batch);
+    // the answer is final here (route -> finish): its arrival-to-answer time is known now
+    const answer = answerOf(r, c.req.tensor.batch, r.final ? Math.round((this.o.clock() - c.req.slo.arrivalMs) * 1000) : undefined);
     if (!r.final) {
       c.onEarly?.(answer);
       return;
