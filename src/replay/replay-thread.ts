@@ -79,14 +79,14 @@ const records: RequestRecord[] = [];
 const progress = { sent: 0, done: 0, met: 0, maxBehindMs: 0 };
 const post = (m: FromThread): void => port.postMessage(m);
 
-function errorRecord(base: Omit<RequestRecord, 'latencyMs' | 'outcome' | 'status' | 'message' | 'subnet' | 'exit' | 'predicted' | 'queueUs' | 'computeUs' | 'downgraded' | 'deadlineAnswer' | 'serverDeadlineMet'>, latencyMs: number, status: string, message: string): RequestRecord {
-  return { ...base, latencyMs, outcome: 'error', status, message, subnet: '', exit: '', predicted: -1, queueUs: 0, computeUs: 0, downgraded: false, deadlineAnswer: false, serverDeadlineMet: false };
+function errorRecord(base: Omit<RequestRecord, 'latencyMs' | 'outcome' | 'status' | 'message' | 'subnet' | 'exit' | 'predicted' | 'correct' | 'queueUs' | 'computeUs' | 'downgraded' | 'deadlineAnswer' | 'serverDeadlineMet'>, latencyMs: number, status: string, message: string): RequestRecord {
+  return { ...base, latencyMs, outcome: 'error', status, message, subnet: '', exit: '', predicted: -1, correct: 0, queueUs: 0, computeUs: 0, downgraded: false, deadlineAnswer: false, serverDeadlineMet: false };
 }
 
 function send(r: ReplayRequest & { readonly combo: number }, behindMs: number, onDone: () => void): void {
   if (init.sendCostMs > 0) for (const until = performance.now() + init.sendCostMs; performance.now() < until; );
   const id = String(r.i);
-  const base = { i: r.i, scheduledMs: r.t_ms, behindMs, sloMs: r.slo_ms, sloClass: r.class, label: init.labels[r.image] ?? -1 };
+  const base = { i: r.i, scheduledMs: r.t_ms, behindMs, sloMs: r.slo_ms, sloClass: r.class, label: init.labels[r.image] ?? -1, images: init.imagesPerRequest };
   const t0 = epoch();
   progress.sent++;
   // a gRPC deadline well past the SLO guarantees every request an outcome even if a server hangs
@@ -122,6 +122,7 @@ function send(r: ReplayRequest & { readonly combo: number }, behindMs: number, o
       subnet: String(p['slackserve.subnet'] ?? ''),
       exit: String(p['slackserve.exit'] ?? 'final'),
       predicted: view.classes?.[0] ?? -1,
+      correct: countCorrect(view.classes, init.labels, r.image),
       queueUs: Number(p['slackserve.queue_us'] ?? 0),
       computeUs: Number(p['slackserve.compute_us'] ?? 0),
       downgraded: p['slackserve.downgraded'] === true,
@@ -130,6 +131,14 @@ function send(r: ReplayRequest & { readonly combo: number }, behindMs: number, o
     });
     onDone();
   });
+}
+
+/** Images answered with their own label: request images are labels[first], labels[first + 1], ... */
+function countCorrect(classes: ArrayLike<number> | null | undefined, labels: Uint8Array, first: number): number {
+  if (!classes) return 0;
+  let n = 0;
+  for (let j = 0; j < classes.length; j++) if (classes[j] === labels[first + j]) n++;
+  return n;
 }
 
 async function run(startEpochMs: number): Promise<void> {

@@ -1,6 +1,6 @@
 /** The replay's HTML report: self-contained (inline SVG, no scripts), one column per run. */
 import { chartSvg, type Series } from '../plot/svg.js';
-import { metSlo, type ReplaySummary } from './report.js';
+import { metSlo, servedAccuracy, type ReplaySummary } from './report.js';
 import type { RequestRecord } from './types.js';
 
 export interface ReportRun {
@@ -46,8 +46,8 @@ export function reportHtml(runs: readonly ReportRun[], title: string): string {
       series: runs.map((r) => ({
         name: r.name,
         points: binned(r.records, bins, (g) => {
-          const m = g.filter(metSlo);
-          return m.length === 0 ? NaN : (100 * m.filter((x) => x.predicted === x.label).length) / m.length;
+          const a = servedAccuracy(g.filter(metSlo));
+          return a === null ? NaN : 100 * a;
         }).filter(([, y]) => Number.isFinite(y)),
       })),
     }),

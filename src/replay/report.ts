@@ -15,7 +15,7 @@ export interface ReplaySummary {
   readonly answered: number;
   readonly errors: number;
   readonly errors_by_status: Readonly<Record<string, number>>;
-  /** Top-1 vs ground-truth labels over answers within the SLO. */
+  /** Top-1 vs ground-truth labels over every image of the answers within the SLO. */
   readonly served_accuracy: number | null;
   readonly latency_ms: { readonly p50: number | null; readonly p90: number | null; readonly p95: number | null; readonly p99: number | null };
   /** Rejected or dropped because the deadline could not be met (UNAVAILABLE "Request timeout expired"). */
@@ -93,6 +93,20 @@ function quantiles(sorted: readonly number[]): ReplaySummary['latency_ms'] {
 export const metSlo = (r: RequestRecord): boolean => r.outcome === 'ok' && r.latencyMs <= r.sloMs;
 const isShed = (r: RequestRecord): boolean => r.outcome === 'error' && r.status === 'UNAVAILABLE' && /timeout expired/i.test(r.message);
 
+/**
+ * Top-1 against ground truth over every image the answers within the SLO carried (a 16-image
+ * request counts 16 times), or null without such answers.
+ */
+export function servedAccuracy(met: readonly RequestRecord[]): number | null {
+  let images = 0;
+  let correct = 0;
+  for (const r of met) {
+    images += r.images;
+    correct += r.correct;
+  }
+  return images === 0 ? null : r4(correct / images);
+}
+
 export function summarize(records: readonly RequestRecord[], scheduleS: number, maxBehindMs = 0, client?: ClientStats): ReplaySummary {
   const n = records.length;
   const behind = records.map((r) => r.behindMs).sort((a, b) => a - b);
@@ -126,7 +140,7 @@ export function summarize(records: readonly RequestRecord[], scheduleS: number, 
     answered: ok.length,
     errors: n - ok.length,
     errors_by_status: errors,
-    served_accuracy: met.length === 0 ? null : r4(met.filter((r) => r.predicted === r.label).length / met.length),
+    served_accuracy: servedAccuracy(met),
     latency_ms: quantiles(ok.map((r) => r.latencyMs).sort((a, b) => a - b)),
     shed_rate: n === 0 ? 0 : r4(records.filter(isShed).length / n),
     downgrade_rate: n === 0 ? 0 : r4(ok.filter((r) => r.downgraded).length / n),
@@ -147,7 +161,7 @@ export function summarize(records: readonly RequestRecord[], scheduleS: number, 
   };
 }
 
-const REQUEST_COLUMNS = ['i', 'send_ms', 'behind_ms', 'latency_ms', 'slo_ms', 'class', 'outcome', 'status', 'met_slo', 'subnet', 'exit', 'predicted', 'label', 'queue_us', 'compute_us', 'downgraded', 'deadline_answer', 'message'] as const;
+const REQUEST_COLUMNS = ['i', 'send_ms', 'behind_ms', 'latency_ms', 'slo_ms', 'class', 'outcome', 'status', 'met_slo', 'subnet', 'exit', 'predicted', 'label', 'images', 'correct', 'queue_us', 'compute_us', 'downgraded', 'deadline_answer', 'message'] as const;
 
 const csvCell = (v: string | number | boolean): string => {
   const s = String(v);
@@ -156,7 +170,7 @@ const csvCell = (v: string | number | boolean): string => {
 
 export function requestsCsv(records: readonly RequestRecord[]): string {
   const rows = records.map((r) =>
-    [r.i, r4(r.scheduledMs), r4(r.behindMs), r4(r.latencyMs), r.sloMs, r.sloClass, r.outcome, r.status, metSlo(r), r.subnet, r.exit, r.predicted, r.label, r.queueUs, r.computeUs, r.downgraded, r.deadlineAnswer, r.message].map(csvCell).join(','),
+    [r.i, r4(r.scheduledMs), r4(r.behindMs), r4(r.latencyMs), r.sloMs, r.sloClass, r.outcome, r.status, metSlo(r), r.subnet, r.exit, r.predicted, r.label, r.images, r.correct, r.queueUs, r.computeUs, r.downgraded, r.deadlineAnswer, r.message].map(csvCell).join(','),
   );
   return [REQUEST_COLUMNS.join(','), ...rows].join('\n') + '\n';
 }

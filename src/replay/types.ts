@@ -19,8 +19,12 @@ export interface RequestRecord {
   readonly message: string;
   readonly subnet: string;
   readonly exit: string;
+  /** The first image's predicted class and label (the CSV's at-a-glance columns). */
   readonly predicted: number;
   readonly label: number;
+  /** Images the request carried, and how many of them were answered with their label (0 for errors). */
+  readonly images: number;
+  readonly correct: number;
   readonly queueUs: number;
   readonly computeUs: number;
   readonly downgraded: boolean;

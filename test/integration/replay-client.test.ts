@@ -44,6 +44,12 @@ beforeAll(async () => {
       if (cls < 0) await new Promise((res) => setTimeout(res, 1500)); // a slow answer, for deadlines
       const logits = new Float32Array(10 * req.tensor.batch);
       logits[cls] = 1;
+      // rows after the first answer their own class, except class 7, answered 0 (a wrong answer the
+      // per-image accuracy must count; the first image is always right)
+      for (let r = 1; r < req.tensor.batch; r++) {
+        const c = req.tensor.data[r * SAMPLE] as number;
+        logits[r * 10 + (c === 7 ? 0 : c)] = 1;
+      }
       return { logits, servedBy: { subnet: 'echo', exit: cls === 3 ? 's1b0' : 'final', confidence: 1, queueUs: 100 + cls, computeUs: 2000, deadlineMet: true, downgraded: cls % 2 === 1 } };
     },
   };
@@ -87,6 +93,28 @@ describe('replay client against a real gRPC server', () => {
     expect(s.client_behind_ms.max).toBeGreaterThanOrEqual(s.client_behind_ms.p99 as number);
     expect(s.client_threads).toBe(2);
     expect(typeof s.client_limited).toBe('boolean');
+  });
+
+  it('checks every image of a multi-image request against its own label', async () => {
+    const per = 4;
+    const trace = poisson({ rate: 200, durationS: 0.5, sloMs: 1000, seed: 9 });
+    const r = await replay({ ...common(), trace, threads: 1, imagesPerRequest: per });
+    expect(r.total).toBeGreaterThan(50);
+    let images = 0;
+    let wrong = 0;
+    for (const x of r.records) {
+      expect(x.outcome, x.message).toBe('ok');
+      expect(x.images).toBe(per);
+      // request i carries images first..first+3 (first = i mod (N - per + 1)), image j labelled j % 10
+      const first = x.i % (N - per + 1);
+      const sevens = [1, 2, 3].filter((j) => (first + j) % 10 === 7).length;
+      expect(x.correct).toBe(per - sevens);
+      images += per;
+      wrong += sevens;
+    }
+    expect(wrong).toBeGreaterThan(0);
+    const s = summarize(r.records, r.scheduleS, r.maxBehindMs, r.client);
+    expect(s.served_accuracy).toBeCloseTo((images - wrong) / images, 4);
   });
 
   it('flags a client that cannot keep its schedule as client-limited, and still accounts for every request', async () => {

@@ -19,6 +19,8 @@ const rec = (i: number, behindMs: number): RequestRecord => ({
   exit: 'final',
   predicted: 1,
   label: 1,
+  images: 1,
+  correct: 1,
   queueUs: 0,
   computeUs: 0,
   downgraded: false,

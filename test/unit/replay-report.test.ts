@@ -18,6 +18,8 @@ const rec = (i: number, o: Partial<RequestRecord> = {}): RequestRecord => ({
   exit: 'final',
   predicted: 1,
   label: 1,
+  images: 1,
+  correct: 1,
   queueUs: 1000,
   computeUs: 2000,
   downgraded: false,
@@ -29,7 +31,7 @@ const rec = (i: number, o: Partial<RequestRecord> = {}): RequestRecord => ({
 // 10 requests: 6 met (one of them wrong vs its label), 1 late, 2 shed, 1 invalid
 const fixture: RequestRecord[] = [
   ...[0, 1, 2, 3, 4].map((i) => rec(i)),
-  rec(5, { predicted: 3, exit: 's1b0' }),
+  rec(5, { predicted: 3, correct: 0, exit: 's1b0' }),
   rec(6, { latencyMs: 25, subnet: 'b' }),
   rec(7, { outcome: 'error', status: 'UNAVAILABLE', message: 'Request timeout expired: ... rejected at admission', subnet: '', exit: '' }),
   rec(8, { outcome: 'error', status: 'UNAVAILABLE', message: 'Request timeout expired', subnet: '', exit: '' }),
@@ -48,6 +50,23 @@ describe('replay accounting', () => {
     expect(s.errors_by_status).toEqual({ UNAVAILABLE: 2, INVALID_ARGUMENT: 1 });
     expect(s.early_answer_rate).toBe(0.1);
     expect(s.subnet_mix).toEqual({ a: 0.8571, b: 0.1429 });
+  });
+
+  it('counts served accuracy over every image of the answers within the SLO, not just the first', () => {
+    // 16-image answers: 16/16, 12/16 and 0/16 right within the SLO; a late one (16/16) does not count
+    const multi = [
+      rec(0, { images: 16, correct: 16 }),
+      rec(1, { images: 16, correct: 12, predicted: 1 }),
+      rec(2, { images: 16, correct: 0, predicted: 2 }),
+      rec(3, { images: 16, correct: 16, latencyMs: 30 }),
+    ];
+    expect(summarize(multi, 1).served_accuracy).toBeCloseTo(28 / 48, 4);
+    // the first image's verdict alone would say 2/3
+    expect(summarize(multi, 1).served_accuracy).not.toBeCloseTo(2 / 3, 2);
+    const header = requestsCsv(multi).split('\n')[0]!.split(',');
+    const row = requestsCsv(multi).split('\n')[2]!.split(',');
+    expect(row[header.indexOf('images')]).toBe('16');
+    expect(row[header.indexOf('correct')]).toBe('12');
   });
 
   it('writes one requests.csv row per request and perf.csv with perf_analyzer\'s exact header first', () => {
