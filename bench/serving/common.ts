@@ -6,7 +6,7 @@ import type { TraceRequest } from '../../src/trace/format.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { syntheticBatch } from '../../src/runtime/timing.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { loadTestSample } from '../../src/supernet/sample.js';
+import { loadReplaySet } from '../../src/supernet/sample.js';
 
 export const SUPERNET = 'supernets/fmnist-resnet';
 export const log = (s: string): boolean => process.stderr.write(s + '\n');
@@ -81,7 +81,7 @@ export const median = (xs: readonly number[]): number => {
  */
 export async function replayLogged(target: string, trace: readonly TraceRequest[], k: number, label: string, threads?: number): Promise<ReplayResult> {
   const cat = Catalogue.load(SUPERNET);
-  const { sample, x: images } = loadTestSample(cat);
+  const { sample, x: images } = loadReplaySet(cat);
   let last = 0;
   return replay({
     target,

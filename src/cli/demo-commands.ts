@@ -10,7 +10,7 @@ import { replay } from '../replay/replayer.js';
 import { reportHtml } from '../replay/report-html.js';
 import { perfCsv, requestsCsv, summarize } from '../replay/report.js';
 import { startServer } from '../server/serve.js';
-import { loadTestSample } from '../supernet/sample.js';
+import { loadReplaySet } from '../supernet/sample.js';
 import { readTraceFile } from '../trace/format.js';
 import { configFrom, nonNegativeInt } from './options.js';
 import { clientWarning, progressLine } from './replay-commands.js';
@@ -35,7 +35,7 @@ export function registerDemoCommands(program: Command): void {
       const server = await startServer(cfg, { frontend: true, worker: true }, (l) => console.log(l));
       try {
         const cat = server.catalogue;
-        const { sample, x } = loadTestSample(cat);
+        const { sample, x } = loadReplaySet(cat);
         const trace = await readTraceFile(o.trace);
         console.log(`metrics:   http://127.0.0.1:${server.httpPort}/metrics`);
         console.log(`dashboard: http://127.0.0.1:${server.httpPort}/dashboard`);

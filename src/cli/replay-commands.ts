@@ -9,7 +9,7 @@ import { replay, RPS_PER_THREAD, type ReplayProgress } from '../replay/replayer.
 import { reportHtml, type ReportRun } from '../replay/report-html.js';
 import { perfCsv, requestsCsv, summarize, type ReplaySummary } from '../replay/report.js';
 import { Catalogue } from '../supernet/catalogue.js';
-import { loadTestSample } from '../supernet/sample.js';
+import { loadReplaySet } from '../supernet/sample.js';
 import { readTraceFile } from '../trace/format.js';
 import { configFrom, positiveInt } from './options.js';
 
@@ -117,7 +117,7 @@ export function registerReplayCommands(program: Command): void {
     .action(async (o: ReplayFlags, cmd: Command) => {
       const cfg = configFrom(cmd, { supernet: o.supernet });
       const cat = Catalogue.load(cfg.supernet);
-      const { sample, x: images } = loadTestSample(cat);
+      const { sample, x: images } = loadReplaySet(cat);
       const trace = await readTraceFile(o.trace);
       const runOne = async (name: string, target: string): Promise<ReportRun> => {
         let last = 0;

@@ -132,7 +132,13 @@ function threadEntry(): URL {
 }
 
 /** The schedule after speed, rate scaling and duration cut, with an image per request. */
-export function schedule(o: Pick<ReplayOptions, 'trace' | 'speed' | 'rateScale' | 'durationS' | 'seed'>, nImages: number): ReplayRequest[] {
+/**
+ * The send schedule: the trace warped, scaled and cut, each request given its images. Request i
+ * carries `per` consecutive images starting at (i x per) mod (nImages - per + 1), so consecutive
+ * requests carry different images and a replay walks the whole labelled set.
+ */
+export function schedule(o: Pick<ReplayOptions, 'trace' | 'speed' | 'rateScale' | 'durationS' | 'seed'>, nImages: number, per = 1): ReplayRequest[] {
+  const starts = Math.max(1, nImages - per + 1);
   const speed = o.speed ?? 1;
   const scale = o.rateScale ?? 1;
   if (!(speed > 0) || !(scale > 0)) throw new SlackserveError('INPUT_INVALID', `speed and rate-scale must be > 0 (got ${speed}, ${scale})`);
@@ -155,7 +161,7 @@ export function schedule(o: Pick<ReplayOptions, 'trace' | 'speed' | 'rateScale' 
       out.push({ t_ms: c === 0 ? t : t + rand() * 0.5, slo_ms: r.slo_ms, min_accuracy: r.min_accuracy ?? null, priority: r.priority, class: r.class });
   }
   out.sort((a, b) => a.t_ms - b.t_ms);
-  return out.map((r, i) => ({ ...r, i, image: i % nImages }));
+  return out.map((r, i) => ({ ...r, i, image: (i * per) % starts }));
 }
 
 export async function replay(o: ReplayOptions): Promise<ReplayResult> {
@@ -164,7 +170,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   if (nImages === 0 || o.images.length !== nImages * sample) throw new SlackserveError('INPUT_INVALID', 'replay needs at least one image and one label per image');
   const per = o.imagesPerRequest ?? 1;
   if (!Number.isInteger(per) || per < 1 || per > nImages) throw new SlackserveError('INPUT_INVALID', `images per request must be an integer in 1..${nImages}`);
-  const reqs = schedule(o, nImages - per + 1);
+  const reqs = schedule(o, nImages, per);
   const asked = o.threads ?? 'auto';
   if (asked !== 'auto' && !(Number.isInteger(asked) && asked >= 1)) throw new SlackserveError('INPUT_INVALID', `threads must be a positive integer or 'auto' (got ${asked})`);
   const transport = pickTransport(o.target, o.transport ?? 'auto');

@@ -139,6 +139,12 @@ export interface SampleSpec {
   readonly indices_doc: string;
 }
 
+export interface LabelledSetSpec {
+  readonly images: string;
+  readonly labels: string;
+  readonly doc: string;
+}
+
 export interface Manifest {
   readonly format: typeof MANIFEST_FORMAT;
   readonly name: string;
@@ -155,4 +161,6 @@ export interface Manifest {
   readonly pareto: readonly string[] | null;
   readonly evaluation?: EvaluationInfo;
   readonly sample?: SampleSpec;
+  /** A larger labelled set for replay's served-accuracy figures (the whole test set). */
+  readonly replay_set?: LabelledSetSpec;
 }

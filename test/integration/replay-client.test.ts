@@ -105,8 +105,8 @@ describe('replay client against a real gRPC server', () => {
     for (const x of r.records) {
       expect(x.outcome, x.message).toBe('ok');
       expect(x.images).toBe(per);
-      // request i carries images first..first+3 (first = i mod (N - per + 1)), image j labelled j % 10
-      const first = x.i % (N - per + 1);
+      // request i carries images first..first+3 (first = 4i mod (N - per + 1)), image j labelled j % 10
+      const first = (x.i * per) % (N - per + 1);
       const sevens = [1, 2, 3].filter((j) => (first + j) % 10 === 7).length;
       expect(x.correct).toBe(per - sevens);
       images += per;

@@ -39,7 +39,7 @@ describe('pre-encoded replay requests', () => {
 
   for (const per of [1, 3]) {
     it(`decode to the request the object path sends (${per} image${per > 1 ? 's' : ''} per request)`, () => {
-      const reqs = schedule({ trace }, N_IMAGES - per + 1);
+      const reqs = schedule({ trace }, N_IMAGES, per);
       const { pieces, combo } = preEncode({ model: 'fmnist-resnet', inputName: 'image', images, sampleShape: SAMPLE, imagesPerRequest: per, requests: reqs });
       // few distinct pieces: 2 SLOs x (min accuracy or not) x (priority or not), one body per start image
       expect(pieces.params.length).toBeLessThanOrEqual(8);
