@@ -368,6 +368,22 @@ export const SCHEMA = {
     env: 'SLACKSERVE_REDIS_SENTINEL_PASSWORD',
     doc: "Password of the Sentinels themselves (their `requirepass`), if they have one; the master's password goes in `redisUrl`.",
   },
+  redisWaitReplicas: {
+    type: 'int',
+    default: -1,
+    min: -1,
+    max: 16,
+    env: 'SLACKSERVE_REDIS_WAIT_REPLICAS',
+    doc: 'A request is accepted only once this many replicas hold it (Redis `WAIT` after the write; fewer within `redisWaitTimeoutMs`: the write is withdrawn and the call gets UNAVAILABLE). Replication is asynchronous, so without it a failover loses the last accepted requests. -1: 1 with `redisSentinels`, 0 without.',
+  },
+  redisWaitTimeoutMs: {
+    type: 'int',
+    default: 200,
+    min: 1,
+    max: 60000,
+    env: 'SLACKSERVE_REDIS_WAIT_TIMEOUT_MS',
+    doc: 'How long a request write waits for `redisWaitReplicas` replicas before it is withdrawn.',
+  },
   queuePrefix: {
     type: 'string',
     default: 'slackserve',

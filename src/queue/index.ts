@@ -42,6 +42,10 @@ export interface QueueOptions {
   readonly readyTimeoutMs?: number | undefined;
   /** Redis only: server log (reachability changes, the driver's error text). */
   readonly log?: ((line: string) => void) | undefined;
+  /** Redis only: replicas that must hold a request before it is accepted (WAIT); default 0. */
+  readonly waitReplicas?: number | undefined;
+  /** Redis only: how long that wait may take, ms. */
+  readonly waitTimeoutMs?: number | undefined;
 }
 
 export function createQueue(opts: QueueOptions = {}): RequestQueue {
@@ -55,6 +59,8 @@ export function createQueue(opts: QueueOptions = {}): RequestQueue {
     replyTransport: opts.replyTransport,
     workerTtlMs: opts.workerTtlMs,
     readyTimeoutMs: opts.readyTimeoutMs,
+    waitReplicas: opts.waitReplicas,
+    waitTimeoutMs: opts.waitTimeoutMs,
     ...(opts.log ? { log: opts.log } : {}),
   });
 }

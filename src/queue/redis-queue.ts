@@ -42,6 +42,7 @@ export const DEFAULT_READY_TIMEOUT_MS = 1_000;
 export const DEFAULT_REPLY_MAXLEN = 100_000;
 export const DEFAULT_REPLY_TRANSPORT: ReplyTransport = 'stream';
 export const DEFAULT_AUTO_PIPELINING = true;
+export const DEFAULT_WAIT_TIMEOUT_MS = 200;
 /** How long a worker remembers a cancelled id (to drop it if it is pulled or reclaimed later). */
 const CANCEL_MEMORY_MS = 60_000;
 /** The frontend forgets the stream entry id of a request this long after its deadline. */
@@ -68,6 +69,13 @@ export interface RedisQueueOptions extends RedisTarget {
   readonly replyMaxLen?: number;
   /** ioredis auto-pipelining on the command connection (see DEFAULT_AUTO_PIPELINING). */
   readonly autoPipelining?: boolean;
+  /**
+   * Replicas that must hold a request before enqueue() resolves (Redis WAIT): replication is
+   * asynchronous, so a failover otherwise loses the writes the old master had not yet sent.
+   */
+  readonly waitReplicas?: number | undefined;
+  /** How long enqueue() waits for them, ms (DEFAULT_WAIT_TIMEOUT_MS). */
+  readonly waitTimeoutMs?: number | undefined;
   /** Server log: one line per change of Redis's reachability, and the driver's error text. */
   readonly log?: (line: string) => void;
 }
@@ -89,6 +97,8 @@ export class RedisQueue implements RequestQueue {
   private readonly transport: ReplyTransport;
   private readonly workerTtlMs: number;
   private readonly readyTimeoutMs: number;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
   private readonly key: string;
   private readonly cancelChannel: string;
 
@@ -140,6 +150,8 @@ export class RedisQueue implements RequestQueue {
     this.transport = opts.replyTransport ?? DEFAULT_REPLY_TRANSPORT;
     this.workerTtlMs = opts.workerTtlMs ?? DEFAULT_WORKER_TTL_MS;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    this.waitReplicas = opts.waitReplicas ?? 0;
+    this.waitTimeoutMs = opts.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
     this.key = `${this.prefix}:requests`;
     this.cancelChannel = `${this.prefix}:cancel`;
     this.address = targetAddress(opts);
@@ -409,6 +421,31 @@ export class RedisQueue implements RequestQueue {
     if (entry === null) throw new SlackserveError('QUEUE_FULL', QUEUE_FULL_MESSAGE, { maxPending: this.maxPending });
     this.entries.set(r.id, { entry: String(entry), deadlineMs: r.deadlineMs });
     this.ensureTimer();
+    if (this.waitReplicas > 0) await this.replicated(r.id);
+  }
+
+  /**
+   * Resolves once `waitReplicas` replicas hold everything this connection wrote so far (WAIT);
+   * otherwise the request is withdrawn and enqueue() fails UNAVAILABLE: it was never accepted, so
+   * a failover cannot lose it. WAIT holds up the commands queued behind it on this connection
+   * until the replicas answer (well under a millisecond on a LAN; at most the timeout).
+   */
+  private async replicated(id: string): Promise<void> {
+    let acked = 0;
+    try {
+      // WAIT counts the replicas that acknowledged this client's writes: it must be the
+      // connection that wrote (cmd); with auto-pipelining it queues behind the write.
+      acked = Number(await this.cmd.call('WAIT', this.waitReplicas, this.waitTimeoutMs));
+    } catch (err) {
+      await this.cancel(id).catch(() => false);
+      throw this.fail(err);
+    }
+    if (acked >= this.waitReplicas) return;
+    await this.cancel(id).catch(() => false);
+    throw new SlackserveError(
+      'BACKEND_UNAVAILABLE',
+      `queue backend unavailable (${this.address}): the request reached ${acked} of ${this.waitReplicas} replica(s) within ${this.waitTimeoutMs} ms (redisWaitReplicas), so it was not accepted`,
+    );
   }
 
   async cancel(id: string): Promise<boolean> {

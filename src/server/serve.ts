@@ -106,7 +106,20 @@ export function redisTargetOf(cfg: Config): RedisTarget | undefined {
 
 const queueFor = (cfg: Config, log: (line: string) => void): RequestQueue => {
   const t = redisTargetOf(cfg);
-  return createQueue({ redisUrl: t?.url, sentinels: t?.sentinels, sentinelName: t?.sentinelName, sentinelPassword: t?.sentinelPassword, prefix: cfg.queuePrefix, maxPending: cfg.maxPending, workerTtlMs: cfg.workerTtlMs, log });
+  // with Sentinels a failover promotes a replica: a request is accepted once one holds it
+  const waitReplicas = cfg.redisWaitReplicas >= 0 ? cfg.redisWaitReplicas : (t?.sentinels?.length ?? 0) > 0 ? 1 : 0;
+  return createQueue({
+    redisUrl: t?.url,
+    sentinels: t?.sentinels,
+    sentinelName: t?.sentinelName,
+    sentinelPassword: t?.sentinelPassword,
+    prefix: cfg.queuePrefix,
+    maxPending: cfg.maxPending,
+    workerTtlMs: cfg.workerTtlMs,
+    waitReplicas,
+    waitTimeoutMs: cfg.redisWaitTimeoutMs,
+    log,
+  });
 };
 
 /** The queue as the startup line shows it: never a password. */

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { SlackserveError } from '../../src/errors.js';
 import { MemoryBroker } from '../../src/queue/memory-queue.js';
 import { RedisQueue, type ReplyTransport } from '../../src/queue/redis-queue.js';
 import type { Delivery, InferenceReply, QueuedInference, RequestQueue } from '../../src/queue/types.js';
@@ -402,6 +403,34 @@ describe('redis queue only', () => {
     expect(Date.now() - t).toBeLessThan(1_200);
     await expect(q.enqueue(request())).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
     await q.close();
+  });
+
+  it('refuses and withdraws a request fewer replicas hold than redisWaitReplicas asks (Redis WAIT)', async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const info = String(await admin.info('replication'));
+    const replicas = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+    // one more replica than this Redis has: the WAIT times out short
+    const frontend = new RedisQueue({ url: REDIS_URL, prefix, waitReplicas: replicas + 1, waitTimeoutMs: 50 });
+    const worker = new RedisQueue({ url: REDIS_URL, prefix });
+    try {
+      expect(await worker.pull('w-wait', 10, 0)).toEqual([]);
+      const t0 = Date.now();
+      const err = await frontend.enqueue(request()).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SlackserveError);
+      expect((err as SlackserveError).code).toBe('BACKEND_UNAVAILABLE');
+      expect((err as SlackserveError).message).toContain(`reached ${replicas} of ${replicas + 1} replica(s) within 50 ms`);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
+      // withdrawn: no worker ever gets it, nothing is outstanding
+      expect(await worker.pull('w-wait', 10, 100)).toEqual([]);
+      expect(await frontend.depth()).toBe(0);
+    } finally {
+      await frontend.close();
+      await worker.close();
+    }
   });
 
   it('a live worker takes back entries delivered to it whose pull reply it never saw', async () => {

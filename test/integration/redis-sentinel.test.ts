@@ -53,6 +53,12 @@ async function waitFor(what: string, cond: () => Promise<string | boolean>, ms: 
   throw new Error(`timed out waiting for ${what} (${String(last)})`);
 }
 
+/** The master's port, as a sentinel names it. */
+async function masterPort(s: Redis): Promise<number> {
+  const addr = (await s.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', NAME)) as [string, string] | null;
+  return Number(addr?.[1] ?? 0);
+}
+
 /** '' once every sentinel names `masterPort` as master and sees `replicas` in-sync replicas and the other sentinels; else why not. */
 async function settled(sentinels: Redis[], masterPort: number, replicas: number, peers = true): Promise<string> {
   for (const [i, s] of sentinels.entries()) {
@@ -74,12 +80,13 @@ async function settled(sentinels: Redis[], masterPort: number, replicas: number,
 
 describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
   it('a frontend and a worker on sentinel config lose no accepted call through a killed master and a forced failover', async () => {
-    const [pA, pB, s1, s2, s3] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [pA, pB, pC, s1, s2, s3] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
     const auth = ['--bind', '127.0.0.1', '--requirepass', PW, '--masterauth', PW, '--repl-diskless-sync-delay', '0'];
-    const redisA = await startRedisServer(pA, auth);
+    const redisA = await startRedisServer(pA!, auth);
     procs.push(redisA);
-    const redisB = await startRedisServer(pB, [...auth, '--replicaof', '127.0.0.1', String(pA)]);
-    procs.push(redisB);
+    // two replicas: a request is accepted once one holds it (redisWaitReplicas, 1 with sentinels
+    // by default), so with one replica gone the other still takes writes
+    for (const port of [pB, pC]) procs.push(await startRedisServer(port, [...auth, '--replicaof', '127.0.0.1', String(pA)]));
     const sentinelPorts = [s1!, s2!, s3!];
     for (const port of sentinelPorts) {
       const s = await startSentinel({ port, name: NAME, masterPort: pA!, masterPassword: PW, password: SENTINEL_PW });
@@ -89,7 +96,7 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
     const sentinels = sentinelPorts.map(sentinelClient);
     cleanups.push(() => sentinels.forEach((s) => s.disconnect()));
     // the sentinels find the replica (from the master's INFO) and each other (hello messages, every 2 s)
-    await waitFor('sentinels to see the replica and each other', () => settled(sentinels, pA!, 1), 20_000);
+    await waitFor('sentinels to see the replicas and each other', () => settled(sentinels, pA!, 2), 20_000);
 
     const env = {
       SLACKSERVE_QUEUE_PREFIX: prefix,
@@ -125,18 +132,33 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
       }
     })();
 
-    // 1. the master crashes (SIGKILL): the sentinels agree it is down (1 s) and promote B
+    // 1. the master crashes (SIGKILL): the sentinels agree it is down (1 s) and promote a replica
     await sleep(2_000);
     await redisA.kill();
-    await waitFor('B promoted after A was killed', () => settled(sentinels, pB!, 0), 20_000);
-    // 2. A comes back as B's replica; then a forced failover (`SENTINEL FAILOVER`) promotes A
-    //    again and demotes B (the sentinel kills B's clients once it converts it)
+    let promoted = 0;
+    await waitFor(
+      'a replica promoted after A was killed, the other following it',
+      async () => {
+        promoted = await masterPort(sentinels[0]!);
+        return promoted === pA ? 'A still master' : settled(sentinels, promoted, 1);
+      },
+      20_000,
+    );
+    // 2. A comes back as the new master's replica; then a forced failover (`SENTINEL FAILOVER`)
+    //    promotes one of its replicas and demotes it (the sentinel kills its clients)
     await sleep(1_000);
-    const redisA2 = await startRedisServer(pA!, [...auth, '--replicaof', '127.0.0.1', String(pB)]);
+    const redisA2 = await startRedisServer(pA!, [...auth, '--replicaof', '127.0.0.1', String(promoted)]);
     procs.push(redisA2);
-    await waitFor('a sentinel to see A in sync under B', () => settled(sentinels.slice(0, 1), pB!, 1, false), 20_000);
+    await waitFor('a sentinel to see both replicas in sync under the new master', () => settled(sentinels.slice(0, 1), promoted, 2, false), 20_000);
     expect(await sentinels[0]!.call('SENTINEL', 'FAILOVER', NAME)).toBe('OK');
-    await waitFor('A promoted by the forced failover', () => settled(sentinels.slice(0, 1), pA!, 0, false), 20_000);
+    await waitFor(
+      'another replica promoted by the forced failover',
+      async () => {
+        const m = await masterPort(sentinels[0]!);
+        return m === promoted ? 'not yet' : settled(sentinels.slice(0, 1), m, 1, false);
+      },
+      20_000,
+    );
     await sleep(2_000);
     sending = false;
     await load;
@@ -154,6 +176,8 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
     // nearly all are answered; the rest get a clear UNAVAILABLE: a command cut mid-flight, a
     // request the promoted replica never received, or one the wait made too late.
     expect(seen.length - failed.length).toBeGreaterThan(seen.length * 0.8);
+    // no accepted request lost: every request a replica did not hold was refused, not accepted
+    expect(failed.filter((f) => /lost the request/.test(f.details)), 'accepted requests lost').toEqual([]);
     for (const f of failed) {
       expect(f.code, f.details).toBe(grpc.status.UNAVAILABLE);
       expect(f.details).toMatch(/^queue backend (unavailable|lost the request)|^Request timeout expired: /);
