@@ -428,8 +428,9 @@ export class RedisQueue implements RequestQueue {
    * Resolves once `waitReplicas` replicas hold everything this connection wrote so far (WAIT);
    * otherwise the request is withdrawn and enqueue() fails UNAVAILABLE: it was never accepted. A
    * failover that promotes a replica holding it keeps it; one that promotes another (a forced
-   * failover's split-brain window) can still drop it (measured: docs/serving.md). WAIT holds up the commands queued behind it on this connection
-   * until the replicas answer (well under a millisecond on a LAN; at most the timeout).
+   * failover's split-brain window) can still drop it (measured: docs/serving.md). WAIT holds up
+   * the commands queued behind it on this connection until the replicas answer (well under a
+   * millisecond on a LAN; at most the timeout).
    */
   private async replicated(id: string): Promise<void> {
     let acked: number;
