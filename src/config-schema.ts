@@ -77,11 +77,11 @@ export const SCHEMA = {
   },
   eventLoopGuardMs: {
     type: 'number',
-    default: 10,
+    default: 4,
     min: 0,
     max: 1000,
     env: 'SLACKSERVE_EVENT_LOOP_GUARD_MS',
-    doc: 'serve (edge and executor in one process): while the event loop delay p99 (100 ms samples) is above this, run one batch fewer at once so the event loop keeps a core; 0 = off.',
+    doc: 'serve (edge and executor in one process): while the event loop delay p99 (100 ms samples) is above this, run one batch fewer at once so the event loop keeps a core; 0 = off (4 measured better than 10 with 16-image requests, docs/scheduling.md).',
   },
   maxBatch: {
     type: 'int',
