@@ -35,8 +35,8 @@ export function publishOutcomes(target: RedisTarget | string, prefix: string, fr
   };
 }
 
-export async function subscribeOutcomes(url: string, prefix: string, listener: (e: OutcomeEvent) => void): Promise<{ close(): Promise<void> }> {
-  const redis = connectRedis(url);
+export async function subscribeOutcomes(target: RedisTarget | string, prefix: string, listener: (e: OutcomeEvent) => void): Promise<{ close(): Promise<void> }> {
+  const redis = connectRedis(target);
   await redis.subscribe(outcomeChannel(prefix));
   redis.on('message', (_ch: string, msg: string) => {
     try {

@@ -7,12 +7,13 @@ import { createServer, type Server } from 'node:http';
 import { authorized, type TokenSet, unauthenticated } from '../api/auth.js';
 import { sendJson, type RouteHandler } from '../api/http-server.js';
 import { toHttpError } from '../api/status.js';
-import { createQueue } from '../queue/index.js';
+import { createQueue, type RedisTarget } from '../queue/index.js';
 import { mountDashboard } from './dashboard.js';
 import { subscribeOutcomes } from './outcome-bus.js';
 
 export interface StandaloneOptions {
-  readonly redisUrl: string;
+  /** The deployment's Redis: a URL, or Sentinels and the URL's credentials (as the frontends have it). */
+  readonly redis: RedisTarget | string;
   readonly prefix: string;
   readonly host: string;
   readonly port: number;
@@ -23,11 +24,12 @@ export interface StandaloneOptions {
 
 export async function startStandaloneDashboard(o: StandaloneOptions): Promise<{ port: number; stop(): Promise<void> }> {
   const routes = new Map<string, RouteHandler>();
-  const queue = createQueue({ redisUrl: o.redisUrl, prefix: o.prefix });
+  const t: RedisTarget = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
+  const queue = createQueue({ redisUrl: t.url, sentinels: t.sentinels, sentinelName: t.sentinelName, sentinelPassword: t.sentinelPassword, prefix: o.prefix });
   let depth = 0;
   const poll = setInterval(() => void queue.depth().then((d) => (depth = d), () => undefined), 250);
   const listeners = new Set<(e: Parameters<Parameters<typeof subscribeOutcomes>[2]>[0]) => void>();
-  const sub = await subscribeOutcomes(o.redisUrl, o.prefix, (e) => {
+  const sub = await subscribeOutcomes(t, o.prefix, (e) => {
     for (const l of listeners) l(e);
   });
   const dash = mountDashboard(

@@ -16,7 +16,7 @@ describe('standalone dashboard (split deployment)', () => {
     const cat = Catalogue.load(SUPERNET_DIR);
     const { x } = loadSample(cat);
     const server = await startServer(loadConfig({ env: {}, overrides: { supernet: SUPERNET_DIR, redisUrl: REDIS, queuePrefix: prefix, grpcPort: 0, httpPort: 0, host: '127.0.0.1', executorThreads: 1 } }), { frontend: true, worker: true });
-    const dash = await startStandaloneDashboard({ redisUrl: REDIS, prefix, host: '127.0.0.1', port: 0, model: cat.manifest.name });
+    const dash = await startStandaloneDashboard({ redis: REDIS, prefix, host: '127.0.0.1', port: 0, model: cat.manifest.name });
     const client = new OipClient(`127.0.0.1:${server.grpcPort}`);
     const ac = new AbortController();
     try {

@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OipClient } from '../../src/client/oip-client.js';
+import { startStandaloneDashboard } from '../../src/dashboard/standalone.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { freePort, hasCommand, type Proc, sleep, startFrontend, startRedisServer, startSentinel, startWorker } from '../cluster-procs.js';
 import { loadSample, SUPERNET_DIR } from '../helpers.js';
@@ -199,6 +200,35 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
     expect(after.filter((o) => o.ok)).toHaveLength(20);
     expect(fe.alive()).toBe(true);
     expect(worker.alive()).toBe(true);
+
+    // the standalone dashboard of a split deployment finds the master through the sentinels too
+    const dash = await startStandaloneDashboard({
+      redis: { url: `redis://:${PW}@unused`, sentinels: sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), sentinelName: NAME, sentinelPassword: SENTINEL_PW },
+      prefix,
+      host: '127.0.0.1',
+      port: 0,
+      model: MODEL,
+    });
+    const ac = new AbortController();
+    try {
+      const events = await fetch(`http://127.0.0.1:${dash.port}/dashboard/events`, { signal: ac.signal });
+      await sleep(500); // subscribed before the calls
+      expect((await Promise.all(Array.from({ length: 10 }, (_, i) => send(i)))).filter((o) => o.ok)).toHaveLength(10);
+      const reader = events.body!.getReader();
+      let text = '';
+      let total = 0;
+      for (let k = 0; k < 40 && total < 10; k++) {
+        const { value } = await reader.read();
+        text += new TextDecoder().decode(value);
+        const last = text.trim().split('\n\n').pop() ?? '';
+        if (last.startsWith('data: ')) total = (JSON.parse(last.slice(6)) as { cumulative: { total: number } }).cumulative.total;
+      }
+      // these 10, and any earlier outcomes the frontend published after the subscription
+      expect(total).toBeGreaterThanOrEqual(10);
+    } finally {
+      ac.abort();
+      await dash.stop();
+    }
     for (const out of [fe.output(), worker.output()]) {
       expect(out).not.toContain(PW);
       expect(out).not.toContain(SENTINEL_PW);
