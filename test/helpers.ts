@@ -67,3 +67,20 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 /** The committed test sample of a supernet, raw and preprocessed as its manifest says. */
 export const loadSample = (cat: Catalogue): { sample: LabelledImages; x: Float32Array } => loadTestSample(cat);
+
+/**
+ * The dashboard's cumulative outcome count from its event stream (`/dashboard/events`, one JSON
+ * snapshot per event), read until it reaches `atLeast` or 40 chunks have come.
+ */
+export async function dashboardTotal(events: Response, atLeast: number): Promise<number> {
+  const reader = events.body!.getReader();
+  let text = '';
+  let total = 0;
+  for (let k = 0; k < 40 && total < atLeast; k++) {
+    const { value } = await reader.read();
+    text += new TextDecoder().decode(value);
+    const last = text.trim().split('\n\n').pop() ?? '';
+    if (last.startsWith('data: ')) total = (JSON.parse(last.slice(6)) as { cumulative: { total: number } }).cumulative.total;
+  }
+  return total;
+}

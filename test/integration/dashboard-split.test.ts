@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { startStandaloneDashboard } from '../../src/dashboard/standalone.js';
 import { startServer } from '../../src/server/serve.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { loadSample, SUPERNET_DIR } from '../helpers.js';
+import { dashboardTotal, loadSample, SUPERNET_DIR } from '../helpers.js';
 
 const REDIS = 'redis://127.0.0.1:6379';
 
@@ -24,16 +24,7 @@ describe('standalone dashboard (split deployment)', () => {
       await Promise.all(Array.from({ length: 20 }, (_, i) => client.infer({ model: cat.manifest.name, images: x.slice(i * 784, (i + 1) * 784), shape: [1, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 2000 } })));
       const res = await fetch(`http://127.0.0.1:${dash.port}/dashboard/events`, { signal: ac.signal });
       expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
-      const reader = res.body!.getReader();
-      let text = '';
-      let total = 0;
-      for (let k = 0; k < 40 && total < 20; k++) {
-        const { value } = await reader.read();
-        text += new TextDecoder().decode(value);
-        const last = text.trim().split('\n\n').pop() ?? '';
-        if (last.startsWith('data: ')) total = (JSON.parse(last.slice(6)) as { cumulative: { total: number } }).cumulative.total;
-      }
-      expect(total).toBe(20);
+      expect(await dashboardTotal(res, 20)).toBe(20);
     } finally {
       ac.abort();
       client.close();

@@ -15,7 +15,7 @@ import { OipClient } from '../../src/client/oip-client.js';
 import { startStandaloneDashboard } from '../../src/dashboard/standalone.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { freePort, hasCommand, type Proc, sleep, startFrontend, startRedisServer, startSentinel, startWorker } from '../cluster-procs.js';
-import { loadSample, SUPERNET_DIR } from '../helpers.js';
+import { dashboardTotal, loadSample, SUPERNET_DIR } from '../helpers.js';
 
 const HAS_SENTINEL = hasCommand('redis-sentinel') && hasCommand('redis-server');
 if (!HAS_SENTINEL) console.warn('redis-sentinel.test.ts: SKIPPED: redis-sentinel (or redis-server) is not installed');
@@ -214,17 +214,8 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
       const events = await fetch(`http://127.0.0.1:${dash.port}/dashboard/events`, { signal: ac.signal });
       await sleep(500); // subscribed before the calls
       expect((await Promise.all(Array.from({ length: 10 }, (_, i) => send(i)))).filter((o) => o.ok)).toHaveLength(10);
-      const reader = events.body!.getReader();
-      let text = '';
-      let total = 0;
-      for (let k = 0; k < 40 && total < 10; k++) {
-        const { value } = await reader.read();
-        text += new TextDecoder().decode(value);
-        const last = text.trim().split('\n\n').pop() ?? '';
-        if (last.startsWith('data: ')) total = (JSON.parse(last.slice(6)) as { cumulative: { total: number } }).cumulative.total;
-      }
       // these 10, and any earlier outcomes the frontend published after the subscription
-      expect(total).toBeGreaterThanOrEqual(10);
+      expect(await dashboardTotal(events, 10)).toBeGreaterThanOrEqual(10);
     } finally {
       ac.abort();
       await dash.stop();
