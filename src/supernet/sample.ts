@@ -1,13 +1,24 @@
-/** The supernet's committed labelled test sample (manifest `sample`), raw and preprocessed. */
+/** The supernet's committed labelled images (manifest `sample` and `replay_set`), raw and preprocessed. */
 import { SlackserveError } from '../errors.js';
 import type { Catalogue } from './catalogue.js';
 import { preprocess, readLabelledImages, type LabelledImages } from './dataset.js';
 
-export function loadTestSample(cat: Catalogue): { sample: LabelledImages; x: Float32Array } {
+export interface LoadedImages {
+  readonly sample: LabelledImages;
+  readonly x: Float32Array;
+}
+
+/** Images and labels from two idx files named relative to the supernet directory, preprocessed. */
+function loadLabelled(cat: Catalogue, files: { readonly images: string; readonly labels: string }): LoadedImages {
+  const sample = readLabelledImages(cat.path(files.images), cat.path(files.labels));
+  return { sample, x: preprocess(sample, cat.manifest.input.preprocessing) };
+}
+
+/** The committed test sample the tests use (256 images with PyTorch's expected predictions). */
+export function loadTestSample(cat: Catalogue): LoadedImages {
   const s = cat.manifest.sample;
   if (!s) throw new SlackserveError('DATASET_MISSING', `${cat.dir}/manifest.json names no test sample`);
-  const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
-  return { sample, x: preprocess(sample, cat.manifest.input.preprocessing) };
+  return loadLabelled(cat, s);
 }
 
 /**
@@ -16,9 +27,7 @@ export function loadTestSample(cat: Catalogue): { sample: LabelledImages; x: Flo
  * few hundred images is off by a point or two per subnet (sampling error), enough to hide a
  * 3-point difference between policies.
  */
-export function loadReplaySet(cat: Catalogue): { sample: LabelledImages; x: Float32Array } {
+export function loadReplaySet(cat: Catalogue): LoadedImages {
   const s = cat.manifest.replay_set;
-  if (!s) return loadTestSample(cat);
-  const sample = readLabelledImages(cat.path(s.images), cat.path(s.labels));
-  return { sample, x: preprocess(sample, cat.manifest.input.preprocessing) };
+  return s ? loadLabelled(cat, s) : loadTestSample(cat);
 }
