@@ -17,10 +17,10 @@ import type { Catalogue } from '../supernet/catalogue.js';
 import type { OutcomeEvent } from '../metrics/outcome-event.js';
 import { deadlineOutcome } from './deadline-outcome.js';
 import { answerOf, SERVER_EXTENSIONS } from './frontend-info.js';
+import { admissionLoad, Backlog, type AdmissionLoad } from './backlog.js';
 
 export type { OutcomeEvent } from '../metrics/outcome-event.js';
 export { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
-import { admissionLoad, Backlog, type AdmissionLoad } from './backlog.js';
 
 export interface FrontendOptions {
   readonly id: string;
