@@ -244,16 +244,21 @@ export class WorkerLoop {
     this.held.delete(r.key);
   }
 
+  /** Batches allowed at once now (the loop guard may lower it below the slots). */
+  private slotLimit(): number {
+    return this.o.slotLimit?.() ?? this.o.slots;
+  }
+
   /** Schedules while an executor slot is free and requests wait. */
   private kick(): void {
-    while (this.free > 0 && this.local.length > 0 && this.o.slots - this.free < (this.o.slotLimit?.() ?? this.o.slots)) {
+    for (let limit = this.slotLimit(); this.free > 0 && this.local.length > 0 && this.o.slots - this.free < limit; limit = this.slotLimit()) {
       const now = this.o.clock();
       const exits = this.exitViews?.at(now);
       const { decision, state } = this.o.policy.decide(
         {
           now,
           queue: this.local,
-          executor: { id: 0, loaded: [], workers: this.o.slotLimit?.() ?? this.o.slots, running: this.o.slots - this.free },
+          executor: { id: 0, loaded: [], workers: limit, running: this.o.slots - this.free },
           arrivalRate: this.arrivals.rate(now),
           ...(exits ? { exits } : {}),
         },
