@@ -226,7 +226,7 @@ export class RedisQueue implements RequestQueue {
     if (lost.length === 0) return;
     for (const id of lost) this.entries.delete(id);
     const sentinel = isSentinel(this.target);
-    this.log(`redis at ${this.address} ${sentinel ? 'changed master (failover or restart)' : 'restarted'} and lost ${lost.length} queued request(s); failing them`);
+    this.log(`redis at ${this.address} ${sentinel ? 'changed master (failover or restart)' : 'restarted'} and lost ${lost.length} queued request(s)`);
     for (const l of this.lostListeners) l(lost, sentinel ? 'redis master changed' : 'redis restarted');
   }
 
@@ -639,8 +639,20 @@ export class RedisQueue implements RequestQueue {
    * Replies issued in the same JS turn to the same frontend (a worker answering a batch) go out
    * as one stream entry or one message (see RedisReplies.send).
    */
-  reply(r: InferenceReply, frontend: string): Promise<void> {
-    return this.replies.send(r, frontend);
+  async reply(r: InferenceReply, frontend: string): Promise<void> {
+    try {
+      await this.replies.send(r, frontend);
+    } catch (err) {
+      // Redis went away mid-reply (restart, failover): the answer is computed, so send it again
+      // once Redis is back (within FAILOVER_WAIT_MS). If the first copy did land, the frontend
+      // keeps one answer and drops the other.
+      if (this.closed || !(await this.waitUp(FAILOVER_WAIT_MS))) throw err;
+      await this.replies.send(r, frontend);
+    }
+  }
+
+  unhold(deliveries: readonly Delivery[]): void {
+    for (const d of this.own(deliveries)) this.held.delete(d.request.id);
   }
 
   async subscribeReplies(frontend: string, onReply: (r: InferenceReply) => void): Promise<() => Promise<void>> {

@@ -93,6 +93,13 @@ export interface RequestQueue {
   pull(worker: string, max: number, blockMs: number): Promise<Delivery[]>;
   /** Worker: these are done (replied to); removes them for good. */
   ack(deliveries: readonly Delivery[]): Promise<void>;
+  /**
+   * Worker: these were run but their answer could not be sent (the backend was lost mid-reply):
+   * stop holding them without acking. They stay pending in this worker's name and come back
+   * through reclaim (lost in transit), to be answered then, or failed if their deadline passed.
+   * Absent (in-process queue): replies cannot fail.
+   */
+  unhold?(deliveries: readonly Delivery[]): void;
   /** Worker, graceful shutdown: hand un-run requests back so other workers get them. */
   release(deliveries: readonly Delivery[]): Promise<void>;
   /**
@@ -103,7 +110,10 @@ export interface RequestQueue {
    * Call periodically (DEFAULT_RECLAIM_INTERVAL_MS) with minIdleMs well above a round trip.
    */
   reclaim(worker: string, minIdleMs: number, max: number): Promise<Delivery[]>;
-  /** Worker: send an answer to the frontend that holds the call. Dropped if nobody listens. */
+  /**
+   * Worker: send an answer to the frontend that holds the call. Dropped if nobody listens.
+   * Rejects when it could not be handed to the backend (then do not ack the request: unhold it).
+   */
   reply(r: InferenceReply, frontend: string): Promise<void>;
   /**
    * Frontend: receive replies addressed to `frontend` from now on. Resolves once listening;

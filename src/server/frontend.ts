@@ -10,7 +10,7 @@ import type { InferAnswer, InferContext, InferenceBackend, DecodedInfer, ModelMe
 import { asSlackserveError, SlackserveError } from '../errors.js';
 import type { Metrics, SloOutcome } from '../metrics/metrics.js';
 import { failureReasonOf, ModelStats, type ModelStatisticsView } from '../metrics/model-stats.js';
-import type { InferenceReply, RequestQueue } from '../queue/types.js';
+import type { InferenceReply, QueuedInference, RequestQueue } from '../queue/types.js';
 import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Catalogue } from '../supernet/catalogue.js';
@@ -59,7 +59,14 @@ interface Call {
   /** Epoch ms after which the sweep fails the call (deadline + grace). */
   readonly expires: number;
   cleanup: () => void;
+  /** What was put on the queue: kept so a request the backend lost can be put there again. */
+  queued: QueuedInference | undefined;
+  /** How many times it was put there again (LOST_REQUEUE_MAX at most). */
+  requeues: number;
 }
+
+/** A request the queue backend lost (failover, restart) is enqueued again at most this often. */
+const LOST_REQUEUE_MAX = 2;
 
 /** How often calls past deadline + grace are failed (their precision; grace is seconds). */
 const SWEEP_EVERY_MS = 100;
@@ -98,12 +105,7 @@ export class Frontend implements InferenceBackend {
    * frontend stays not-ready (and refuses calls) until it listens.
    */
   async start(): Promise<void> {
-    this.offLost = this.o.queue.onLost?.((ids, cause) => {
-      for (const id of ids) {
-        const c = this.calls.get(id);
-        if (c) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', `queue backend lost the request (${cause})`));
-      }
-    });
+    this.offLost = this.o.queue.onLost?.((ids, cause) => this.requeueLost(ids, cause));
     const first = await this.subscribe().then(
       () => true,
       () => false,
@@ -343,7 +345,7 @@ export class Frontend implements InferenceBackend {
     const answer = new Promise<InferAnswer>((resolve, reject) => {
       // a worker that died holding the request is reclaimed by another, which answers; the sweep
       // only bounds the wait if every worker is gone
-      call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, workerDeadline, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined };
+      call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, workerDeadline, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined, queued: undefined, requeues: 0 };
     });
     this.calls.set(id, call);
     this.backlog.admitted(images);
@@ -360,24 +362,49 @@ export class Frontend implements InferenceBackend {
     };
     ctx.cancel.onCancel(onAbort);
     call.cleanup = () => ctx.cancel.onCancel(null);
-    this.o.queue
-      .enqueue({
-        id,
-        frontend: this.o.id,
-        model: req.model,
-        arrivalMs: req.slo.arrivalMs,
-        deadlineMs: workerDeadline,
-        minAccuracy: downgraded ? 0 : req.slo.minAccuracy,
-        priority: req.slo.priority,
-        sheddable: req.slo.sheddable,
-        sloClass: req.slo.sloClass,
-        downgraded,
-        shape: req.tensor.shape,
-        data: req.tensor.bytes,
-        ...(ctx.onEarly ? { stream: true } : {}),
-      })
-      .catch((e: unknown) => this.finish(id, call, asSlackserveError(e)));
+    call.queued = {
+      id,
+      frontend: this.o.id,
+      model: req.model,
+      arrivalMs: req.slo.arrivalMs,
+      deadlineMs: workerDeadline,
+      minAccuracy: downgraded ? 0 : req.slo.minAccuracy,
+      priority: req.slo.priority,
+      sheddable: req.slo.sheddable,
+      sloClass: req.slo.sloClass,
+      downgraded,
+      shape: req.tensor.shape,
+      data: req.tensor.bytes,
+      ...(ctx.onEarly ? { stream: true } : {}),
+    };
+    this.o.queue.enqueue(call.queued).catch((e: unknown) => this.finish(id, call, asSlackserveError(e)));
     return answer;
+  }
+
+  /**
+   * The queue backend lost these accepted requests (Redis restarted without them, or a failover
+   * promoted a replica that never received them; redis-queue.ts checkRestart). This frontend
+   * still holds each one, so it puts it on the queue again while its deadline allows; a worker
+   * that already ran the first copy may answer too, and the second answer is dropped (route()).
+   */
+  private requeueLost(ids: readonly string[], cause: string): void {
+    const now = this.o.clock();
+    let requeued = 0;
+    let failed = 0;
+    for (const id of ids) {
+      const c = this.calls.get(id);
+      if (!c) continue;
+      if (this.stopped || c.queued === undefined || c.requeues >= LOST_REQUEUE_MAX || c.workerDeadline <= now) {
+        failed++;
+        this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', `queue backend lost the request (${cause})`));
+        continue;
+      }
+      c.requeues++;
+      requeued++;
+      this.o.queue.enqueue(c.queued).catch((e: unknown) => this.finish(id, c, asSlackserveError(e)));
+    }
+    if (requeued > 0) this.o.log?.(`frontend: queued ${requeued} request(s) again that the queue backend lost (${cause})`);
+    if (failed > 0) this.o.log?.(`frontend: failed ${failed} request(s) the queue backend lost (${cause}): past their deadline or queued again twice already`);
   }
 
   /** admit()'s inputs for a request of `images` (backlog.ts). */
@@ -388,9 +415,14 @@ export class Frontend implements InferenceBackend {
   /** Fails the calls no worker answered in time (all workers gone): one timer for every call. */
   private sweep(): void {
     const now = this.o.clock();
+    const expired: string[] = [];
     for (const [id, c] of this.calls) {
-      if (c.expires <= now) this.finish(id, c, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: no worker answered'));
+      if (c.expires > now) continue;
+      expired.push(id);
+      this.finish(id, c, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: no worker answered'));
     }
+    // one line per sweep: an operator learns that answers went missing, and which (at most 5 ids)
+    if (expired.length > 0) this.o.log?.(`frontend: ${expired.length} request(s) got no answer within deadline + grace (${this.o.graceMs} ms): ${expired.slice(0, 5).join(', ')}${expired.length > 5 ? ', ...' : ''}`);
   }
 
   private finish(id: string, c: Call, result: InferAnswer | Error): void {

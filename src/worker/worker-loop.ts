@@ -195,7 +195,8 @@ export class WorkerLoop {
   private async admit(got: readonly Delivery[]): Promise<void> {
     const now = this.o.clock();
     const done: Delivery[] = [];
-    const replies: Promise<void>[] = [];
+    const expired: Delivery[] = [];
+    const replies: Promise<boolean>[] = [];
     for (const d of got) {
       const q = d.request;
       if (this.cancelled.delete(q.id)) {
@@ -205,7 +206,7 @@ export class WorkerLoop {
       if (q.deadlineMs <= now) {
         this.stats.expired++;
         replies.push(this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: the deadline passed while it waited in the queue')));
-        done.push(d);
+        expired.push(d);
         continue;
       }
       const key = this.seq++;
@@ -217,8 +218,8 @@ export class WorkerLoop {
       this.byId.set(q.id, r);
       this.local.push(r);
     }
-    await Promise.all(replies);
-    if (done.length > 0) await this.ack(done);
+    await this.ack(done);
+    await this.settle(expired, await Promise.all(replies));
     this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
     this.kick();
   }
@@ -311,18 +312,21 @@ export class WorkerLoop {
 
   private shed(drops: readonly Drop[]): void {
     this.local.take(drops.map((d) => d.request));
-    const acks: Delivery[] = [];
+    const shed: Delivery[] = [];
+    const replies: Promise<boolean>[] = [];
     for (const d of drops) {
       const h = this.held.get(d.request.key) as Held;
       const q = h.delivery.request;
       this.forget(q.id);
-      acks.push(h.delivery);
+      shed.push(h.delivery);
       if (d.reason === 'expired') this.stats.expired++;
       else this.stats.dropped++;
       const msg = d.reason === 'expired' ? 'Request timeout expired: the deadline passed while it waited in the queue' : 'Request timeout expired: no subnet can finish it before its deadline (shed)';
-      void this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', msg, { shed: d.reason === 'infeasible' }));
+      replies.push(this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', msg, { shed: d.reason === 'infeasible' })));
     }
-    void this.ack(acks);
+    void Promise.all(replies)
+      .then((sent) => this.settle(shed, sent))
+      .catch((e: unknown) => this.logFailure(`ack of ${shed.length} request(s)`, e));
   }
 
   /**
@@ -382,8 +386,8 @@ export class WorkerLoop {
     } catch (e) {
       computeDone();
       const err = asSlackserveError(e);
-      await Promise.all(helds.map((h) => this.replyError(h.delivery.request.id, h.delivery.request.frontend, err)));
-      await this.ack(helds.map((h) => h.delivery));
+      const sent = await Promise.all(helds.map((h) => this.replyError(h.delivery.request.id, h.delivery.request.frontend, err)));
+      await this.settle(helds.map((h) => h.delivery), sent);
       return;
     }
     computeDone();
@@ -397,7 +401,7 @@ export class WorkerLoop {
       const q = h.delivery.request;
       const logits = result.logits.slice(row * classes, (row + h.count) * classes);
       row += h.count;
-      if (answered[i] && !q.stream) return Promise.resolve(); // its early (or deadline) answer was final
+      if (answered[i] && !q.stream) return Promise.resolve(true); // its early (or deadline) answer was final
       const met = end <= q.deadlineMs;
       if (!met && !answered[i]) missed++;
       const reply: InferenceReply = {
@@ -419,8 +423,7 @@ export class WorkerLoop {
       m?.of(m.queueDuration, this.o.model).observe((start - q.arrivalMs) / 1000);
       return this.send(reply, q.frontend);
     });
-    await Promise.all(replies);
-    await this.ack(helds.map((h) => h.delivery));
+    await this.settle(helds.map((h) => h.delivery), await Promise.all(replies));
     this.stats.batches++;
     this.stats.answered += helds.length;
     if (m) {
@@ -433,17 +436,30 @@ export class WorkerLoop {
     this.state = this.o.policy.observe(this.state, { subnet, batch: total, latencyMs: end - start, tightestSloMs: tightest, missed, requests: helds.length, running });
   }
 
-  private replyError(id: string, frontend: string, e: SlackserveError): Promise<void> {
+  private replyError(id: string, frontend: string, e: SlackserveError): Promise<boolean> {
     return this.send({ id, ok: false, code: e.code, message: e.message }, frontend);
   }
 
-  /** A reply that cannot be sent (the queue backend is gone) is logged; the frontend's sweep fails the call. */
-  private async send(reply: InferenceReply, frontend: string): Promise<void> {
+  /** Resolves whether the reply reached the queue backend; one that could not is logged. */
+  private async send(reply: InferenceReply, frontend: string): Promise<boolean> {
     try {
       await this.o.queue.reply(reply, frontend);
+      return true;
     } catch (err) {
       this.logFailure(`reply to ${frontend}`, err);
+      return false;
     }
+  }
+
+  /**
+   * After the replies: acks the deliveries whose answer reached the backend. The others are not
+   * acked (an ack would remove the request with its answer lost, and the call would wait out
+   * deadline + grace): they stay pending and come back through reclaim, to be answered again.
+   */
+  private async settle(deliveries: readonly Delivery[], sent: readonly boolean[]): Promise<void> {
+    const unsent = deliveries.filter((_d, i) => sent[i] === false);
+    if (unsent.length > 0) this.o.queue.unhold?.(unsent);
+    await this.ack(unsent.length === 0 ? deliveries : deliveries.filter((_d, i) => sent[i] !== false));
   }
 
   /** An ack that fails leaves the entries pending; they are never run twice by this worker. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 describe('make setup (scripts/setup.sh)', () => {
   it('is quiet and changes nothing where Redis answers and chromium is installed (this machine, after setup)', () => {
-    const r = spawnSync('bash', ['scripts/setup.sh'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync('bash', ['scripts/setup.sh'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(0);
     expect(r.stdout + r.stderr).toBe('');
   });
