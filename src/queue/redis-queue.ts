@@ -139,6 +139,7 @@ export class RedisQueue implements RequestQueue {
   /** Set from a reconnect until the restart check has run: reply streams are not recreated meanwhile. */
   private checkingRestart = false;
   private readonly upListeners = new Set<() => void>();
+  private readonly downListeners = new Set<() => void>();
   private readonly lostListeners = new Set<(ids: readonly string[], cause: string) => void>();
   private aliveCache: { at: number; value: Promise<boolean> } | undefined;
   private readonly commandErrorsLogged = new Map<string, number>();
@@ -181,6 +182,7 @@ export class RedisQueue implements RequestQueue {
     this.aliveCache = undefined;
     const why = e instanceof Error ? e.message : String(e);
     this.log(`redis at ${this.address} unreachable: ${why}, retrying (backoff 100 ms doubling to 5 s)`);
+    for (const l of this.downListeners) l();
   }
 
   private markUp(): void {
@@ -270,6 +272,11 @@ export class RedisQueue implements RequestQueue {
   onBackendUp(listener: () => void): () => void {
     this.upListeners.add(listener);
     return () => this.upListeners.delete(listener);
+  }
+
+  onBackendDown(listener: () => void): () => void {
+    this.downListeners.add(listener);
+    return () => this.downListeners.delete(listener);
   }
 
   /** Frontend: request ids Redis lost (restarted without persistence, failed over); they will never be answered. */

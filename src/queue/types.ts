@@ -136,6 +136,8 @@ export interface RequestQueue {
   workersAlive?(): Promise<boolean>;
   /** Called each time the backend becomes reachable (again); returns the unsubscribe function. */
   onBackendUp?(listener: () => void): () => void;
+  /** Called each time the backend becomes unreachable; returns the unsubscribe function. */
+  onBackendDown?(listener: () => void): () => void;
   /**
    * Frontend: ids of requests the backend lost (Redis restarted without persistence, or a
    * failover to a replica that had not received them): they will never be answered. `cause` is

@@ -11,10 +11,16 @@
  *   does not reach on a busy machine. The frontend measures images answered per window, but only
  *   in saturated windows: throughout the window at least `saturatedAt` requests (the executors)
  *   were outstanding, so the answers came as fast as the servers could give them and the rate is
- *   the capacity. Below saturation the rate only follows the load (a few small requests say
+ *   the capacity (and at least `saturatedAt` answers came: fewer say little, and a trickle while
+ *   workers reconnect after an outage is not their speed). Below saturation the rate only follows the load (a few small requests say
  *   nothing about what a burst of large ones will get) and is not recorded. The peak of the
  *   saturated windows of the last `memoryMs` is the drain rate; without one, undefined (the
  *   caller then trusts the profile).
+ *
+ * - While the queue backend is unreachable (interrupted() until resumed()) no window is recorded:
+ *   answers stop because workers cannot reach the queue, not because they are slow, and such a
+ *   window's rate (measured in a Sentinel failover: ~10-20 images/s against thousands) would make
+ *   admission shed the backlog the outage built, which drains in milliseconds once it is back.
  *
  * Pure bookkeeping: the caller passes the clock.
  */
@@ -38,6 +44,8 @@ export class Backlog {
   private meanImages = 1;
   private windowStart: number | undefined;
   private windowImages = 0;
+  /** Requests answered in this window. */
+  private windowAnswers = 0;
   /** Least outstanding requests (own, or the shared queue's if more) seen in this window. */
   private windowMinLoad = 0;
   private readonly saturatedAt: number;
@@ -45,6 +53,8 @@ export class Backlog {
   private readonly rates: [number, number][] = [];
   private readonly windowMs: number;
   private readonly memoryMs: number;
+  /** The queue backend is unreachable: windows are not recorded. */
+  private interruptedNow = false;
 
   constructor(o: BacklogOptions = {}) {
     this.windowMs = o.windowMs ?? 100;
@@ -68,7 +78,10 @@ export class Backlog {
     this.ownImages = Math.max(0, this.ownImages - images);
     this.ownRequests = Math.max(0, this.ownRequests - 1);
     this.roll(now);
-    if (served) this.windowImages += images;
+    if (served) {
+      this.windowImages += images;
+      this.windowAnswers++;
+    }
     this.windowMinLoad = Math.min(this.windowMinLoad, this.load);
   }
 
@@ -76,6 +89,25 @@ export class Backlog {
   polled(outstanding: number): void {
     this.shared = outstanding;
     this.windowMinLoad = Math.min(this.windowMinLoad, this.load);
+  }
+
+  /** The queue backend became unreachable: the window in progress and those until resumed() are not recorded. */
+  interrupted(now: number): void {
+    this.interruptedNow = true;
+    this.restart(now);
+  }
+
+  /** The queue backend is reachable again: windows are recorded from now on. */
+  resumed(now: number): void {
+    this.interruptedNow = false;
+    this.restart(now);
+  }
+
+  private restart(now: number): void {
+    this.windowStart = now;
+    this.windowImages = 0;
+    this.windowAnswers = 0;
+    this.windowMinLoad = this.load;
   }
 
   /** Images ahead of a request arriving now. */
@@ -105,11 +137,9 @@ export class Backlog {
     }
     if (now - this.windowStart < this.windowMs) return;
     // a saturated window with answers records its rate; others record nothing (the peak holds)
-    if (this.windowImages > 0 && this.windowMinLoad >= this.saturatedAt) this.rates.push([now, this.windowImages / (now - this.windowStart)]);
+    if (!this.interruptedNow && this.windowAnswers >= this.saturatedAt && this.windowMinLoad >= this.saturatedAt) this.rates.push([now, this.windowImages / (now - this.windowStart)]);
     if (this.rates.length > 1_000) this.rates.shift();
-    this.windowStart = now;
-    this.windowImages = 0;
-    this.windowMinLoad = this.load;
+    this.restart(now);
   }
 }
 

@@ -80,6 +80,7 @@ export class Frontend implements InferenceBackend {
   private sweepTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => Promise<void>) | null = null;
   private offLost: (() => void) | undefined;
+  private offReachability: (() => void)[] = [];
   private stopped = false;
   /** Readiness is off and (after the drain delay) new calls are refused: see drain(). */
   private drainingState: 'no' | 'not-ready' | 'refusing' = 'no';
@@ -106,6 +107,10 @@ export class Frontend implements InferenceBackend {
    */
   async start(): Promise<void> {
     this.offLost = this.o.queue.onLost?.((ids, cause) => this.requeueLost(ids, cause));
+    // an outage stops answers without the workers being slow: admission must not learn a rate from it
+    const down = this.o.queue.onBackendDown?.(() => this.backlog.interrupted(this.o.clock()));
+    const up = this.o.queue.onBackendUp?.(() => this.backlog.resumed(this.o.clock()));
+    this.offReachability = [down, up].filter((f): f is () => void => f !== undefined);
     const first = await this.subscribe().then(
       () => true,
       () => false,
@@ -196,6 +201,7 @@ export class Frontend implements InferenceBackend {
   async stop(): Promise<void> {
     this.stopped = true;
     this.offLost?.();
+    for (const off of this.offReachability) off();
     if (this.depthTimer) clearInterval(this.depthTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const [id, c] of this.calls) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', 'the server is shutting down'));

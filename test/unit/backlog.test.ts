@@ -49,6 +49,42 @@ describe('Backlog', () => {
     expect(b.drainPerMs(5_000)).toBeUndefined();
   });
 
+  it('records no window while the queue backend is unreachable (an outage is not a slow server)', () => {
+    // the outage: a trickle of answers (3 per window: replies written before it, a retry) while calls pile up
+    const trickle = (b: Backlog): void => {
+      for (let k = 0; k < 3; k++) b.admitted(1); // saturated throughout
+      for (let t = 0; t <= 2_000; t += 33) {
+        b.admitted(1);
+        b.finished(1, true, t);
+      }
+    };
+    const b = new Backlog({ windowMs: 100, memoryMs: 10_000, saturatedAt: 2 });
+    b.interrupted(0);
+    trickle(b);
+    expect(b.drainPerMs(2_010)).toBeUndefined();
+    // back: the backlog drains fast, and that rate is what is recorded
+    b.resumed(2_010);
+    for (let t = 2_010; t <= 2_300; t += 1) {
+      b.admitted(1);
+      b.finished(1, true, t);
+    }
+    expect(b.drainPerMs(2_310)).toBeCloseTo(1, 1);
+    // the same trickle, not marked as an outage, would have been recorded as the rate
+    const unmarked = new Backlog({ windowMs: 100, memoryMs: 10_000, saturatedAt: 2 });
+    trickle(unmarked);
+    expect(unmarked.drainPerMs(2_010)).toBeCloseTo(0.03, 2);
+  });
+
+  it('records no window with fewer answers than saturatedAt (one answer says little of a rate)', () => {
+    const b = new Backlog({ windowMs: 100, memoryMs: 10_000, saturatedAt: 2 });
+    for (let k = 0; k < 3; k++) b.admitted(16);
+    for (let t = 0; t <= 1_000; t += 150) {
+      b.admitted(16);
+      b.finished(16, true, t); // one answer per window at most
+    }
+    expect(b.drainPerMs(1_010)).toBeUndefined();
+  });
+
   it('counts the shared queue towards saturation (other frontends keep the workers busy)', () => {
     const b = new Backlog({ windowMs: 100, saturatedAt: 2 });
     b.polled(10);
