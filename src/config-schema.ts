@@ -316,6 +316,22 @@ export const SCHEMA = {
     env: 'SLACKSERVE_MAX_INFLIGHT',
     doc: 'Calls one frontend holds at once (gRPC calls and streams, HTTP requests); past it: RESOURCE_EXHAUSTED / HTTP 429 at once.',
   },
+  inflightSloFactor: {
+    type: 'number',
+    default: 1.5,
+    min: 0,
+    max: 1000,
+    env: 'SLACKSERVE_INFLIGHT_SLO_FACTOR',
+    doc: 'While calls are being shed (within 1 s of the last), inference calls in flight are held to this many times (peak answers/s of the last 10 s) x defaultSloMs, at least inflightFloor; past it RESOURCE_EXHAUSTED / HTTP 429 before the message is read. 0: off (maxInflight only).',
+  },
+  inflightFloor: {
+    type: 'int',
+    default: 16,
+    min: 1,
+    max: 10000000,
+    env: 'SLACKSERVE_INFLIGHT_FLOOR',
+    doc: 'The adaptive in-flight limit (inflightSloFactor) never goes below this many calls.',
+  },
   requestReadTimeoutMs: {
     type: 'int',
     default: 10000,

@@ -1,8 +1,9 @@
 /**
  * The gRPC edge's guard: one server interceptor that every call passes before any handler runs.
  * It bounds what a client can make the server hold, whatever the client does:
- * - calls in flight across the server (`maxInflight`): one more is answered RESOURCE_EXHAUSTED at
- *   once, before its message is read;
+ * - calls in flight across the server (`maxInflight`, and for inference calls the adaptive limit
+ *   below it: inflight-limit.ts): one more is answered RESOURCE_EXHAUSTED at once, before its
+ *   message is read;
  * - while the server drains (`draining()` true), a new call is answered UNAVAILABLE "server is
  *   draining" at once, before its message is read (health methods stay open, to say not-ready);
  * - a unary call whose request message does not arrive within `readTimeoutMs` (a half-open
@@ -21,6 +22,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { SlackserveError } from '../errors.js';
 import { credentialOf, type TokenSet, unauthenticated } from './auth.js';
+import type { InflightLimit } from './inflight-limit.js';
 import { toGrpcServiceError } from './status.js';
 
 /** Methods any client may call without a token: health and liveness/readiness probes. */
@@ -43,6 +45,11 @@ export interface Stamped {
 export interface GuardOptions {
   /** Calls (unary or streams) the server holds at once; past it: RESOURCE_EXHAUSTED. */
   readonly maxInflight: number;
+  /**
+   * The adaptive limit below maxInflight for inference calls (inflight-limit.ts): what the server
+   * answers within an SLO at its recent rate. Health and probes are held to maxInflight only.
+   */
+  readonly limit?: InflightLimit | undefined;
   /** A unary call's request message must arrive within this long (ms) of its headers. */
   readonly readTimeoutMs: number;
   /** Epoch ms (injected). */
@@ -96,6 +103,8 @@ export class CallGuard {
     const auth = this.o.auth?.enabled === true && !isOpenGrpcMethod(method.path) ? this.o.auth : undefined;
     let counted = false;
     let ended = false;
+    /** The adaptive limit learns from this call's answer (a unary inference call that was let in). */
+    let answeredCounter: InflightLimit | undefined;
     const end = (): void => {
       if (ended) return;
       ended = true;
@@ -111,17 +120,19 @@ export class CallGuard {
           call.sendStatus({ code: grpc.status.UNAVAILABLE, details: DRAINING_MESSAGE });
           return;
         }
-        if (this.inflight >= this.o.maxInflight) {
+        const adaptive = this.o.limit !== undefined && !isOpenGrpcMethod(method.path) ? this.o.limit : undefined;
+        if (this.inflight >= (adaptive?.limit(arrival) ?? this.o.maxInflight)) {
           this.rejected++;
           ended = true;
           this.refused(method.path, new SlackserveError('OVERLOADED', 'maxInflight'), arrival);
           // never started: no message is read, no handler runs
           call.sendStatus({
             code: grpc.status.RESOURCE_EXHAUSTED,
-            details: `the server holds ${this.o.maxInflight} calls, its limit (maxInflight); retry later`,
+            details: adaptive?.reason(arrival) ?? `the server holds ${this.o.maxInflight} calls, its limit (maxInflight); retry later`,
           });
           return;
         }
+        if (adaptive !== undefined && method.path.endsWith('/ModelInfer')) answeredCounter = adaptive;
         this.inflight++;
         counted = true;
         if (unary) this.awaiting.set(call, { since: arrival, path: method.path });
@@ -150,6 +161,7 @@ export class CallGuard {
         });
       },
       sendStatus: (status, nextStatus) => {
+        if (status.code === grpc.status.OK && !ended) answeredCounter?.answered(this.o.now());
         end();
         nextStatus(status);
       },

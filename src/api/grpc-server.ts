@@ -19,6 +19,7 @@ import {
 import type { TokenSet } from './auth.js';
 import { CallCancel } from './cancel.js';
 import { ARRIVAL, CallGuard, type Stamped } from './grpc-guard.js';
+import type { InflightLimit } from './inflight-limit.js';
 import { grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
 import type { OutputOptions } from './outputs.js';
 import { parseSlo } from './slo.js';
@@ -49,6 +50,8 @@ export interface GrpcServerOptions {
   readonly maxConnectionIdleMs?: number;
   /** Calls held at once across the server (default 20,000); past it RESOURCE_EXHAUSTED. */
   readonly maxInflight?: number;
+  /** The adaptive in-flight limit for inference calls, below maxInflight (shared with the HTTP edge). */
+  readonly inflightLimit?: InflightLimit | undefined;
   /** A unary call's message must arrive within this long of its headers (ms, default 10 s). */
   readonly readTimeoutMs?: number;
   /** Unanswered requests one stream may hold (default 1000). */
@@ -114,6 +117,7 @@ export class GrpcInferenceServer {
     const protos = loadProtos();
     this.guard = new CallGuard({
       maxInflight: opts.maxInflight ?? 20_000,
+      limit: opts.inflightLimit,
       readTimeoutMs: opts.readTimeoutMs ?? 10_000,
       now: this.now,
       auth: opts.auth,

@@ -12,6 +12,7 @@ import { answerAndDrain, HttpStatusError, readInferBody } from './http-body.js';
 import { type AccessScope, type AuthTokens, authorized, unauthenticated } from './auth.js';
 import { CallCancel } from './cancel.js';
 import { DRAINING_MESSAGE } from './grpc-guard.js';
+import type { InflightLimit } from './inflight-limit.js';
 import { parseSlo } from './slo.js';
 import { toHttpError } from './status.js';
 import { tensorSpecOf, type TensorSpec } from './tensors.js';
@@ -42,6 +43,8 @@ export interface HttpServerOptions {
   readonly bodyLimitBytes?: number;
   /** Requests handled at once (default 20,000); past it: 429 OVERLOADED at once. */
   readonly maxInflight?: number;
+  /** The adaptive in-flight limit for inference requests, below maxInflight (shared with the gRPC edge). */
+  readonly inflightLimit?: InflightLimit | undefined;
   /** A request whose headers and body have not all arrived this long after it began gets 408 (ms, default 10 s). */
   readonly readTimeoutMs?: number;
   /** Clock for arrival times (epoch ms; default Date.now). */
@@ -130,14 +133,19 @@ export class HttpInferenceServer {
         this.fail(req, res, err, req.method ?? 'GET', req.url ?? '/');
         return;
       }
-      if (this.inflight >= this.maxInflight) {
-        const err = new SlackserveError('OVERLOADED', `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`);
+      const arrival = this.now();
+      const adaptive = req.method === 'POST' && (req.url ?? '').includes('/infer') ? opts.inflightLimit : undefined;
+      if (this.inflight >= (adaptive?.limit(arrival) ?? this.maxInflight)) {
+        const err = new SlackserveError('OVERLOADED', adaptive?.reason(arrival).replace(' calls,', ' requests,') ?? `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`);
         refused(err);
         this.fail(req, res, err, req.method ?? 'GET', req.url ?? '/');
         return;
       }
       this.inflight++;
-      res.once('close', () => this.inflight--);
+      res.once('close', () => {
+        this.inflight--;
+        if (adaptive !== undefined && res.statusCode === 200) adaptive.answered(this.now());
+      });
       // dispatch answers every error itself; this only guards against a failure while doing so
       this.dispatch(req, res).catch(() => res.destroy());
     };

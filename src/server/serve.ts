@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import { apiTokensOf, type AuthTokens, authorized, metricsTokensOf, unauthenticated } from '../api/auth.js';
+import { InflightLimit } from '../api/inflight-limit.js';
 import { GrpcInferenceServer } from '../api/grpc-server.js';
 import { HttpInferenceServer, sendJson } from '../api/http-server.js';
 import { toHttpError } from '../api/status.js';
@@ -233,6 +234,13 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
       const f = frontend;
       await f.start();
       stops.push(() => f.stop());
+      // one limit for both edges: they share the cores, and the answers of both measure the rate
+      const inflightLimit = new InflightLimit({ max: cfg.maxInflight, sloFactor: cfg.inflightSloFactor, sloMs: cfg.defaultSloMs, floor: cfg.inflightFloor });
+      // a shed call (admission, or a worker that could not make the deadline) turns the door limit on
+      const offShed = f.onOutcome((e) => {
+        if (e.shed) inflightLimit.shed(epochMs());
+      });
+      stops.push(async () => void offShed());
       grpc = new GrpcInferenceServer(f, {
         host: cfg.host,
         port: cfg.grpcPort,
@@ -244,6 +252,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
         maxConnectionIdleMs: cfg.grpcMaxConnectionIdleMs,
         maxInflight: cfg.maxInflight,
+        inflightLimit,
         readTimeoutMs: cfg.requestReadTimeoutMs,
         maxStreamInflight: cfg.maxStreamInflight,
         auth: auth.api,
@@ -260,6 +269,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         now: epochMs,
         bodyLimitBytes: cfg.httpBodyLimitBytes,
         maxInflight: cfg.maxInflight,
+        inflightLimit,
         readTimeoutMs: cfg.requestReadTimeoutMs,
         auth,
         tls,
