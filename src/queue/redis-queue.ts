@@ -14,8 +14,10 @@ import { SlackserveError } from '../errors.js';
 import { asBuffer, decodeMeta, encodeMeta, ownBytes, validateRequest } from './codec.js';
 import { connectRedis, isSentinel, targetAddress, type RedisTarget } from './redis-connect.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
+import { RedisReachability } from './redis-reachability.js';
 import { RedisReplies, type ReplyTransport } from './redis-replies.js';
-import { backend, F_DATA, globEscape, F_META, field, streamEntries, type RawEntry } from './redis-wire.js';
+import { backend, F_DATA, F_META, field, streamEntries, type RawEntry } from './redis-wire.js';
+import { RedisWorkers } from './redis-workers.js';
 import {
   DEFAULT_MAX_PENDING,
   QUEUE_FULL_MESSAGE,
@@ -33,10 +35,6 @@ export const DEFAULT_PREFIX = 'slackserve';
  * every TTL/3, so a live worker survives two missed refreshes.
  */
 export const DEFAULT_WORKER_TTL_MS = 600;
-/** How long the answer to "is any worker alive?" is reused (health checks must not hammer Redis). */
-const WORKERS_ALIVE_CACHE_MS = 250;
-/** A failing command (Redis reachable) is logged at most this often per distinct message. */
-const COMMAND_ERROR_LOG_EVERY_MS = 10_000;
 export const DEFAULT_READY_TIMEOUT_MS = 1_000;
 /** Approximate cap of a reply stream (MAXLEN ~); the frontend trims what it has read anyway. */
 export const DEFAULT_REPLY_MAXLEN = 100_000;
@@ -48,15 +46,11 @@ const CANCEL_MEMORY_MS = 60_000;
 /** The frontend forgets the stream entry id of a request this long after its deadline. */
 const ENTRY_ID_GRACE_MS = 60_000;
 const GROUP = 'workers';
-/** An own entry not held here counts as lost only after this long (no race with a pull's reply). */
-const OWN_LOST_MIN_IDLE_MS = 1_000;
 /**
  * Sentinel mode: how long an enqueue waits for a failover to end (a master again) before failing
  * BACKEND_UNAVAILABLE; never past the request's deadline.
  */
 const FAILOVER_WAIT_MS = 5_000;
-/** How long a lost-request check waits for the reply reader to catch up (replies it may hold). */
-const LOST_CHECK_WAIT_MS = 2_000;
 /** Lua's unpack() limit is ~8,000 values; ack in chunks well below it. */
 const ACK_CHUNK = 1_000;
 
@@ -115,8 +109,6 @@ export class RedisQueue implements RequestQueue {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  /** Workers that pulled through this handle: heartbeats kept while it is open. */
-  private readonly workers = new Set<string>();
   /** Start times (ms) of the pulls in flight on this handle. */
   private readonly pullsInFlight = new Set<{ readonly startMs: number }>();
   /** Requests pulled through this handle, not yet acked or released: request id -> entry id. */
@@ -128,21 +120,13 @@ export class RedisQueue implements RequestQueue {
   private readonly entries = new Map<string, { entry: string; deadlineMs: number }>();
   /** Reply streams (or channels) this handle reads, and replies waiting for this turn's flush. */
   private readonly replies: RedisReplies;
+  /** Heartbeats of the workers pulling here, whether any is alive, reclaiming what the dead held. */
+  private readonly workers: RedisWorkers;
 
   /** host:port of Redis (no credentials): what clients and the log are told. */
   readonly address: string;
-  private readonly log: (line: string) => void;
-  /** Epoch ms since when Redis has been unreachable; undefined while reachable (or not yet tried). */
-  private downSince: number | undefined;
-  /** Redis's run_id as last seen: a new one means Redis restarted (and may have lost everything). */
-  private runId: string | undefined;
-  /** Set from a reconnect until the restart check has run: reply streams are not recreated meanwhile. */
-  private checkingRestart = false;
-  private readonly upListeners = new Set<() => void>();
-  private readonly downListeners = new Set<() => void>();
-  private readonly lostListeners = new Set<(ids: readonly string[], cause: string) => void>();
-  private aliveCache: { at: number; value: Promise<boolean> } | undefined;
-  private readonly commandErrorsLogged = new Map<string, number>();
+  /** Whether Redis is reachable (and what follows a change); turns Redis failures into client errors. */
+  private readonly reach: RedisReachability;
 
   constructor(opts: RedisQueueOptions) {
     this.target = opts;
@@ -156,12 +140,21 @@ export class RedisQueue implements RequestQueue {
     this.key = `${this.prefix}:requests`;
     this.cancelChannel = `${this.prefix}:cancel`;
     this.address = targetAddress(opts);
-    this.log = opts.log ?? (() => undefined);
     this.cmd = this.connection({ enableAutoPipelining: opts.autoPipelining ?? DEFAULT_AUTO_PIPELINING, scripts: SCRIPTS });
-    // The command connection's state is Redis's reachability, logged once per change.
-    this.cmd.on('error', (e: unknown) => this.markDown(e));
-    this.cmd.on('close', () => this.markDown(new Error('connection lost')));
-    this.cmd.on('ready', () => this.markUp());
+    this.reach = new RedisReachability({
+      cmd: this.cmd,
+      key: this.key,
+      address: this.address,
+      readyTimeoutMs: this.readyTimeoutMs,
+      sentinel: isSentinel(opts),
+      log: opts.log ?? (() => undefined),
+      entries: this.entries,
+      readToEnd: (maxMs) => this.replies.readToEnd(maxMs),
+      changed: () => this.workers.forgetAlive(),
+      reconnected: () => (this.group = undefined), // a restarted Redis has no consumer group: create it again
+      recovered: () => void this.maintain(), // heartbeats and reply streams back at once
+      closed: () => this.closed,
+    });
     this.replies = new RedisReplies({
       cmd: this.cmd,
       transport: this.transport,
@@ -169,142 +162,46 @@ export class RedisQueue implements RequestQueue {
       replyMaxLen: opts.replyMaxLen ?? DEFAULT_REPLY_MAXLEN,
       connection: () => this.connection(),
       subscriber: () => this.subscriber(),
-      fail: (e) => this.fail(e),
+      fail: (e) => this.reach.fail(e),
       ensureTimer: () => this.ensureTimer(),
       answered: (id) => this.entries.delete(id),
       closed: () => this.closed,
     });
-  }
-
-  private markDown(e: unknown): void {
-    if (this.closed || this.downSince !== undefined) return;
-    this.downSince = Date.now();
-    this.aliveCache = undefined;
-    const why = e instanceof Error ? e.message : String(e);
-    this.log(`redis at ${this.address} unreachable: ${why}, retrying (backoff 100 ms doubling to 5 s)`);
-    for (const l of this.downListeners) l();
-  }
-
-  private markUp(): void {
-    if (this.closed) return;
-    const since = this.downSince;
-    this.downSince = undefined;
-    this.aliveCache = undefined;
-    if (since !== undefined) {
-      this.log(`redis at ${this.address} reachable again after ${((Date.now() - since) / 1000).toFixed(1)} s`);
-      this.group = undefined; // a restarted Redis has no consumer group: create it again
-    }
-    this.checkingRestart = true;
-    void this.checkRestart()
-      .catch((e: unknown) => this.logCommandError(e))
-      .finally(() => {
-        this.checkingRestart = false;
-        if (since !== undefined) void this.maintain(); // heartbeats and reply streams back at once
-        for (const l of this.upListeners) l();
-      });
-  }
-
-  /**
-   * On (re)connect: if this is another Redis than before (new run_id: it restarted, or Sentinel
-   * promoted a replica), writes the old one had not persisted or replicated are gone, among them
-   * possibly stream entries of requests this handle enqueued: those will never be answered, so
-   * the frontend is told (onLost) instead of letting them wait for deadline + grace. An entry
-   * missing from the stream may also have been answered and acked (the ack deletes it); its reply
-   * was written before the ack, so it is in the reply stream: the check waits until the reader
-   * has read that far, and counts as lost only what is still unanswered then.
-   */
-  private async checkRestart(): Promise<void> {
-    const info = await this.cmd.info('server');
-    const runId = /run_id:(\w+)/.exec(info)?.[1];
-    const before = this.runId;
-    this.runId = runId;
-    if (before === undefined || runId === before || this.entries.size === 0) return;
-    const ids = [...this.entries.keys()];
-    const found = await Promise.all(ids.map((id) => this.cmd.xrange(this.key, this.entries.get(id)?.entry ?? '0-0', this.entries.get(id)?.entry ?? '0-0')));
-    const missing = ids.filter((_id, i) => (found[i] ?? []).length === 0);
-    if (missing.length === 0) return;
-    await this.replies.readToEnd(LOST_CHECK_WAIT_MS);
-    const lost = missing.filter((id) => this.entries.has(id));
-    if (lost.length === 0) return;
-    for (const id of lost) this.entries.delete(id);
-    const sentinel = isSentinel(this.target);
-    this.log(`redis at ${this.address} ${sentinel ? 'changed master (failover or restart)' : 'restarted'} and lost ${lost.length} queued request(s)`);
-    for (const l of this.lostListeners) l(lost, sentinel ? 'redis master changed' : 'redis restarted');
-  }
-
-  /** A command failed while Redis is reachable: its text goes to the log (rate-limited), never to clients. */
-  private logCommandError(e: unknown): void {
-    if (this.downSince !== undefined || this.closed) return;
-    const msg = e instanceof Error ? e.message : String(e);
-    const now = Date.now();
-    const last = this.commandErrorsLogged.get(msg);
-    if (last !== undefined && now - last < COMMAND_ERROR_LOG_EVERY_MS) return;
-    if (this.commandErrorsLogged.size > 100) this.commandErrorsLogged.clear();
-    this.commandErrorsLogged.set(msg, now);
-    this.log(`redis at ${this.address}: command failed: ${msg}`);
-  }
-
-  /** The client-facing error for a Redis failure; the driver's text goes to the log. */
-  private fail(err: unknown): SlackserveError {
-    if (err instanceof SlackserveError) return err;
-    this.logCommandError(err);
-    return backend(err, this.address);
-  }
-
-  /** Resolves true once Redis is reachable again (and the restart check ran), false after `ms`. */
-  private waitUp(ms: number): Promise<boolean> {
-    if (this.downSince === undefined) return Promise.resolve(true);
-    if (ms <= 0 || this.closed) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        off();
-        resolve(false);
-      }, ms);
-      const off = this.onBackendUp(() => {
-        clearTimeout(timer);
-        off();
-        resolve(true);
-      });
+    this.workers = new RedisWorkers({
+      cmd: this.cmd,
+      prefix: this.prefix,
+      workerTtlMs: this.workerTtlMs,
+      key: this.key,
+      group: GROUP,
+      pullsInFlight: this.pullsInFlight,
+      held: this.held,
+      script: (name, args) => this.script(name, args),
+      buffered: (command, args) => this.buffered(command, args),
+      accept: (worker, raw) => this.accept(worker, raw),
+      fail: (e) => this.reach.fail(e),
+      ensureTimer: () => this.ensureTimer(),
+      down: () => this.reach.down,
+      closed: () => this.closed,
     });
   }
 
   /** Called after each reconnection (the worker loop stops backing off). */
   onBackendUp(listener: () => void): () => void {
-    this.upListeners.add(listener);
-    return () => this.upListeners.delete(listener);
+    return this.reach.onUp(listener);
   }
 
   onBackendDown(listener: () => void): () => void {
-    this.downListeners.add(listener);
-    return () => this.downListeners.delete(listener);
+    return this.reach.onDown(listener);
   }
 
   /** Frontend: request ids Redis lost (restarted without persistence, failed over); they will never be answered. */
   onLost(listener: (ids: readonly string[], cause: string) => void): () => void {
-    this.lostListeners.add(listener);
-    return () => this.lostListeners.delete(listener);
+    return this.reach.onLost(listener);
   }
 
-  /** Some worker's heartbeat is live (any `{p}:alive:*` key); cached WORKERS_ALIVE_CACHE_MS. */
+  /** Some worker's heartbeat is live (any `{p}:alive:*` key); cached briefly (see RedisWorkers). */
   workersAlive(): Promise<boolean> {
-    if (this.closed || this.downSince !== undefined) return Promise.resolve(false);
-    const now = Date.now();
-    if (this.aliveCache && now - this.aliveCache.at < WORKERS_ALIVE_CACHE_MS) return this.aliveCache.value;
-    const value = this.scanAlive().catch(() => false);
-    this.aliveCache = { at: now, value };
-    return value;
-  }
-
-  private async scanAlive(): Promise<boolean> {
-    const match = `${globEscape(this.prefix)}:alive:*`;
-    let cursor = '0';
-    for (let i = 0; i < 100; i++) {
-      const [next, keys] = await this.cmd.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-      if (keys.length > 0) return true;
-      cursor = next;
-      if (cursor === '0') return false;
-    }
-    return false;
+    return this.workers.anyAlive();
   }
 
   /** Fails fast when Redis is down (BACKEND_UNAVAILABLE, not a hang); see connectRedis. */
@@ -334,7 +231,7 @@ export class RedisQueue implements RequestQueue {
       (err: unknown) => {
         if (err instanceof Error && err.message.startsWith('BUSYGROUP')) return;
         this.group = undefined;
-        throw this.fail(err);
+        throw this.reach.fail(err);
       },
     );
     return this.group;
@@ -348,28 +245,14 @@ export class RedisQueue implements RequestQueue {
 
   /** Heartbeats, reply-stream upkeep, and forgetting old bookkeeping. Errors wait for next time. */
   private async maintain(): Promise<void> {
-    if (this.closed || this.downSince !== undefined) return;
+    if (this.closed || this.reach.down) return;
     const now = Date.now();
     const jobs: Promise<unknown>[] = [];
-    for (const w of this.workers) jobs.push(this.cmd.set(this.aliveKey(w), '1', 'PX', this.workerTtlMs));
-    jobs.push(...this.replies.maintain(this.checkingRestart));
+    jobs.push(...this.workers.heartbeats());
+    jobs.push(...this.replies.maintain(this.reach.checkingRestart));
     for (const [id, e] of this.entries) if (e.deadlineMs + ENTRY_ID_GRACE_MS < now) this.entries.delete(id);
     this.forgetCancels(now);
     await Promise.allSettled(jobs);
-  }
-
-  private aliveKey(worker: string): string {
-    return `${this.prefix}:alive:${worker}`;
-  }
-
-  /** Marks `worker` alive before it can hold anything, and keeps it so while this handle is open. */
-  private async touchWorker(worker: string): Promise<void> {
-    if (this.workers.has(worker)) return;
-    await this.cmd.set(this.aliveKey(worker), '1', 'PX', this.workerTtlMs).catch((e: unknown) => {
-      throw this.fail(e);
-    });
-    this.workers.add(worker);
-    this.ensureTimer();
   }
 
   private subscriber(): Redis {
@@ -390,7 +273,7 @@ export class RedisQueue implements RequestQueue {
       .subscribe(this.cancelChannel)
       .catch((e: unknown) => {
         this.subCancels = undefined;
-        throw this.fail(e);
+        throw this.reach.fail(e);
       });
     return this.subCancels;
   }
@@ -415,7 +298,7 @@ export class RedisQueue implements RequestQueue {
     // Known down: fail at once (the client learns now, not after the driver's reconnect attempts).
     // With Sentinels a master's loss is usually a failover that ends in seconds: wait for it, as
     // long as the request's deadline allows (at most FAILOVER_WAIT_MS), then go on or fail.
-    if (this.downSince !== undefined && !(isSentinel(this.target) && (await this.waitUp(Math.min(FAILOVER_WAIT_MS, r.deadlineMs - Date.now())))))
+    if (this.reach.down && !(isSentinel(this.target) && (await this.reach.waitUp(Math.min(FAILOVER_WAIT_MS, r.deadlineMs - Date.now())))))
       throw backend(new Error('unreachable'), this.address);
     if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
     await this.init();
@@ -423,7 +306,7 @@ export class RedisQueue implements RequestQueue {
     try {
       entry = await this.script('ssEnqueue', [this.key, GROUP, this.maxPending, encodeMeta(r), asBuffer(r.data)]);
     } catch (err) {
-      throw this.fail(err);
+      throw this.reach.fail(err);
     }
     if (entry === null) throw new SlackserveError('QUEUE_FULL', QUEUE_FULL_MESSAGE, { maxPending: this.maxPending });
     this.entries.set(r.id, { entry: String(entry), deadlineMs: r.deadlineMs });
@@ -447,7 +330,7 @@ export class RedisQueue implements RequestQueue {
       acked = Number(await this.cmd.call('WAIT', this.waitReplicas, this.waitTimeoutMs));
     } catch (err) {
       await this.cancel(id).catch(() => false);
-      throw this.fail(err);
+      throw this.reach.fail(err);
     }
     if (acked >= this.waitReplicas) return;
     await this.cancel(id).catch(() => false);
@@ -468,7 +351,7 @@ export class RedisQueue implements RequestQueue {
       }
       return (await this.script('ssCancel', [this.key, GROUP, e.entry, this.cancelChannel, id])) === 1;
     } catch (err) {
-      throw this.fail(err);
+      throw this.reach.fail(err);
     }
   }
 
@@ -480,7 +363,7 @@ export class RedisQueue implements RequestQueue {
   async pull(worker: string, max: number, blockMs: number): Promise<Delivery[]> {
     if (this.closed) return [];
     await this.init();
-    await this.touchWorker(worker);
+    await this.workers.touch(worker);
     await this.listenCancels();
     if (this.closed) return []; // closed while connecting: open no blocking connection now
     const args: (string | number)[] = ['GROUP', GROUP, worker, 'COUNT', Math.max(1, Math.floor(max))];
@@ -496,7 +379,7 @@ export class RedisQueue implements RequestQueue {
       if (this.closed) return [];
       // The stream was deleted (and with it the group): recreate on the next call.
       if (err instanceof Error && err.message.startsWith('NOGROUP')) this.group = undefined;
-      throw this.fail(err);
+      throw this.reach.fail(err);
     } finally {
       this.pullsInFlight.delete(inFlight);
       if (this.closed) conn.disconnect();
@@ -550,7 +433,7 @@ export class RedisQueue implements RequestQueue {
         jobs.push(this.script('ssAck', [this.key, GROUP, ...ids.slice(i, i + ACK_CHUNK)]));
       await Promise.all(jobs);
     } catch (err) {
-      throw this.fail(err);
+      throw this.reach.fail(err);
     }
   }
 
@@ -585,7 +468,7 @@ export class RedisQueue implements RequestQueue {
     try {
       await Promise.all([...byWorker.values()].map((args) => this.script('ssRelease', args)));
     } catch (err) {
-      throw this.fail(err);
+      throw this.reach.fail(err);
     }
     if (cancelled.length > 0) await this.ackEntries(cancelled);
   }
@@ -593,53 +476,13 @@ export class RedisQueue implements RequestQueue {
   async reclaim(worker: string, minIdleMs: number, max: number): Promise<Delivery[]> {
     if (this.closed) return [];
     await this.init();
-    await this.touchWorker(worker);
+    await this.workers.touch(worker);
     await this.listenCancels();
-    const idle = Math.max(0, Math.floor(minIdleMs));
-    const out: Delivery[] = [];
-    /** XCLAIM re-checks the idle time, so two reclaimers racing cannot both get an entry. */
-    const claim = async (ids: string[], minIdle = idle): Promise<void> => {
-      if (ids.length === 0) return;
-      const claimed = (await this.buffered('xclaim', [this.key, GROUP, worker, minIdle, ...ids])) as (RawEntry | null)[];
-      out.push(...(await this.accept(worker, claimed.filter((e): e is RawEntry => e !== null))));
-    };
-    const pendingOf = async (consumer: string, count: number, minIdle = idle): Promise<string[]> => {
-      const p = (await this.cmd.call('XPENDING', this.key, GROUP, 'IDLE', minIdle, '-', '+', count, consumer)) as [string, ...unknown[]][];
-      return p.map((e) => e[0]);
-    };
     try {
-      // XINFO CONSUMERS: [[name, n, pending, n, idle, n, ...], ...]
-      const info = ((await this.cmd.call('XINFO', 'CONSUMERS', this.key, GROUP)) as unknown[][]).map((c) => ({
-        name: String(c[1]),
-        pending: Number(c[3]),
-      }));
-      // Our own entries lost in transit: delivered to us (in our pending list) but not held by
-      // this handle, as when an XREADGROUP reply dies with its connection. Nobody else would
-      // ever take them from a live worker, so we take them back.
-      // Entries a pull still in flight has been given are not lost: only those delivered before
-      // the oldest such pull began (plus a second's margin for clocks and transit) count.
-      const own = info.find((c) => c.name === worker);
-      if (own && own.pending > 0) {
-        let ownIdle = Math.max(idle, OWN_LOST_MIN_IDLE_MS);
-        for (const p of this.pullsInFlight) ownIdle = Math.max(ownIdle, Date.now() - p.startMs + 1_000);
-        const holding = new Set(this.held.values());
-        const lost = (await pendingOf(worker, Math.min(own.pending, 10_000), ownIdle)).filter((id) => !holding.has(id));
-        await claim(lost.slice(0, max), ownIdle);
-      }
-      const others = info.filter((c) => c.name !== worker);
-      const alive = await Promise.all(others.map((c) => this.cmd.exists(this.aliveKey(c.name))));
-      for (const [i, c] of others.entries()) {
-        if (alive[i] === 1) continue; // a live worker keeps what it holds, however long
-        if (c.pending === 0) {
-          await this.script('ssReap', [this.key, this.aliveKey(c.name), GROUP, c.name]);
-          continue;
-        }
-        if (out.length < max) await claim(await pendingOf(c.name, max - out.length));
-      }
+      return await this.workers.claim(worker, Math.max(0, Math.floor(minIdleMs)), max);
     } catch (err) {
-      throw this.fail(err);
+      throw this.reach.fail(err);
     }
-    return out;
   }
 
   /**
@@ -653,7 +496,7 @@ export class RedisQueue implements RequestQueue {
       // Redis went away mid-reply (restart, failover): the answer is computed, so send it again
       // once Redis is back (within FAILOVER_WAIT_MS). If the first copy did land, the frontend
       // keeps one answer and drops the other.
-      if (this.closed || !(await this.waitUp(FAILOVER_WAIT_MS))) throw err;
+      if (this.closed || !(await this.reach.waitUp(FAILOVER_WAIT_MS))) throw err;
       await this.replies.send(r, frontend);
     }
   }
@@ -672,7 +515,7 @@ export class RedisQueue implements RequestQueue {
     try {
       return Math.max(0, Number(await this.script('ssDepth', [this.key, GROUP])));
     } catch (err) {
-      throw this.fail(err);
+      throw this.reach.fail(err);
     }
   }
 
@@ -681,23 +524,12 @@ export class RedisQueue implements RequestQueue {
     try {
       return await this.cmd.xlen(this.key);
     } catch (err) {
-      throw this.fail(err);
+      throw this.reach.fail(err);
     }
   }
 
-  async ready(): Promise<boolean> {
-    if (this.closed || this.downSince !== undefined) return false;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.readyTimeoutMs)));
-    const ping = this.cmd.ping().then(
-      (p) => p === 'PONG',
-      () => false,
-    );
-    try {
-      return await Promise.race([ping, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  ready(): Promise<boolean> {
+    return this.reach.ready();
   }
 
   async close(): Promise<void> {
@@ -710,7 +542,7 @@ export class RedisQueue implements RequestQueue {
     this.sub?.disconnect();
     // Tell the others at once: this handle's workers are dead (what they hold becomes
     // reclaimable without waiting for the heartbeat to lapse), its reply streams are unread.
-    const keys = [...this.workers].map((w) => this.aliveKey(w));
+    const keys = this.workers.aliveKeys();
     keys.push(...replyKeys);
     if (keys.length > 0 && this.cmd.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
