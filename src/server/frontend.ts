@@ -389,7 +389,7 @@ export class Frontend implements InferenceBackend {
 
   /**
    * The queue backend lost these accepted requests (Redis restarted without them, or a failover
-   * promoted a replica that never received them; redis-queue.ts checkRestart). This frontend
+   * promoted a replica that never received them; redis-reachability.ts checkRestart). This frontend
    * still holds each one, so it puts it on the queue again while its deadline allows; a worker
    * that already ran the first copy may answer too, and the second answer is dropped (route()).
    */
