@@ -2,6 +2,8 @@
  * The worker loop: the one place that owns I/O on the serving path.
  *   pull (shared queue -> local EDF queue) -> schedule (pure policy) -> execute (onnxruntime
  *   worker threads) -> respond (reply to the frontend, ack) -> feed back (policy.observe, metrics)
+ * The loop is here; a batch's run, whole or staged with early exits, is run-batch.ts, and the
+ * replies and acks (replies before acks; an unsent reply's delivery is unheld) are respond.ts.
  * Deadlines are enforced here: at dequeue (expired requests answer DEADLINE_EXPIRED at once) and
  * by the policy (hopeless sheddable requests are dropped). Work that dead workers left pending is
  * reclaimed periodically (at-least-once). On stop, pulling ends, queued work is handed back to
@@ -10,15 +12,16 @@
 import { asSlackserveError, SlackserveError } from '../errors.js';
 import type { ExitManager } from '../exits/index.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Delivery, InferenceReply, RequestQueue } from '../queue/types.js';
+import type { Delivery, RequestQueue } from '../queue/types.js';
 import type { RunOptions, RunResult } from '../runtime/executor.js';
 import { ArrivalRate } from '../scheduler/arrival-rate.js';
 import { EdfQueue } from '../scheduler/edf-queue.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Dispatch, Drop, Policy, QueuedRequest } from '../scheduler/types.js';
 import { ExitSnapshots } from './exit-snapshots.js';
-import { StagedBatch } from './staged-batch.js';
-import { argmaxRows, bytesOf, concatBatch } from './tensors.js';
+import { Responder } from './respond.js';
+import { runBatch, type BatchRun } from './run-batch.js';
+import { concatBatch } from './tensors.js';
 
 /** What the loop needs from the executor (the real one, or a trivial model in queue benchmarks). */
 export interface BatchRunner {
@@ -82,6 +85,8 @@ export class WorkerLoop {
   private readonly exitViews: ExitSnapshots | undefined;
   /** Images entering the local queue per ms (throughput-aware policies read it). */
   private readonly arrivals = new ArrivalRate();
+  /** Replies and acks (respond.ts). */
+  private readonly respond: Responder;
   /** Batches run and requests answered, for tests and health reporting. */
   readonly stats = { batches: 0, answered: 0, expired: 0, dropped: 0, reclaimed: 0 };
 
@@ -90,6 +95,7 @@ export class WorkerLoop {
     this.state = o.policy.init();
     this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
     this.exitViews = o.exits ? new ExitSnapshots(o.exits) : undefined;
+    this.respond = new Responder(o);
   }
 
   start(): void {
@@ -142,16 +148,6 @@ export class WorkerLoop {
     this.wakePuller = null;
   }
 
-  /**
-   * A failed queue operation. BACKEND_UNAVAILABLE is not logged here: the queue logs the
-   * backend's reachability once per change, not once per failed call.
-   */
-  private logFailure(what: string, e: unknown): void {
-    const err = asSlackserveError(e);
-    if (err.code === 'BACKEND_UNAVAILABLE') return;
-    this.o.log?.(`${what} failed: ${err.message}`);
-  }
-
   private async pullLoop(): Promise<void> {
     let failures = 0;
     while (this.running) {
@@ -169,7 +165,7 @@ export class WorkerLoop {
         // bounded exponential backoff (100 ms doubling to 5 s), cut short when the backend is
         // back; logged once per streak (the queue itself logs the backend's reachability)
         failures++;
-        if (failures === 1) this.logFailure('pull', e);
+        if (failures === 1) this.respond.logFailure('pull', e);
         await this.backoff(failures);
         continue;
       }
@@ -187,7 +183,7 @@ export class WorkerLoop {
         await this.admit(got);
       }
     } catch (e) {
-      this.logFailure('reclaim', e);
+      this.respond.logFailure('reclaim', e);
     }
   }
 
@@ -205,7 +201,7 @@ export class WorkerLoop {
       }
       if (q.deadlineMs <= now) {
         this.stats.expired++;
-        replies.push(this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: the deadline passed while it waited in the queue')));
+        replies.push(this.respond.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: the deadline passed while it waited in the queue')));
         expired.push(d);
         continue;
       }
@@ -218,8 +214,8 @@ export class WorkerLoop {
       this.byId.set(q.id, r);
       this.local.push(r);
     }
-    await this.ack(done);
-    await this.settle(expired, await Promise.all(replies));
+    await this.respond.ack(done);
+    await this.respond.settle(expired, await Promise.all(replies));
     this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
     this.kick();
   }
@@ -235,7 +231,7 @@ export class WorkerLoop {
     this.local.take([r]);
     const h = this.held.get(r.key) as Held;
     this.forget(id);
-    void this.ack([h.delivery]);
+    void this.respond.ack([h.delivery]);
   }
 
   private forget(id: string): void {
@@ -322,11 +318,11 @@ export class WorkerLoop {
       if (d.reason === 'expired') this.stats.expired++;
       else this.stats.dropped++;
       const msg = d.reason === 'expired' ? 'Request timeout expired: the deadline passed while it waited in the queue' : 'Request timeout expired: no subnet can finish it before its deadline (shed)';
-      replies.push(this.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', msg, { shed: d.reason === 'infeasible' })));
+      replies.push(this.respond.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', msg, { shed: d.reason === 'infeasible' })));
     }
     void Promise.all(replies)
-      .then((sent) => this.settle(shed, sent))
-      .catch((e: unknown) => this.logFailure(`ack of ${shed.length} request(s)`, e));
+      .then((sent) => this.respond.settle(shed, sent))
+      .catch((e: unknown) => this.respond.logFailure(`ack of ${shed.length} request(s)`, e));
   }
 
   /**
@@ -345,87 +341,22 @@ export class WorkerLoop {
     const total = images.length / this.o.sampleSize;
     // Triton's compute_input: copying the requests into the batch (the executor's run follows)
     const inputUs = Math.round((this.o.clock() - start) * 1000);
-    let result: RunResult;
-    let staged: StagedBatch | null = null;
-    let finishArgs: [Float32Array, Int32Array] | null = null;
+    const accuracy = this.accuracy.get(subnet) ?? -1;
+    let ran: BatchRun;
     try {
-      if (this.o.exits?.has(subnet)) {
-        let first = 0;
-        const sb = new StagedBatch({
-          subnet,
-          classes: this.o.classes,
-          exits: this.o.exits.begin(subnet, total),
-          requests: helds.map((h) => {
-            const r = { request: h.delivery.request, first, count: h.count };
-            first += h.count;
-            return r;
-          }),
-          start,
-          clock: this.o.clock,
-          worker: this.o.id,
-          accuracy: this.accuracy.get(subnet) ?? -1,
-          batchImages: total,
-          send: (reply, q) => void this.o.queue.reply(reply, q.frontend).catch((e: unknown) => this.logFailure('early reply', e)),
-          saveCompute: this.o.exitSaveCompute === true,
-        });
-        staged = sb;
-        result = await this.o.executor.run(images, subnet, {
-          mode: 'staged',
-          saveCompute: this.o.exitSaveCompute === true,
-          onStage: (stage, logits, rows) => sb.onStage(stage, logits, rows),
-          checked: true,
-        });
-        if (result.rows) {
-          // feedback needs the rows that ran to the end; replies need every row's answer
-          const ran = result.rows;
-          const subset = result.logits;
-          finishArgs = [subset, ran];
-          result = { ...result, logits: sb.fullFinal(subset, ran) };
-        }
-      } else result = await this.o.executor.run(images, subnet, { mode: 'whole', checked: true }); // the edge checked every value
+      ran = await runBatch(this.o, { subnet, helds, images, total, start, accuracy, sendEarly: (reply, q) => this.respond.early(reply, q.frontend) });
     } catch (e) {
       computeDone();
-      const err = asSlackserveError(e);
-      const sent = await Promise.all(helds.map((h) => this.replyError(h.delivery.request.id, h.delivery.request.frontend, err)));
-      await this.settle(helds.map((h) => h.delivery), sent);
+      await this.respond.failAll(helds.map((h) => h.delivery), asSlackserveError(e));
       return;
     }
     computeDone();
-    const answered = staged ? (finishArgs ? staged.finish(finishArgs[0], finishArgs[1]) : staged.finish(result.logits)) : helds.map(() => false);
+    const answered = ran.finish();
     const end = this.o.clock();
-    const classes = result.logits.length / total;
-    const m = this.o.metrics;
-    let row = 0;
-    let missed = 0;
-    const replies = helds.map((h, i) => {
-      const q = h.delivery.request;
-      const logits = result.logits.slice(row * classes, (row + h.count) * classes);
-      row += h.count;
-      if (answered[i] && !q.stream) return Promise.resolve(true); // its early (or deadline) answer was final
-      const met = end <= q.deadlineMs;
-      if (!met && !answered[i]) missed++;
-      const reply: InferenceReply = {
-        id: q.id,
-        ok: true,
-        final: true,
-        subnet,
-        exit: null,
-        logits: bytesOf(logits),
-        classes: argmaxRows(logits, h.count),
-        queueUs: Math.round((start - q.arrivalMs) * 1000),
-        computeUs: Math.round((end - start) * 1000),
-        deadlineMet: met,
-        downgraded: q.downgraded,
-        worker: this.o.id,
-        // input_us / output_us: Triton's compute_input (the copy into the batch) and compute_output (this reply)
-        extra: { accuracy: this.accuracy.get(subnet) ?? -1, batch: total, input_us: inputUs, output_us: Math.round((this.o.clock() - end) * 1000) },
-      };
-      m?.of(m.queueDuration, this.o.model).observe((start - q.arrivalMs) / 1000);
-      return this.send(reply, q.frontend);
-    });
-    await this.settle(helds.map((h) => h.delivery), await Promise.all(replies));
+    const missed = await this.respond.answerBatch({ subnet, helds, logits: ran.result.logits, answered, total, accuracy, start, end, inputUs });
     this.stats.batches++;
     this.stats.answered += helds.length;
+    const m = this.o.metrics;
     if (m) {
       m.of(m.execCount, this.o.model, subnet).inc();
       m.of(m.inferenceCount, this.o.model).inc(total);
@@ -434,42 +365,6 @@ export class WorkerLoop {
     }
     const tightest = Math.min(...helds.map((h) => h.delivery.request.deadlineMs - h.delivery.request.arrivalMs));
     this.state = this.o.policy.observe(this.state, { subnet, batch: total, latencyMs: end - start, tightestSloMs: tightest, missed, requests: helds.length, running });
-  }
-
-  private replyError(id: string, frontend: string, e: SlackserveError): Promise<boolean> {
-    return this.send({ id, ok: false, code: e.code, message: e.message }, frontend);
-  }
-
-  /** Resolves whether the reply reached the queue backend; one that could not is logged. */
-  private async send(reply: InferenceReply, frontend: string): Promise<boolean> {
-    try {
-      await this.o.queue.reply(reply, frontend);
-      return true;
-    } catch (err) {
-      this.logFailure(`reply to ${frontend}`, err);
-      return false;
-    }
-  }
-
-  /**
-   * After the replies: acks the deliveries whose answer reached the backend. The others are not
-   * acked (an ack would remove the request with its answer lost, and the call would wait out
-   * deadline + grace): they stay pending and come back through reclaim, to be answered again.
-   */
-  private async settle(deliveries: readonly Delivery[], sent: readonly boolean[]): Promise<void> {
-    const unsent = deliveries.filter((_d, i) => sent[i] === false);
-    if (unsent.length > 0) this.o.queue.unhold?.(unsent);
-    await this.ack(unsent.length === 0 ? deliveries : deliveries.filter((_d, i) => sent[i] !== false));
-  }
-
-  /** An ack that fails leaves the entries pending; they are never run twice by this worker. */
-  private async ack(deliveries: readonly Delivery[]): Promise<void> {
-    if (deliveries.length === 0) return;
-    try {
-      await this.o.queue.ack(deliveries);
-    } catch (err) {
-      this.logFailure(`ack of ${deliveries.length} request(s)`, err);
-    }
   }
 }
 
