@@ -2,22 +2,27 @@
  * The frontend: the `InferenceBackend` behind the gRPC and HTTP edges. It admits a request
  * (admission: reject or downgrade what no eligible subnet can serve in time), puts it on the shared
  * request queue, and completes the client's call when a worker's reply comes back on this
- * frontend's reply channel. It owns the map of calls in flight; nothing else does.
+ * frontend's reply channel. It owns the map of calls in flight; nothing else does. Beside the call
+ * path: the reply subscription and depth poll (queue-link.ts), what an ended call records
+ * (call-outcomes.ts), Triton's model information (model-info.ts), the admission refusal's message.
  */
-import { buildModelConfig, type ModelConfigExtras, type TritonModelConfig } from '../api/model-config.js';
-import { modelMetadataFromManifest } from '../api/tensors.js';
+import type { ModelConfigExtras, TritonModelConfig } from '../api/model-config.js';
 import type { InferAnswer, InferContext, InferenceBackend, DecodedInfer, ModelMetadata, RepositoryModel, ServerMetadata } from '../api/types.js';
 import { asSlackserveError, SlackserveError } from '../errors.js';
-import type { Metrics, SloOutcome } from '../metrics/metrics.js';
-import { failureReasonOf, ModelStats, type ModelStatisticsView } from '../metrics/model-stats.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { ModelStatisticsView } from '../metrics/model-stats.js';
 import type { InferenceReply, QueuedInference, RequestQueue } from '../queue/types.js';
 import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Catalogue } from '../supernet/catalogue.js';
 import type { OutcomeEvent } from '../metrics/outcome-event.js';
+import { admissionRefusal } from './admission-refusal.js';
+import { admissionLoad, Backlog } from './backlog.js';
+import { CallOutcomes } from './call-outcomes.js';
 import { deadlineOutcome } from './deadline-outcome.js';
-import { answerOf, SERVER_EXTENSIONS } from './frontend-info.js';
-import { admissionLoad, Backlog, type AdmissionLoad } from './backlog.js';
+import { answerOf } from './frontend-info.js';
+import { ModelInfo } from './model-info.js';
+import { QueueLink } from './queue-link.js';
 
 export type { OutcomeEvent } from '../metrics/outcome-event.js';
 export { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
@@ -73,98 +78,38 @@ const SWEEP_EVERY_MS = 100;
 
 export class Frontend implements InferenceBackend {
   private readonly calls = new Map<string, Call>();
-  private readonly outcomeListeners = new Set<(e: OutcomeEvent) => void>();
   private seq = 0;
-  private depth = 0;
-  private depthTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private unsubscribe: (() => Promise<void>) | null = null;
-  private offLost: (() => void) | undefined;
-  private offReachability: (() => void)[] = [];
   private stopped = false;
   /** Readiness is off and (after the drain delay) new calls are refused: see drain(). */
   private drainingState: 'no' | 'not-ready' | 'refusing' = 'no';
   private readonly idleWaiters = new Set<() => void>();
-  private readonly meta: ModelMetadata;
-  private readonly accuracy: Map<string, number>;
-  private readonly stats: ModelStats;
-  private readonly config: TritonModelConfig;
+  /** The served model and Triton's information endpoints (model-info.ts). */
+  private readonly info: ModelInfo;
+  /** Metrics, statistics and live events of ended calls (call-outcomes.ts). */
+  private readonly outcomes: CallOutcomes;
   private readonly backlog: Backlog;
+  /** The reply subscription, the depth poll, the backend's notices (queue-link.ts). */
+  private readonly link: QueueLink;
 
   constructor(private readonly o: FrontendOptions) {
-    this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
+    const accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
     this.backlog = new Backlog({ saturatedAt: o.executors });
-    this.meta = modelMetadataFromManifest(o.catalogue.manifest, { maxBatch: o.maxBatch, versions: [o.version] });
-    this.stats = o.metrics?.modelStats ?? new ModelStats(undefined);
-    this.stats.declare(this.meta.name, o.version);
-    this.config = buildModelConfig(this.meta, o.modelConfig ?? { instances: 0, maxQueueSize: 0, defaultTimeoutUs: 0, parameters: {} });
+    this.info = new ModelInfo(o);
+    this.outcomes = new CallOutcomes({ version: o.version, stats: this.info.stats, accuracy, clock: o.clock, metrics: o.metrics });
+    this.link = new QueueLink({ ...o, backlog: this.backlog, onReply: (r) => this.onReply(r), onLost: (ids, cause) => this.requeueLost(ids, cause) });
   }
 
-  /**
-   * Starts listening for replies. With the backend unreachable it does not fail: it keeps
-   * retrying in the background (100 ms doubling to 5 s, sooner once the backend is back) and the
-   * frontend stays not-ready (and refuses calls) until it listens.
-   */
+  /** Starts listening for replies (retried while the backend is unreachable: queue-link.ts) and the sweep. */
   async start(): Promise<void> {
-    this.offLost = this.o.queue.onLost?.((ids, cause) => this.requeueLost(ids, cause));
-    // an outage stops answers without the workers being slow: admission must not learn a rate from it
-    const down = this.o.queue.onBackendDown?.(() => this.backlog.interrupted(this.o.clock()));
-    const up = this.o.queue.onBackendUp?.(() => this.backlog.resumed(this.o.clock()));
-    this.offReachability = [down, up].filter((f): f is () => void => f !== undefined);
-    const first = await this.subscribe().then(
-      () => true,
-      () => false,
-    );
-    if (!first) void this.subscribeUntilDone();
-    // admission needs the queue's state; one read every 20 ms instead of one per request
-    const poll = async (): Promise<void> => {
-      const [depth, outstanding] = await Promise.all([this.o.queue.depth().catch(() => this.depth), this.o.queue.outstanding?.().catch(() => undefined)]);
-      this.depth = depth;
-      this.backlog.polled(outstanding ?? depth);
-      this.o.metrics?.queueDepth.set({ where: 'shared' }, this.depth);
-    };
-    await poll();
-    this.depthTimer = setInterval(() => void poll(), 20);
-    this.depthTimer.unref();
+    await this.link.start();
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweepTimer.unref();
   }
 
-  private async subscribe(): Promise<void> {
-    this.unsubscribe = await this.o.queue.subscribeReplies(this.o.id, (r) => this.onReply(r));
-  }
-
-  private async subscribeUntilDone(): Promise<void> {
-    let wake: (() => void) | undefined;
-    const off = this.o.queue.onBackendUp?.(() => wake?.());
-    let delay = 100;
-    try {
-      while (!this.stopped && !this.unsubscribe) {
-        await new Promise<void>((res) => {
-          const t = setTimeout(res, delay);
-          t.unref();
-          wake = () => {
-            clearTimeout(t);
-            res();
-          };
-        });
-        wake = undefined;
-        if (this.stopped) return;
-        try {
-          await this.subscribe();
-          this.o.log?.('frontend: listening for replies');
-        } catch {
-          delay = Math.min(5_000, delay * 2); // the queue logs the backend's state changes
-        }
-      }
-    } finally {
-      off?.();
-    }
-  }
-
   /** Listening for replies: calls can be answered. */
   get listening(): boolean {
-    return this.unsubscribe !== null;
+    return this.link.listening;
   }
 
   /**
@@ -200,33 +145,20 @@ export class Frontend implements InferenceBackend {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.offLost?.();
-    for (const off of this.offReachability) off();
-    if (this.depthTimer) clearInterval(this.depthTimer);
+    this.link.detach();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const [id, c] of this.calls) this.finish(id, c, new SlackserveError('BACKEND_UNAVAILABLE', 'the server is shutting down'));
-    await this.unsubscribe?.();
+    await this.link.close();
   }
 
   /** Every finished call is reported here (returns the unsubscribe function). */
   onOutcome(listener: (e: OutcomeEvent) => void): () => void {
-    this.outcomeListeners.add(listener);
-    return () => this.outcomeListeners.delete(listener);
-  }
-
-  private emit(e: OutcomeEvent): void {
-    for (const l of this.outcomeListeners) {
-      try {
-        l(e);
-      } catch {
-        // a failing live view must not fail the call it reports on
-      }
-    }
+    return this.outcomes.onOutcome(listener);
   }
 
   /** The shared queue depth as last polled. */
   get queueDepth(): number {
-    return this.depth;
+    return this.link.depth;
   }
 
   get inFlight(): number {
@@ -250,42 +182,34 @@ export class Frontend implements InferenceBackend {
   }
 
   async modelReady(name: string, version: string): Promise<boolean> {
-    return name === this.meta.name && (version === '' || version === this.o.version) && this.ready();
+    return this.info.serves(name, version) && this.ready();
   }
 
+  // Triton's information endpoints: model-info.ts answers them
   serverMetadata(): ServerMetadata {
-    return { name: 'slackserve', version: '0.1.0', extensions: [...SERVER_EXTENSIONS] };
+    return this.info.serverMetadata();
+  }
+
+  modelMetadata(name: string, version: string): ModelMetadata {
+    return this.info.modelMetadata(name, version);
   }
 
   modelConfig(name: string, version: string): TritonModelConfig {
-    this.modelMetadata(name, version);
-    return this.config;
+    return this.info.modelConfig(name, version);
   }
 
-  async modelStatistics(name: string, version: string): Promise<readonly ModelStatisticsView[]> {
-    if (name !== '') this.modelMetadata(name, version);
-    return this.stats.view(name, version === '' ? '' : version);
+  modelStatistics(name: string, version: string): Promise<readonly ModelStatisticsView[]> {
+    return this.info.modelStatistics(name, version);
   }
 
-  async repositoryIndex(readyOnly: boolean): Promise<readonly RepositoryModel[]> {
-    const ready = await this.ready().catch(() => false);
-    if (readyOnly && !ready) return [];
-    return [{ name: this.meta.name, version: this.o.version, state: ready ? 'READY' : 'UNAVAILABLE', reason: ready ? '' : 'not ready (queue backend unreachable, no worker, or draining)' }];
+  repositoryIndex(readyOnly: boolean): Promise<readonly RepositoryModel[]> {
+    return this.info.repositoryIndex(readyOnly, () => this.ready());
   }
 
   recordEdgeFailure(model: string, version: string, err: unknown, arrivalMs: number): void {
     // label values stay bounded: a name this server does not serve is counted under ''
-    const known = model === this.meta.name && (version === '' || version === this.o.version);
-    const code = err instanceof SlackserveError ? err.code : 'INTERNAL';
-    this.stats.failure(known ? model : '', known ? this.o.version : '', failureReasonOf(code), Math.max(0, this.o.clock() - arrivalMs));
-    const m = this.o.metrics;
-    m?.of(m.requestFailure, known ? model : '', failureReasonOf(code)).inc();
-  }
-
-  modelMetadata(name: string, version: string): ModelMetadata {
-    if (name !== this.meta.name) throw new SlackserveError('MODEL_UNKNOWN', `unknown model "${name}" (this server serves "${this.meta.name}")`);
-    if (version !== '' && version !== this.o.version) throw new SlackserveError('MODEL_UNKNOWN', `model "${name}" has no version "${version}" (have: ${this.o.version})`);
-    return this.meta;
+    const known = this.info.serves(model, version);
+    this.outcomes.edgeFailure(known ? model : '', known ? this.o.version : '', err, arrivalMs);
   }
 
   /**
@@ -316,7 +240,7 @@ export class Frontend implements InferenceBackend {
     // the answer must still travel back after the worker finishes
     const workerDeadline = req.slo.deadlineMs - Math.min(this.o.edgeMarginMs, req.slo.budgetMs / 4);
     const images = req.tensor.batch;
-    const load = this.admissionLoad(now, images, req.slo.minAccuracy);
+    const load = admissionLoad(this.backlog, this.o.table, this.o.executors, now, images, req.slo.minAccuracy); // admit()'s inputs (backlog.ts)
     const verdict = admit(this.o.table, this.o.admission, {
       now,
       deadline: workerDeadline,
@@ -327,23 +251,8 @@ export class Frontend implements InferenceBackend {
       dispatchOverheadMs: this.o.dispatchOverheadMs,
     });
     if (verdict === 'reject') {
-      m?.of(m.requestFailure, req.model, 'REJECTED').inc();
-      this.stats.failure(req.model, this.o.version, 'REJECTED', now - req.slo.arrivalMs);
-      m?.of(m.sloOutcome, sloClass, 'shed').inc();
-      this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0, budgetMs: req.slo.budgetMs });
-      const rate = load.drainPerMs === undefined ? '' : `, answered at ~${Math.round(load.drainPerMs * 1000)} images/s`;
-      const late = now - workerDeadline;
-      const why =
-        req.slo.minAccuracy > 0 && this.o.table.fastest(1, req.slo.minAccuracy) === null
-          ? `no subnet reaches min_accuracy ${req.slo.minAccuracy}`
-          : late >= 0
-            ? `its deadline passed ${late.toFixed(0)} ms before admission: the server is overloaded`
-            : `${Math.round(load.imagesAhead)} images queued ahead${rate}`;
-      throw new SlackserveError(
-        'DEADLINE_EXPIRED',
-        `Request timeout expired: shed at admission: no eligible subnet can answer within ${Math.max(0, req.slo.deadlineMs - now).toFixed(1)} ms (${why}); rejected at admission`,
-        { admission: 'reject', shed: true },
-      );
+      this.outcomes.rejected(req, sloClass, now);
+      throw admissionRefusal(req.slo, now, workerDeadline, load, this.o.table);
     }
     const id = `${this.o.id}:${this.seq++}`;
     const downgraded = verdict === 'downgrade';
@@ -355,8 +264,7 @@ export class Frontend implements InferenceBackend {
     });
     this.calls.set(id, call);
     this.backlog.admitted(images);
-    m?.of(m.pending, req.model).set(this.calls.size);
-    this.stats.pending(req.model, this.o.version, this.calls.size);
+    this.outcomes.pending(req.model, this.calls.size);
     if (ctx.cancel.cancelled) {
       this.finish(id, call, new SlackserveError('CANCELLED', 'the client cancelled the request'));
       return answer;
@@ -413,11 +321,6 @@ export class Frontend implements InferenceBackend {
     if (failed > 0) this.o.log?.(`frontend: failed ${failed} request(s) the queue backend lost (${cause}): past their deadline or queued again twice already`);
   }
 
-  /** admit()'s inputs for a request of `images` (backlog.ts). */
-  private admissionLoad(now: number, images: number, minAccuracy: number): AdmissionLoad {
-    return admissionLoad(this.backlog, this.o.table, this.o.executors, now, images, minAccuracy);
-  }
-
   /** Fails the calls no worker answered in time (all workers gone): one timer for every call. */
   private sweep(): void {
     const now = this.o.clock();
@@ -438,39 +341,13 @@ export class Frontend implements InferenceBackend {
     this.backlog.finished(c.req.tensor.batch, !(outcome instanceof Error), this.o.clock());
     c.cleanup();
     if (this.calls.size === 0) for (const w of [...this.idleWaiters]) w();
-    const m = this.o.metrics;
-    const model = c.req.model;
-    m?.of(m.pending, model).set(this.calls.size);
-    this.stats.pending(model, this.o.version, this.calls.size);
+    this.outcomes.pending(c.req.model, this.calls.size);
     if (outcome instanceof Error) {
-      const code = outcome instanceof SlackserveError ? outcome.code : 'INTERNAL';
-      m?.of(m.requestFailure, model, failureReasonOf(code)).inc();
-      this.stats.failure(model, this.o.version, failureReasonOf(code), this.o.clock() - c.req.slo.arrivalMs);
-      const shed = code === 'DEADLINE_EXPIRED' || code === 'QUEUE_FULL';
-      m?.of(m.sloOutcome, c.sloClass, code === 'CANCELLED' ? 'cancelled' : shed ? 'shed' : 'missed').inc();
-      this.emit({ ok: false, code, sloClass: c.sloClass, met: false, shed, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: this.o.clock() - c.started, budgetMs: c.req.slo.budgetMs });
+      this.outcomes.failed(c, outcome);
       c.reject(outcome);
       return;
     }
-    const done = this.o.clock();
-    m?.of(m.requestSuccess, model).inc();
-    this.stats.success(model, this.o.version, done - c.req.slo.arrivalMs, c.req.tensor.batch, outcome.servedBy.queueUs, outcome.servedBy.computeUs, outcome.servedBy.inputUs ?? 0, outcome.servedBy.outputUs ?? 0);
-    m?.of(m.requestDuration, model).observe((done - c.started) / 1000);
-    const sb = outcome.servedBy;
-    // met as the client sees it: answered by the client's deadline (the worker's own verdict is
-    // against its earlier deadline and knows nothing of the reply path)
-    const met = done <= c.req.slo.deadlineMs;
-    const outcomeLabel: SloOutcome = sb.downgraded ? 'downgraded' : met ? 'met' : 'missed';
-    m?.of(m.sloOutcome, c.sloClass, outcomeLabel).inc();
-    m?.of(m.slack, c.sloClass).observe((c.req.slo.deadlineMs - done) / 1000);
-    const acc = this.accuracy.get(sb.subnet);
-    if (acc !== undefined) m?.of(m.servedAccuracy, c.sloClass).observe(acc);
-    m?.of(m.subnetChoice, sb.subnet).inc();
-    m?.of(m.exitChoice, sb.exit).inc();
-    this.emit({ ok: true, code: null, sloClass: c.sloClass, met, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started, budgetMs: c.req.slo.budgetMs, deadlineAnswer: sb.deadlineAnswer === true });
-    // time outside the queue and the executor: from the batch's end to the answer here (the reply
-    // path inside the server), exported so the policy's edge margin can be checked against it
-    if (sb.serverUs !== undefined) m?.of(m.replyDuration, model).observe(Math.max(0, sb.serverUs - sb.queueUs - sb.computeUs) / 1e6);
+    this.outcomes.answered(c, outcome);
     c.resolve(outcome);
   }
 
