@@ -6,7 +6,7 @@
  *
  *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/replay/client-rate.js \
  *       [--rates 2000,5000] [--reps 3] [--duration 4] [--threads auto|N] [--transport grpc-js,h2]
- *       [--server h2|lean|full] [--wait-idle PCT [--wait-max S]] [--out FILE]
+ *       [--server h2|lean|full] [--wait-idle PCT [--wait-max S]] [--young-gen-mb N] [--out FILE]
  *
  * --server (echo-server.ts): `h2` (default) answers from a pre-encoded response on bare
  * node:http2, the cheapest server, so the client gets most of the 2 cores; `lean` does the same on
@@ -25,7 +25,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Transport } from '../../src/replay/replay-thread.js';
-import { replay } from '../../src/replay/replayer.js';
+import { DEFAULT_THREAD_YOUNG_GEN_MB, replay } from '../../src/replay/replayer.js';
 import { CLIENT_BEHIND_P99_LIMIT_MS, summarize } from '../../src/replay/report.js';
 import { poisson } from '../../src/trace/generators.js';
 
@@ -41,10 +41,12 @@ const { values: a } = parseArgs({
     out: { type: 'string', default: 'bench/results/replay-client-rate.json' },
     'wait-idle': { type: 'string', default: '0' },
     'wait-max': { type: 'string', default: '600' },
+    'young-gen-mb': { type: 'string', default: String(DEFAULT_THREAD_YOUNG_GEN_MB) },
   },
 });
 const waitIdle = Number(a['wait-idle']);
 const waitMaxS = Number(a['wait-max']);
+const youngGenMb = Number(a['young-gen-mb']);
 const rates = (a.rates as string).split(',').map(Number);
 const reps = Number(a.reps);
 const durationS = Number(a.duration);
@@ -134,7 +136,7 @@ try {
         const e0 = processCpu(server.pid);
         const c0 = process.cpuUsage();
         const w0 = performance.now();
-        const r = await replay({ target: `127.0.0.1:${a.port}`, model: 'fmnist-resnet', inputName: 'image', trace, images, labels: new Uint8Array(16), sampleShape: [1, 28, 28], threads, transport });
+        const r = await replay({ target: `127.0.0.1:${a.port}`, model: 'fmnist-resnet', inputName: 'image', trace, images, labels: new Uint8Array(16), sampleShape: [1, 28, 28], threads, transport, threadYoungGenMb: youngGenMb });
         const m1 = machineCpu();
         const e1 = processCpu(server.pid);
         const c1 = process.cpuUsage(c0);
@@ -207,6 +209,7 @@ const out = {
     machine_cores: availableParallelism(),
     node: process.version,
     wait_idle_pct: waitIdle,
+    sender_young_gen_mb: youngGenMb,
     note: 'client and echo server on the same machine, shared with other work: other_work_cores per rep is the CPU other processes took meanwhile',
   },
   results,

@@ -5,13 +5,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import { OipClient } from '../client/oip-client.js';
-import { replay, RPS_PER_THREAD, type ReplayProgress } from '../replay/replayer.js';
+import { DEFAULT_THREAD_YOUNG_GEN_MB, replay, RPS_PER_THREAD, type ReplayProgress } from '../replay/replayer.js';
 import { reportHtml, type ReportRun } from '../replay/report-html.js';
 import { perfCsv, requestsCsv, summarize, type ReplaySummary } from '../replay/report.js';
 import { Catalogue } from '../supernet/catalogue.js';
 import { loadReplaySet } from '../supernet/sample.js';
 import { readTraceFile } from '../trace/format.js';
-import { configFrom, positiveInt } from './options.js';
+import { configFrom, nonNegativeInt, positiveInt } from './options.js';
 
 const positive = (v: string): number => {
   const n = Number(v);
@@ -36,6 +36,7 @@ interface ReplayFlags {
   out: string;
   threads: number | 'auto';
   transport: 'auto' | 'grpc-js' | 'h2';
+  clientYoungGenMb: number;
   images: number;
   supernet?: string;
   compare?: string;
@@ -110,6 +111,7 @@ export function registerReplayCommands(program: Command): void {
       transportArg,
       'auto',
     )
+    .option('--client-young-gen-mb <n>', `each sender thread's V8 young generation, MB; small keeps its GC pauses short (0: V8's default)`, nonNegativeInt, DEFAULT_THREAD_YOUNG_GEN_MB)
     .option('--images <n>', 'images per request', positiveInt, 1)
     .option('--supernet <dir>', 'where the labelled test images come from (config `supernet`)')
     .option('--compare <policies>', 'start a local server per policy (e.g. slackfit,static-largest) and report them side by side')
@@ -133,6 +135,7 @@ export function registerReplayCommands(program: Command): void {
           rateScale: o.rateScale,
           threads: o.threads,
           transport: o.transport,
+          threadYoungGenMb: o.clientYoungGenMb,
           imagesPerRequest: o.images,
           seed: o.seed,
           ...(o.duration !== undefined ? { durationS: o.duration } : {}),
