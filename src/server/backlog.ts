@@ -7,6 +7,13 @@
  *   at once rather than at the next poll) plus the other frontends' share of the shared queue's
  *   outstanding requests (enqueued and not yet acknowledged: waiting, pulled into a worker's
  *   local queue, or running), polled, counted at this frontend's mean request size.
+ * - Efficiency: what admission scales the profile by. The raw drain rate depends on which subnets
+ *   the policy chose (SlackFit serves slow accurate subnets while it has slack, and would switch to
+ *   fast ones under a backlog), so in each saturated window the answers' profiled executor time
+ *   (each answer's images x its subnet's profiled ms per image at the largest batch) is divided by
+ *   the executor time the window had: 1 = the serving path keeps the executors as busy as the
+ *   profile says, 0.5 = it drains half as fast as the profile of the subnets it ran. That ratio
+ *   carries over to the fastest eligible subnet, which a rate does not.
  * - Drain rate: the profile's compute rate is an upper bound the serving path (edge, queue hops)
  *   does not reach on a busy machine. The frontend measures images answered per window, but only
  *   in saturated windows: throughout the window at least `saturatedAt` requests (the executors)
@@ -46,6 +53,10 @@ export class Backlog {
   private windowImages = 0;
   /** Requests answered in this window. */
   private windowAnswers = 0;
+  /** Profiled executor ms of the images answered in this window. */
+  private windowProfiledMs = 0;
+  /** Completed windows' efficiency: [end ms, profiled executor ms / available executor ms]. */
+  private readonly efficiencies: [number, number][] = [];
   /** Least outstanding requests (own, or the shared queue's if more) seen in this window. */
   private windowMinLoad = 0;
   private readonly saturatedAt: number;
@@ -73,14 +84,19 @@ export class Backlog {
     this.meanImages += (images - this.meanImages) * 0.05;
   }
 
-  /** A call admitted earlier ended; `served` when a worker answered it (it counts towards the rate). */
-  finished(images: number, served: boolean, now: number): void {
+  /**
+   * A call admitted earlier ended; `served` when a worker answered it (it counts towards the rate).
+   * `profiledMs`: the executor time the profile gives its images on the subnet that served them
+   * (0 when unknown: it then counts towards the rate only).
+   */
+  finished(images: number, served: boolean, now: number, profiledMs = 0): void {
     this.ownImages = Math.max(0, this.ownImages - images);
     this.ownRequests = Math.max(0, this.ownRequests - 1);
     this.roll(now);
     if (served) {
       this.windowImages += images;
       this.windowAnswers++;
+      this.windowProfiledMs += profiledMs;
     }
     this.windowMinLoad = Math.min(this.windowMinLoad, this.load);
   }
@@ -107,6 +123,7 @@ export class Backlog {
     this.windowStart = now;
     this.windowImages = 0;
     this.windowAnswers = 0;
+    this.windowProfiledMs = 0;
     this.windowMinLoad = this.load;
   }
 
@@ -122,10 +139,19 @@ export class Backlog {
 
   /** Peak drain rate of the recent saturated windows, images/ms; undefined without one. */
   drainPerMs(now: number): number | undefined {
+    return this.peak(this.rates, now);
+  }
+
+  /** Peak efficiency of the recent saturated windows (see the header); undefined without one. */
+  efficiency(now: number): number | undefined {
+    return this.peak(this.efficiencies, now);
+  }
+
+  private peak(samples: [number, number][], now: number): number | undefined {
     this.roll(now);
-    while (this.rates.length > 0 && (this.rates[0]?.[0] ?? now) < now - this.memoryMs) this.rates.shift();
+    while (samples.length > 0 && (samples[0]?.[0] ?? now) < now - this.memoryMs) samples.shift();
     let peak: number | undefined;
-    for (const [, r] of this.rates) peak = Math.max(peak ?? 0, r);
+    for (const [, r] of samples) peak = Math.max(peak ?? 0, r);
     return peak;
   }
 
@@ -137,8 +163,12 @@ export class Backlog {
     }
     if (now - this.windowStart < this.windowMs) return;
     // a saturated window with answers records its rate; others record nothing (the peak holds)
-    if (!this.interruptedNow && this.windowAnswers >= this.saturatedAt && this.windowMinLoad >= this.saturatedAt) this.rates.push([now, this.windowImages / (now - this.windowStart)]);
+    if (!this.interruptedNow && this.windowAnswers >= this.saturatedAt && this.windowMinLoad >= this.saturatedAt) {
+      this.rates.push([now, this.windowImages / (now - this.windowStart)]);
+      if (this.windowProfiledMs > 0) this.efficiencies.push([now, this.windowProfiledMs / ((now - this.windowStart) * this.saturatedAt)]);
+    }
     if (this.rates.length > 1_000) this.rates.shift();
+    if (this.efficiencies.length > 1_000) this.efficiencies.shift();
     this.restart(now);
   }
 }
@@ -151,10 +181,12 @@ export interface AdmissionLoad {
 
 /**
  * What admission sees for a request of `images` arriving now: the images ahead of it (its own
- * first included), scaled by profile rate / measured rate when the serving path drained slower
- * than the profile says in recent saturated windows, so admit()'s arithmetic (the eligible
- * subnet's profiled rate at the largest batch on every executor) yields the measured wait.
- * While the frontend holds fewer calls than there are executors the profile alone decides.
+ * first included), divided by the measured efficiency when the serving path kept the executors
+ * less busy than the profile says in recent saturated windows, so admit()'s arithmetic (the
+ * eligible subnet's profiled rate at the largest batch on every executor) yields the measured
+ * wait. While the frontend holds fewer calls than there are executors the profile alone decides.
+ * Without efficiency samples (answers of unknown subnets) the raw drain rate stands in, against
+ * the fastest eligible subnet's profile.
  */
 export function admissionLoad(backlog: Backlog, table: LatencyTable, executors: number, now: number, images: number, minAccuracy: number): AdmissionLoad {
   const imagesAhead = backlog.imagesAhead() + images - 1;
@@ -162,12 +194,11 @@ export function admissionLoad(backlog: Backlog, table: LatencyTable, executors: 
   const eligible = table.fastest(1, minAccuracy);
   const B = table.maxBatch;
   const profilePerMs = eligible ? (B / table.ms(eligible.index, B)) * executors : Infinity;
-  // The measured rate is what the policy chose to serve at, not what it could: SlackFit serves at
-  // the arrival rate with slow accurate subnets until a burst makes it switch. So it only
-  // overrides the profile for a real backlog, more than one full batch per executor (measured:
-  // without this rule it shed ~125 requests at the start of the demo trace's burst, with 8
-  // images queued ahead).
-  const backlogged = imagesAhead >= B * executors;
-  const slow = drainPerMs !== undefined && drainPerMs < profilePerMs && backlog.inFlight >= executors && backlogged;
-  return { queuedAhead: slow ? imagesAhead * (profilePerMs / drainPerMs) : imagesAhead, imagesAhead, drainPerMs };
+  // Only a real backlog, more than one full batch per executor, lets measurements override the
+  // profile (measured: without this rule admission shed ~125 requests at the start of the demo
+  // trace's burst, with 8 images queued ahead).
+  const backlogged = imagesAhead >= B * executors && backlog.inFlight >= executors;
+  const efficiency = backlog.efficiency(now) ?? (drainPerMs === undefined ? undefined : drainPerMs / profilePerMs);
+  const slow = backlogged && efficiency !== undefined && efficiency < 1;
+  return { queuedAhead: slow ? imagesAhead / efficiency : imagesAhead, imagesAhead, drainPerMs };
 }

@@ -89,12 +89,16 @@ export class Frontend implements InferenceBackend {
   /** Metrics, statistics and live events of ended calls (call-outcomes.ts). */
   private readonly outcomes: CallOutcomes;
   private readonly backlog: Backlog;
+  private readonly msPerImage: Map<string, number>;
   /** The reply subscription, the depth poll, the backend's notices (queue-link.ts). */
   private readonly link: QueueLink;
 
   constructor(private readonly o: FrontendOptions) {
     const accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
     this.backlog = new Backlog({ saturatedAt: o.executors });
+    // each subnet's profiled executor ms per image at the largest batch (the backlog's efficiency)
+    const B = o.table.maxBatch;
+    this.msPerImage = new Map(o.table.subnets.map((s) => [s.id, o.table.ms(s.index, B) / B]));
     this.info = new ModelInfo(o);
     this.outcomes = new CallOutcomes({ version: o.version, stats: this.info.stats, accuracy, clock: o.clock, metrics: o.metrics });
     this.link = new QueueLink({ ...o, backlog: this.backlog, onReply: (r) => this.onReply(r), onLost: (ids, cause) => this.requeueLost(ids, cause) });
@@ -338,7 +342,9 @@ export class Frontend implements InferenceBackend {
     if (this.calls.get(id) !== c) return;
     const outcome = result instanceof SlackserveError ? deadlineOutcome(result, c.req.slo, c.workerDeadline, this.o.clock()) : result;
     this.calls.delete(id);
-    this.backlog.finished(c.req.tensor.batch, !(outcome instanceof Error), this.o.clock());
+    const images = c.req.tensor.batch;
+    const profiledMs = outcome instanceof Error ? 0 : images * (this.msPerImage.get(outcome.servedBy.subnet) ?? 0);
+    this.backlog.finished(images, !(outcome instanceof Error), this.o.clock(), profiledMs);
     c.cleanup();
     if (this.calls.size === 0) for (const w of [...this.idleWaiters]) w();
     this.outcomes.pending(c.req.model, this.calls.size);

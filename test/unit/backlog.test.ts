@@ -1,6 +1,7 @@
 /** The frontend's view of the work ahead (images, all frontends) and its measured drain rate. */
 import { describe, expect, it } from 'vitest';
-import { Backlog } from '../../src/server/backlog.js';
+import { admissionLoad, Backlog } from '../../src/server/backlog.js';
+import { table } from '../sched-fixtures.js';
 
 describe('Backlog', () => {
   it('counts images, not requests, and the other frontends\' share of the shared queue', () => {
@@ -93,5 +94,36 @@ describe('Backlog', () => {
       b.finished(1, true, t);
     }
     expect(b.drainPerMs(310)).toBeCloseTo(0.1, 1);
+  });
+
+  it("admission scales the profile by the serving path's efficiency, not by the subnets the policy chose", () => {
+    const tbl = table(); // fast / mid / slow, affine latencies; maxBatch 64
+    const B = tbl.maxBatch;
+    const perImage = (id: string): number => {
+      const s = tbl.subnets.find((x) => x.id === id)!;
+      return tbl.ms(s.index, B) / B;
+    };
+    /** 2 executors kept saturated by 40 calls of 16 images; answers of `subnet` every `everyMs` for 300 ms. */
+    const run = (subnet: string, everyMs: number, withProfile: boolean): ReturnType<typeof admissionLoad> => {
+      const b = new Backlog({ windowMs: 100, memoryMs: 10_000, saturatedAt: 2 });
+      for (let k = 0; k < 40; k++) b.admitted(16);
+      for (let t = 0; t <= 300; t += everyMs) {
+        b.admitted(16);
+        b.finished(16, true, t, withProfile ? 16 * perImage(subnet) : 0);
+      }
+      return admissionLoad(b, tbl, 2, 301, 16, 0);
+    };
+    // SlackFit-like: the slow accurate subnet at exactly its profiled speed on both executors
+    const atProfile = (16 * perImage('slow')) / 2;
+    const chosen = run('slow', atProfile, true);
+    expect(chosen.imagesAhead).toBe(40 * 16 + 15);
+    expect(chosen.queuedAhead).toBeCloseTo(chosen.imagesAhead, 0); // the path is as fast as the profile: nothing added
+    // the raw rate alone (no subnet known) reads that as ~9x slower than the fastest subnet's profile
+    const raw = run('slow', atProfile, false);
+    const ratio = (16 / perImage('fast')) / (16 / perImage('slow'));
+    expect(raw.queuedAhead / raw.imagesAhead).toBeCloseTo(ratio, 0);
+    // a serving path at half the profile of what it ran: twice the wait
+    const half = run('slow', 2 * atProfile, true);
+    expect(half.queuedAhead / half.imagesAhead).toBeCloseTo(2, 1);
   });
 });
