@@ -384,6 +384,13 @@ export const SCHEMA = {
     env: 'SLACKSERVE_REDIS_SENTINEL_PASSWORD',
     doc: "Password of the Sentinels themselves (their `requirepass`), if they have one; the master's password goes in `redisUrl`.",
   },
+  redisTlsCa: {
+    type: 'string',
+    optional: true,
+    default: '',
+    env: 'SLACKSERVE_REDIS_TLS_CA',
+    doc: 'PEM CA bundle (a file) that Redis\'s and the Sentinels\' TLS certificates must chain to; TLS itself is turned on by a `rediss://` redisUrl (with Sentinels: both they and the master over TLS). Empty: the system\'s roots.',
+  },
   redisWaitReplicas: {
     type: 'int',
     default: -1,

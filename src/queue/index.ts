@@ -30,6 +30,8 @@ export interface QueueOptions {
   readonly sentinels?: readonly SentinelAddress[] | undefined;
   readonly sentinelName?: string | undefined;
   readonly sentinelPassword?: string | undefined;
+  /** PEM CA bundle for a `rediss://` URL (RedisTarget.tlsCa). */
+  readonly tlsCa?: string | Buffer | undefined;
   /** Key prefix in Redis (default `slackserve`), so deployments and tests can share a server. */
   readonly prefix?: string | undefined;
   /** Bound on requests admitted and not yet pulled (default DEFAULT_MAX_PENDING). */
@@ -54,6 +56,7 @@ export function createQueue(opts: QueueOptions = {}): RequestQueue {
   return new RedisQueue({
     url: opts.redisUrl ?? 'redis://',
     ...(sentinels.length > 0 ? { sentinels, sentinelName: opts.sentinelName, sentinelPassword: opts.sentinelPassword } : {}),
+    ...(opts.tlsCa !== undefined ? { tlsCa: opts.tlsCa } : {}),
     prefix: opts.prefix,
     maxPending: opts.maxPending,
     replyTransport: opts.replyTransport,

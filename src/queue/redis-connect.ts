@@ -21,6 +21,12 @@ export interface RedisTarget {
   /** The master's name at the sentinels (`sentinel monitor <name> ...`). */
   readonly sentinelName?: string | undefined;
   readonly sentinelPassword?: string | undefined;
+  /**
+   * PEM CA bundle that Redis's (and the sentinels') TLS certificates must chain to. TLS itself is
+   * turned on by a `rediss://` URL (with sentinels too: then both the sentinels and the master are
+   * reached over TLS); without a CA, the system's roots verify.
+   */
+  readonly tlsCa?: string | Buffer | undefined;
 }
 
 /** Reconnects back off to at most this with Sentinels: a failover is expected to end in seconds. */
@@ -73,8 +79,10 @@ export function connectRedis(target: RedisTarget | string, extra: Partial<RedisO
     connectTimeout: 2_000,
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
   };
+  // rediss:// turns TLS on; the CA (if any) verifies the server's certificate
+  const tls = t.url.toLowerCase().startsWith('rediss://') ? { ...(t.tlsCa !== undefined ? { ca: t.tlsCa } : {}) } : undefined;
   if (!isSentinel(t)) {
-    const c = new Redis(t.url, { ...common, retryStrategy: (times) => backoffMs(times), ...extra });
+    const c = new Redis(t.url, { ...common, ...(tls ? { tls } : {}), retryStrategy: (times) => backoffMs(times), ...extra });
     c.on('error', () => {}); // reported through the failing commands and ready(), not as events
     return c;
   }
@@ -85,6 +93,8 @@ export function connectRedis(target: RedisTarget | string, extra: Partial<RedisO
     name: t.sentinelName ?? 'mymaster',
     role: 'master',
     ...(t.sentinelPassword ? { sentinelPassword: t.sentinelPassword } : {}),
+    // TLS to the sentinels and to the master they name
+    ...(tls ? { enableTLSForSentinelMode: true, tls, sentinelTLS: tls } : {}),
     failoverDetector: true,
     retryStrategy: (times) => backoffMs(times, 100, SENTINEL_MAX_BACKOFF_MS),
     // all sentinels unreachable: try them again on the same schedule

@@ -4,6 +4,7 @@
  * talks only through the request queue, so the same code runs all-in-one (in-process queue) or
  * split across processes and machines (Redis).
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
@@ -101,8 +102,17 @@ export function securityWarnings(cfg: Config, roles: Roles, auth: AuthTokens): s
 export function redisTargetOf(cfg: Config): RedisTarget | undefined {
   if (!usesRedis(cfg)) return undefined;
   const url = cfg.redisUrl === 'embedded' ? 'redis://' : cfg.redisUrl;
-  if (cfg.redisSentinels === '') return { url };
-  return { url, sentinels: parseSentinels(cfg.redisSentinels), sentinelName: cfg.redisSentinelName, sentinelPassword: cfg.redisSentinelPassword };
+  const tls = cfg.redisTlsCa === '' ? {} : { tlsCa: readRedisCa(cfg.redisTlsCa) };
+  if (cfg.redisSentinels === '') return { url, ...tls };
+  return { url, sentinels: parseSentinels(cfg.redisSentinels), sentinelName: cfg.redisSentinelName, sentinelPassword: cfg.redisSentinelPassword, ...tls };
+}
+
+function readRedisCa(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new SlackserveError('CONFIG_INVALID', `redisTlsCa: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 const queueFor = (cfg: Config, log: (line: string) => void): RequestQueue => {
@@ -114,6 +124,7 @@ const queueFor = (cfg: Config, log: (line: string) => void): RequestQueue => {
     sentinels: t?.sentinels,
     sentinelName: t?.sentinelName,
     sentinelPassword: t?.sentinelPassword,
+    tlsCa: t?.tlsCa,
     prefix: cfg.queuePrefix,
     maxPending: cfg.maxPending,
     workerTtlMs: cfg.workerTtlMs,
