@@ -92,7 +92,17 @@ export async function startRedisServer(port: number, extra: readonly string[] = 
 }
 
 /** A redis-sentinel monitoring `name` at host:masterPort (quorum 2), with its own config file. */
-export async function startSentinel(o: { port: number; name: string; masterPort: number; masterHost?: string; masterPassword?: string; password?: string; downAfterMs?: number }): Promise<Proc & { cleanup(): void }> {
+export async function startSentinel(o: {
+  port: number;
+  name: string;
+  masterPort: number;
+  masterHost?: string;
+  masterPassword?: string;
+  password?: string;
+  downAfterMs?: number;
+  /** More config lines (TLS: `tls-port`, `tls-cert-file`, ...; then `port` 0). */
+  extra?: readonly string[];
+}): Promise<Proc & { cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'slackserve-sentinel-'));
   const file = join(dir, 'sentinel.conf');
   const lines = [
@@ -107,6 +117,7 @@ export async function startSentinel(o: { port: number; name: string; masterPort:
   ];
   if (o.masterPassword) lines.push(`sentinel auth-pass ${o.name} ${o.masterPassword}`);
   if (o.password) lines.push(`requirepass ${o.password}`, `sentinel sentinel-pass ${o.password}`);
+  lines.push(...(o.extra ?? []));
   writeFileSync(file, lines.join('\n') + '\n');
   const p = await spawnUntil('redis-sentinel', [file], /monitor master|Sentinel ID is/, { timeoutMs: 10_000 });
   return { ...p, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

@@ -2,20 +2,25 @@
  * Redis over TLS, for real: a private redis-server with a TLS port only (no plaintext port) and a
  * certificate from a CA the test makes with openssl. A worker and a frontend given a `rediss://`
  * URL and that CA (`redisTlsCa`) serve calls through it; a frontend given another CA cannot reach
- * it and says so (clients get UNAVAILABLE naming the address, never the driver's text).
+ * it and says so (clients get UNAVAILABLE naming the address, never the driver's text). Then the
+ * same with Sentinels, everything over TLS: a master and a replica with TLS ports only (and TLS
+ * replication), three sentinels with TLS ports only; a worker and a frontend find the master
+ * through the sentinels, serve, and serve again after a forced failover.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OipClient } from '../../src/client/oip-client.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
-import { freePort, hasCommand, type Proc, sleep, startFrontend, startRedisServer, startWorker } from '../cluster-procs.js';
+import { freePort, hasCommand, type Proc, sleep, startFrontend, startRedisServer, startSentinel, startWorker } from '../cluster-procs.js';
 import { loadSample, SUPERNET_DIR } from '../helpers.js';
 
 const HAS_TOOLS = hasCommand('redis-server') && hasCommand('openssl');
+const HAS_SENTINEL = HAS_TOOLS && hasCommand('redis-sentinel');
 if (!HAS_TOOLS) console.warn('redis-tls.test.ts: SKIPPED: redis-server or openssl is not installed');
 
 const cat = Catalogue.load(SUPERNET_DIR);
@@ -42,9 +47,12 @@ function makeCa(name: string): void {
 }
 
 describe.skipIf(!HAS_TOOLS)('Redis over TLS', () => {
-  it('a frontend and a worker reach a TLS-only Redis with rediss:// and redisTlsCa; another CA is refused clearly', async () => {
+  beforeAll(() => {
     makeCa('redis');
     makeCa('other');
+  });
+
+  it('a frontend and a worker reach a TLS-only Redis with rediss:// and redisTlsCa; another CA is refused clearly', async () => {
     const port = await freePort();
     // --port 0: no plaintext port at all, so whatever works went over TLS
     const redis = await startRedisServer(0, ['--tls-port', String(port), '--tls-cert-file', join(tmp, 'redis.pem'), '--tls-key-file', join(tmp, 'redis.key'), '--tls-ca-cert-file', join(tmp, 'redis-ca.pem'), '--tls-auth-clients', 'no']);
@@ -82,4 +90,70 @@ describe.skipIf(!HAS_TOOLS)('Redis over TLS', () => {
     expect(err?.details).toMatch(/^queue backend unavailable/);
     expect(err?.details).not.toMatch(/ioredis|certificate|SSL|ECONN/i);
   }, 90_000);
+
+  it.skipIf(!HAS_SENTINEL)('with Sentinels over TLS: the master is found, served, and found again after a forced failover', async () => {
+    const NAME = 'tlsq';
+    const tls = ['--tls-cert-file', join(tmp, 'redis.pem'), '--tls-key-file', join(tmp, 'redis.key'), '--tls-ca-cert-file', join(tmp, 'redis-ca.pem'), '--tls-auth-clients', 'no', '--tls-replication', 'yes'];
+    const [pM, pR, s1, s2, s3] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    procs.push(await startRedisServer(0, ['--tls-port', String(pM!), ...tls]));
+    procs.push(await startRedisServer(0, ['--tls-port', String(pR!), ...tls, '--replicaof', '127.0.0.1', String(pM!)]));
+    const sentinelPorts = [s1!, s2!, s3!];
+    for (const port of sentinelPorts) {
+      const conf = ['port 0', `tls-port ${port}`, `tls-cert-file ${join(tmp, 'redis.pem')}`, `tls-key-file ${join(tmp, 'redis.key')}`, `tls-ca-cert-file ${join(tmp, 'redis-ca.pem')}`, 'tls-auth-clients no', 'tls-replication yes'];
+      const s = await startSentinel({ port: 0, name: NAME, masterPort: pM!, extra: conf });
+      procs.push({ ...s, kill: async () => (await s.kill(), s.cleanup()) });
+    }
+    const ca = readFileSync(join(tmp, 'redis-ca.pem'));
+    const sentinel = new Redis({ host: '127.0.0.1', port: s1!, tls: { ca }, maxRetriesPerRequest: 1 });
+    try {
+      const masterPort = async (): Promise<number> => Number(((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', NAME)) as [string, string])[1]);
+      // the sentinels find the replica and each other (over TLS)
+      const settled = async (): Promise<boolean> => {
+        const reps = (await sentinel.call('SENTINEL', 'REPLICAS', NAME)) as string[][];
+        const ok = reps.filter((r) => r.includes('master-link-status') && r[r.indexOf('master-link-status') + 1] === 'ok' && !(r[r.indexOf('flags') + 1] ?? '').includes('down'));
+        const others = (await sentinel.call('SENTINEL', 'SENTINELS', NAME)) as unknown[];
+        return ok.length >= 1 && others.length >= 2;
+      };
+      let end = Date.now() + 25_000;
+      while (!(await settled().catch(() => false)) && Date.now() < end) await sleep(200);
+      expect(await settled()).toBe(true);
+
+      const env = {
+        SLACKSERVE_REDIS_URL: 'rediss://sentinel',
+        SLACKSERVE_REDIS_SENTINELS: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
+        SLACKSERVE_REDIS_SENTINEL_NAME: NAME,
+        SLACKSERVE_REDIS_TLS_CA: join(tmp, 'redis-ca.pem'),
+        SLACKSERVE_QUEUE_PREFIX: `slackserve-tls-sentinel-${process.pid}`,
+      };
+      procs.push(await startWorker([], env));
+      const fe = await startFrontend(['--host', '127.0.0.1'], env);
+      procs.push(fe);
+      expect(fe.output()).toContain(`master "${NAME}" via sentinels`);
+      const client = new OipClient(`127.0.0.1:${fe.grpcPort}`);
+      clients.push(client);
+      await client.waitReady(20_000);
+      const ten = (): Promise<number[]> =>
+        Promise.all(Array.from({ length: 10 }, (_, i) => client.infer({ model: MODEL, images: x.slice(i * 784, (i + 1) * 784), shape: [1, 1, 28, 28], inputName: INPUT, params: { 'slackserve.latency_budget_ms': 5_000 } }).then((a) => a.classes.length)));
+      expect(await ten()).toEqual(Array(10).fill(1));
+
+      // a forced failover: the replica becomes master; the frontend and the worker follow it
+      const before = await masterPort();
+      expect(await sentinel.call('SENTINEL', 'FAILOVER', NAME)).toBe('OK');
+      end = Date.now() + 20_000;
+      while ((await masterPort().catch(() => before)) === before && Date.now() < end) await sleep(200);
+      expect(await masterPort()).toBe(before === pM ? pR : pM);
+      end = Date.now() + 15_000;
+      let served = false;
+      while (!served && Date.now() < end) {
+        served = await ten().then(
+          (r) => r.every((n) => n === 1),
+          () => false,
+        );
+        if (!served) await sleep(300);
+      }
+      expect(served).toBe(true);
+    } finally {
+      sentinel.disconnect();
+    }
+  }, 120_000);
 });
