@@ -82,9 +82,9 @@ export function connectRedis(target: RedisTarget | string, extra: Partial<RedisO
   // rediss:// turns TLS on; the CA (if any) verifies the server's certificate
   const tls = t.url.toLowerCase().startsWith('rediss://') ? { ...(t.tlsCa !== undefined ? { ca: t.tlsCa } : {}) } : undefined;
   if (!isSentinel(t)) {
-    const c = new Redis(t.url, { ...common, ...(tls ? { tls } : {}), retryStrategy: (times) => backoffMs(times), ...extra });
+    const c = new Redis(t.url, { ...common, ...(tls ? { tls } : {}), retryStrategy: (times) => backoffMs(times), ...extra, lazyConnect: true });
     c.on('error', () => {}); // reported through the failing commands and ready(), not as events
-    return c;
+    return connectQuietly(c, extra);
   }
   const c = new Redis({
     ...common,
@@ -101,7 +101,30 @@ export function connectRedis(target: RedisTarget | string, extra: Partial<RedisO
     sentinelRetryStrategy: (times) => backoffMs(times, 100, SENTINEL_MAX_BACKOFF_MS),
     sentinelCommandTimeout: 1_000,
     ...extra,
+    lazyConnect: true,
   });
   c.on('error', () => {});
+  return connectQuietly(c, extra);
+}
+
+/**
+ * ioredis listens to its socket's first 'error' only (`stream.once`). A TLS socket whose handshake
+ * failed can emit a second one (the server's alert after the client refused its certificate), and
+ * an 'error' event nobody listens to ends the process: seen in CI, a frontend given the wrong
+ * `redisTlsCa` exited. So every socket the connection opens (first connect and reconnects) gets a
+ * listener that keeps the later errors quiet; the first is reported as before. Then it connects,
+ * unless the caller asked for `lazyConnect`.
+ */
+function connectQuietly(c: Redis, extra: Partial<RedisOptions>): Redis {
+  const connector = (c as unknown as { connector?: { connect: (...a: unknown[]) => Promise<NodeJS.EventEmitter> } }).connector;
+  if (connector) {
+    const connect = connector.connect.bind(connector);
+    connector.connect = async (...a: unknown[]) => {
+      const stream = await connect(...a);
+      stream.on('error', () => undefined);
+      return stream;
+    };
+  }
+  if (extra.lazyConnect !== true) c.connect().catch(() => undefined); // failures surface as 'error' and in commands
   return c;
 }
