@@ -136,7 +136,7 @@ export class HttpInferenceServer {
       const arrival = this.now();
       const adaptive = req.method === 'POST' && (req.url ?? '').includes('/infer') ? opts.inflightLimit : undefined;
       if (this.inflight >= (adaptive?.limit(arrival) ?? this.maxInflight)) {
-        const err = new SlackserveError('OVERLOADED', adaptive?.reason(arrival).replace(' calls,', ' requests,') ?? `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`);
+        const err = new SlackserveError('OVERLOADED', adaptive?.reason(arrival, 'requests') ?? `the server holds ${this.maxInflight} requests, its limit (maxInflight); retry later`);
         refused(err);
         this.fail(req, res, err, req.method ?? 'GET', req.url ?? '/');
         return;

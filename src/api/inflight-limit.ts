@@ -16,6 +16,7 @@
  * burst of calls with long budgets on an idle server is queued, not refused. Pure: the caller
  * passes the clock.
  */
+import { RecentPeak } from '../metrics/recent-peak.js';
 
 export interface InflightLimitOptions {
   /** The hard cap (`maxInflight`). */
@@ -37,16 +38,15 @@ export interface InflightLimitOptions {
 export class InflightLimit {
   private windowStart: number | undefined;
   private windowAnswers = 0;
-  /** Completed windows: [end ms, answers per ms]. */
-  private readonly rates: [number, number][] = [];
+  /** Completed windows' answers per ms. */
+  private readonly rates: RecentPeak;
   private readonly windowMs: number;
-  private readonly memoryMs: number;
   private readonly holdMs: number;
   private lastShed = -Infinity;
 
   constructor(private readonly o: InflightLimitOptions) {
     this.windowMs = o.windowMs ?? 250;
-    this.memoryMs = o.memoryMs ?? 10_000;
+    this.rates = new RecentPeak(o.memoryMs ?? 10_000);
     this.holdMs = o.holdMs ?? 1_000;
   }
 
@@ -76,21 +76,19 @@ export class InflightLimit {
     if (!this.adaptive) return this.o.max;
     this.roll(now);
     if (!this.shedding(now)) return this.o.max;
-    while (this.rates.length > 0 && (this.rates[0]?.[0] ?? now) < now - this.memoryMs) this.rates.shift();
-    let peak = 0;
-    for (const [, r] of this.rates) peak = Math.max(peak, r);
+    let peak = this.rates.peak(now) ?? 0;
     // the window in progress counts too once it has run a while (a burst's first answers)
     if (this.windowStart !== undefined && now - this.windowStart >= this.windowMs / 4) peak = Math.max(peak, this.windowAnswers / (now - this.windowStart));
     const byRate = Math.ceil(peak * this.o.sloMs * this.o.sloFactor);
     return Math.min(this.o.max, Math.max(this.o.floor, byRate));
   }
 
-  /** What a refused client is told: which limit it hit. */
-  reason(now: number): string {
+  /** What a refused client is told: which limit it hit (`what`: calls, or requests over HTTP). */
+  reason(now: number, what: 'calls' | 'requests' = 'calls'): string {
     const l = this.limit(now);
     return l < this.o.max
-      ? `the server is shedding load and holds ${l} calls, what it answers within ${this.o.sloMs} ms at its recent rate (inflightSloFactor ${this.o.sloFactor}); retry later`
-      : `the server holds ${l} calls, its limit (maxInflight); retry later`;
+      ? `the server is shedding load and holds ${l} ${what}, what it answers within ${this.o.sloMs} ms at its recent rate (inflightSloFactor ${this.o.sloFactor}); retry later`
+      : `the server holds ${l} ${what}, its limit (maxInflight); retry later`;
   }
 
   private roll(now: number): void {
@@ -99,8 +97,7 @@ export class InflightLimit {
       return;
     }
     if (now - this.windowStart < this.windowMs) return;
-    if (this.windowAnswers > 0) this.rates.push([now, this.windowAnswers / (now - this.windowStart)]);
-    if (this.rates.length > 1_000) this.rates.shift();
+    if (this.windowAnswers > 0) this.rates.push(now, this.windowAnswers / (now - this.windowStart));
     this.windowStart = now;
     this.windowAnswers = 0;
   }

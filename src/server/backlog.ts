@@ -31,6 +31,7 @@
  *
  * Pure bookkeeping: the caller passes the clock.
  */
+import { RecentPeak } from '../metrics/recent-peak.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 
 export interface BacklogOptions {
@@ -55,21 +56,21 @@ export class Backlog {
   private windowAnswers = 0;
   /** Profiled executor ms of the images answered in this window. */
   private windowProfiledMs = 0;
-  /** Completed windows' efficiency: [end ms, profiled executor ms / available executor ms]. */
-  private readonly efficiencies: [number, number][] = [];
+  /** Completed saturated windows' efficiency: profiled executor ms / available executor ms. */
+  private readonly efficiencies: RecentPeak;
   /** Least outstanding requests (own, or the shared queue's if more) seen in this window. */
   private windowMinLoad = 0;
   private readonly saturatedAt: number;
-  /** Completed windows: [end ms, images per ms]. */
-  private readonly rates: [number, number][] = [];
+  /** Completed saturated windows' drain rate, images per ms. */
+  private readonly rates: RecentPeak;
   private readonly windowMs: number;
-  private readonly memoryMs: number;
   /** The queue backend is unreachable: windows are not recorded. */
   private interruptedNow = false;
 
   constructor(o: BacklogOptions = {}) {
     this.windowMs = o.windowMs ?? 100;
-    this.memoryMs = o.memoryMs ?? 5_000;
+    this.rates = new RecentPeak(o.memoryMs ?? 5_000);
+    this.efficiencies = new RecentPeak(o.memoryMs ?? 5_000);
     this.saturatedAt = Math.max(1, o.saturatedAt ?? 1);
   }
 
@@ -139,20 +140,14 @@ export class Backlog {
 
   /** Peak drain rate of the recent saturated windows, images/ms; undefined without one. */
   drainPerMs(now: number): number | undefined {
-    return this.peak(this.rates, now);
+    this.roll(now);
+    return this.rates.peak(now);
   }
 
   /** Peak efficiency of the recent saturated windows (see the header); undefined without one. */
   efficiency(now: number): number | undefined {
-    return this.peak(this.efficiencies, now);
-  }
-
-  private peak(samples: [number, number][], now: number): number | undefined {
     this.roll(now);
-    while (samples.length > 0 && (samples[0]?.[0] ?? now) < now - this.memoryMs) samples.shift();
-    let peak: number | undefined;
-    for (const [, r] of samples) peak = Math.max(peak ?? 0, r);
-    return peak;
+    return this.efficiencies.peak(now);
   }
 
   private roll(now: number): void {
@@ -164,11 +159,9 @@ export class Backlog {
     if (now - this.windowStart < this.windowMs) return;
     // a saturated window with answers records its rate; others record nothing (the peak holds)
     if (!this.interruptedNow && this.windowAnswers >= this.saturatedAt && this.windowMinLoad >= this.saturatedAt) {
-      this.rates.push([now, this.windowImages / (now - this.windowStart)]);
-      if (this.windowProfiledMs > 0) this.efficiencies.push([now, this.windowProfiledMs / ((now - this.windowStart) * this.saturatedAt)]);
+      this.rates.push(now, this.windowImages / (now - this.windowStart));
+      if (this.windowProfiledMs > 0) this.efficiencies.push(now, this.windowProfiledMs / ((now - this.windowStart) * this.saturatedAt));
     }
-    if (this.rates.length > 1_000) this.rates.shift();
-    if (this.efficiencies.length > 1_000) this.efficiencies.shift();
     this.restart(now);
   }
 }
