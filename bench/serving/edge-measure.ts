@@ -9,6 +9,8 @@ import { median } from './common.js';
 
 export interface ProbeFigures {
   gc_count: number;
+  /** Of which full (mark-compact) GCs. */
+  gc_major_count: number;
   gc_p99_ms: number;
   gc_max_ms: number;
   gc_total_ms: number;
@@ -47,6 +49,7 @@ export interface RunRecord {
 
 export const probeFigures = (d: ProbeDump): ProbeFigures => ({
   gc_count: d.gc.count,
+  gc_major_count: d.gc.majorCount,
   gc_p99_ms: d.gc.p99Ms,
   gc_max_ms: d.gc.maxMs,
   gc_total_ms: d.gc.totalMs,

@@ -8,7 +8,7 @@
  * 1 Hz for the window's floor.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
 
@@ -17,7 +17,7 @@ export interface ProbeDump {
   readonly seq: number;
   /** Window covered, ms (since the previous dump or the start). */
   readonly windowMs: number;
-  readonly gc: { readonly count: number; readonly totalMs: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
+  readonly gc: { readonly count: number; readonly majorCount: number; readonly totalMs: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
   /** Event-loop delay, ms (the histogram's figures, from ns). */
   readonly eventLoop: { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly meanMs: number };
   readonly rssBytes: number;
@@ -31,8 +31,12 @@ const quantile = (sorted: readonly number[], q: number): number =>
 
 function install(out: string): void {
   let pauses: number[] = [];
+  let majors = 0;
   const gcObs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) pauses.push(e.duration);
+    for (const e of list.getEntries()) {
+      pauses.push(e.duration);
+      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+    }
   });
   gcObs.observe({ entryTypes: ['gc'] });
   const loop = monitorEventLoopDelay({ resolution: 1 });
@@ -50,7 +54,7 @@ function install(out: string): void {
       pid: process.pid,
       seq: ++seq,
       windowMs: now - since,
-      gc: { count: sorted.length, totalMs: sorted.reduce((a, b) => a + b, 0), p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? 0 },
+      gc: { count: sorted.length, majorCount: majors, totalMs: sorted.reduce((a, b) => a + b, 0), p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? 0 },
       eventLoop: empty
         ? { p50Ms: 0, p99Ms: 0, maxMs: 0, meanMs: 0 }
         : { p50Ms: loop.percentile(50) / 1e6, p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6, meanMs: loop.mean / 1e6 },
@@ -60,6 +64,7 @@ function install(out: string): void {
     };
     floor = Infinity;
     pauses = [];
+    majors = 0;
     loop.reset();
     since = now;
     try {

@@ -1,6 +1,7 @@
 /** `slackserve serve | frontend | worker`: the server, all in one process or split across processes. */
 import type { Command } from 'commander';
 import type { ConfigKey } from '../config.js';
+import { applyHeapGrowth } from '../server/heap-growth.js';
 import { startServer, type Roles } from '../server/serve.js';
 import { configFrom, nonNegativeInt, positiveInt } from './options.js';
 
@@ -71,6 +72,8 @@ async function run(roles: Roles, flags: ServeFlags, cmd: Command): Promise<void>
     tlsClientCa: flags.tlsClientCa,
   };
   const cfg = configFrom(cmd, overrides);
+  const heapLine = applyHeapGrowth(cfg.v8HeapGrowingPercent);
+  if (heapLine) console.log(heapLine);
   const server = await startServer(cfg, roles, (l) => console.log(l));
   await new Promise<void>((resolve) => {
     let signals = 0;

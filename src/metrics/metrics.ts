@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ModelStats } from './model-stats.js';
+import { fastChild } from './fast-child.js';
 
 export const PREFIX = 'slackserve';
 export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
@@ -122,15 +123,16 @@ export class Metrics {
   }
 
   /**
-   * The child of `metric` for these label values (in labelNames order), cached: prom-client
-   * hashes a label object on every call otherwise, which the request path paid per request.
+   * The child of `metric` for these label values (in labelNames order), cached, and a fast one
+   * (`fast-child.ts`): prom-client's own child hashes and validates its labels on every call,
+   * which the request path paid per request.
    */
   of<M extends Counter<string> | Gauge<string> | Histogram<string>>(metric: M, ...values: string[]): ReturnType<M['labels']> {
     let byValues = this.children.get(metric);
     if (!byValues) this.children.set(metric, (byValues = new Map()));
     const key = values.length === 1 ? (values[0] as string) : values.join('\u0000');
     let child = byValues.get(key);
-    if (!child) byValues.set(key, (child = (metric.labels as (...v: string[]) => unknown)(...values)));
+    if (!child) byValues.set(key, (child = fastChild(metric, values)));
     return child as ReturnType<M['labels']>;
   }
 

@@ -12,6 +12,7 @@
  * (its logits and classes) after the batch (docs/api.md).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { FastCounterChild, FastGaugeChild } from './fast-child.js';
 import type { FailureReason } from './metrics.js';
 
 export interface StatDuration {
@@ -51,8 +52,25 @@ export const FAILURE_REASONS: readonly FailureReason[] = ['REJECTED', 'CANCELED'
 /** Sums a counter's values per `model` label (reads the worker's execution counter). */
 export type ExecCountSource = () => Promise<ReadonlyMap<string, number>>;
 
+/** One model's `nv_*` children, made once (prom-client re-hashes a label object per call). */
+interface NvChildren {
+  readonly success: FastCounterChild;
+  readonly failure: ReadonlyMap<FailureReason, FastCounterChild>;
+  readonly count: FastCounterChild;
+  readonly requestUs: FastCounterChild;
+  readonly queueUs: FastCounterChild;
+  readonly inputUs: FastCounterChild;
+  readonly inferUs: FastCounterChild;
+  readonly outputUs: FastCounterChild;
+  readonly pending: FastGaugeChild;
+}
+
 export class ModelStats {
   private readonly records = new Map<string, ModelStatsRecord>();
+  /** Per record key (model NUL version). */
+  private readonly children = new Map<string, NvChildren>();
+  /** The record (and its children) last looked up: one model is the common case. */
+  private last: { readonly model: string; readonly version: string; readonly rec: ModelStatsRecord; readonly nv: NvChildren | undefined } | undefined;
   private readonly nv:
     | {
         readonly success: Counter<'model' | 'version'>;
@@ -109,25 +127,45 @@ export class ModelStats {
 
   /** Makes a model known (it is listed with zero counts before its first request). */
   declare(model: string, version: string): ModelStatsRecord {
+    return this.lookup(model, version).rec;
+  }
+
+  private lookup(model: string, version: string): { readonly rec: ModelStatsRecord; readonly nv: NvChildren | undefined } {
+    const last = this.last;
+    if (last !== undefined && last.model === model && last.version === version) return last;
     const key = `${model}\u0000${version}`;
     let rec = this.records.get(key);
     if (!rec) {
       rec = { name: model, version, lastInference: 0, inferenceCount: 0, success: zero(), fail: zero(), queue: zero(), computeInput: zero(), computeInfer: zero(), computeOutput: zero() };
       this.records.set(key, rec);
-      const l = { model, version };
       if (this.nv) {
+        const nv = this.nv;
+        const v = [model, version];
+        const children: NvChildren = {
+          success: new FastCounterChild(nv.success, v),
+          failure: new Map(FAILURE_REASONS.map((reason) => [reason, new FastCounterChild(nv.failure, [model, version, reason])])),
+          count: new FastCounterChild(nv.count, v),
+          requestUs: new FastCounterChild(nv.requestUs, v),
+          queueUs: new FastCounterChild(nv.queueUs, v),
+          inputUs: new FastCounterChild(nv.inputUs, v),
+          inferUs: new FastCounterChild(nv.inferUs, v),
+          outputUs: new FastCounterChild(nv.outputUs, v),
+          pending: new FastGaugeChild(nv.pending, v),
+        };
         // every family shows the model at 0 from the start (Triton lists loaded models)
-        for (const c of [this.nv.success, this.nv.count, this.nv.requestUs, this.nv.queueUs, this.nv.inputUs, this.nv.inferUs, this.nv.outputUs]) c.inc(l, 0);
-        for (const reason of FAILURE_REASONS) this.nv.failure.inc({ ...l, reason }, 0);
-        this.nv.pending.set(l, 0);
+        for (const c of [children.success, children.count, children.requestUs, children.queueUs, children.inputUs, children.inferUs, children.outputUs, ...children.failure.values()]) c.inc(0);
+        children.pending.set(0);
+        this.children.set(key, children);
       }
     }
-    return rec;
+    const found = { model, version, rec, nv: this.children.get(key) };
+    this.last = found;
+    return found;
   }
 
   /** A request answered: its duration, the batch it carried, queue and compute time (us). */
   success(model: string, version: string, durationMs: number, batch: number, queueUs: number, computeUs: number, inputUs = 0, outputUs = 0): void {
-    const rec = this.declare(model, version);
+    const { rec, nv } = this.lookup(model, version);
     const ns = Math.max(0, Math.round(durationMs * 1e6));
     rec.success.count++;
     rec.success.ns += ns;
@@ -143,35 +181,32 @@ export class ModelStats {
     rec.computeOutput.ns += Math.max(0, Math.round(outputUs * 1000));
     rec.inferenceCount += batch;
     rec.lastInference = this.clock();
-    if (this.nv) {
-      const l = { model, version };
-      this.nv.success.inc(l);
-      this.nv.count.inc(l, batch);
-      this.nv.requestUs.inc(l, ns / 1000);
-      this.nv.queueUs.inc(l, Math.max(0, queueUs));
-      this.nv.inferUs.inc(l, Math.max(0, computeUs - input));
-      this.nv.inputUs.inc(l, input);
-      this.nv.outputUs.inc(l, Math.max(0, outputUs));
+    if (nv) {
+      nv.success.inc();
+      nv.count.inc(batch);
+      nv.requestUs.inc(ns / 1000);
+      nv.queueUs.inc(Math.max(0, queueUs));
+      nv.inferUs.inc(Math.max(0, computeUs - input));
+      nv.inputUs.inc(input);
+      nv.outputUs.inc(Math.max(0, outputUs));
     }
   }
 
   /** A request failed (any reason, before or after the queue), `durationMs` after it arrived. */
   failure(model: string, version: string, reason: FailureReason, durationMs: number): void {
-    const rec = this.declare(model, version);
+    const { rec, nv } = this.lookup(model, version);
     const ns = Math.max(0, Math.round(durationMs * 1e6));
     rec.fail.count++;
     rec.fail.ns += ns;
-    if (this.nv) {
-      const l = { model, version };
-      this.nv.failure.inc({ ...l, reason });
-      this.nv.requestUs.inc(l, ns / 1000);
+    if (nv) {
+      nv.failure.get(reason)?.inc();
+      nv.requestUs.inc(ns / 1000);
     }
   }
 
   /** Requests accepted and not yet answered. */
   pending(model: string, version: string, n: number): void {
-    this.declare(model, version);
-    this.nv?.pending.set({ model, version }, n);
+    this.lookup(model, version).nv?.pending.set(n);
   }
 
   /** Triton's ModelStatistics for the matching models ('' matches any name or version). */
