@@ -143,11 +143,11 @@ export const SCHEMA = {
   },
   slackfitDrainMargin: {
     type: 'number',
-    default: 1.5,
+    default: 1,
     min: 1,
     max: 10,
     env: 'SLACKSERVE_SLACKFIT_DRAIN_MARGIN',
-    doc: 'drain rule: a (subnet, batch) keeps up when it drains this many times the arrival rate, plus the queued images within the head slack.',
+    doc: 'drain rule: a (subnet, batch) keeps up when it drains this many times the arrival rate, plus the queued images within the head slack (1 measured best live since full GCs became rare: docs/scheduling.md).',
   },
   slackfitModelQuantile: {
     type: 'number',

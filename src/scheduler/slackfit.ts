@@ -62,7 +62,7 @@ export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({
   calibrate: true,
   exitAware: true,
   rule: 'drain',
-  drainMargin: 1.5,
+  drainMargin: 1,
   model: {},
 });
 
