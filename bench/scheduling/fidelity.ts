@@ -22,7 +22,7 @@ import { summarize as summarizeLive } from '../../src/replay/report.js';
 import type { RequestRecord } from '../../src/replay/types.js';
 import { buildPolicy, policyOptionsFrom } from '../../src/scheduler/registry.js';
 import { latencyTableFor } from '../../src/server/serve.js';
-import { parseServingModel, type ServingModel } from '../../src/sim/serving-model.js';
+import { guardedConcurrency, parseServingModel, type ServingModel } from '../../src/sim/serving-model.js';
 import { simulate } from '../../src/sim/simulator.js';
 import { summarize as summarizeSim } from '../../src/sim/summary.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
@@ -149,6 +149,7 @@ for (const [name, trace] of Object.entries(traces)) {
       serving,
       imagesPerRequest: k,
       edgeMarginMs: cfg.edgeMarginMs,
+      maxConcurrent: guardedConcurrency(cfg.executorThreads, cfg.eventLoopGuardMs),
     });
     const ss = summarizeSim(run);
     plotted.push({ policy, live: l.records, sim: run });

@@ -10,7 +10,7 @@ import { runExperiment, summaryTable } from '../sim/experiment.js';
 import { accuracyPlot, attainmentPlot, loadPlot, mixPlot } from '../sim/plots.js';
 import { loadProfile } from '../supernet/profile-file.js';
 import { readTextFile, readTraceFile, toColumns } from '../trace/format.js';
-import { parseServingModel } from '../sim/serving-model.js';
+import { guardedConcurrency, parseServingModel } from '../sim/serving-model.js';
 import { configFrom, positiveInt } from './options.js';
 
 /** subnet id -> top-1 from a manifest.json (the accuracy measured by `supernet evaluate`). */
@@ -75,7 +75,7 @@ export function registerSimulateCommands(program: Command): void {
     .option('--exit-aware', 'with --exits: SlackFit plans with the median answer latency and the agreement of early answers (its exitAware option; default: config `slackfitExitAware`)')
     .option(
       '--serving [file]',
-      'model the live server besides the executor (edge, core sharing, hand-off, reply path) with a measured serving model (default file: <supernet>/profiles/serving-cpu-2core.json, from bench/scheduling/fidelity.ts --measure)',
+      'model the live server besides the executor (edge, core sharing, hand-off, reply path, its event-loop guard) with a measured serving model (default file: <supernet>/profiles/serving-cpu-2core.json, from bench/scheduling/fidelity.ts --measure)',
     )
     .option('--images <n>', 'images per request (traces without an images column)', positiveInt, 1)
     .option('--out <dir>', 'where plots and results.json go', 'reports/simulate')
@@ -109,7 +109,7 @@ export function registerSimulateCommands(program: Command): void {
           maxLoadedVariants: cfg.maxLoadedVariants,
           imagesPerRequest: o.images,
           ...(exits ? { exits } : {}),
-          ...(serving ? { serving, edgeMarginMs: cfg.edgeMarginMs } : {}),
+          ...(serving ? { serving, edgeMarginMs: cfg.edgeMarginMs, maxConcurrent: guardedConcurrency(cfg.executorThreads, cfg.eventLoopGuardMs) } : {}),
         },
         policy: o.exitAware === true ? { ...policyOpts, slackfit: { ...policyOpts.slackfit, exitAware: true } } : policyOpts,
       });

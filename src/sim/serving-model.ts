@@ -51,3 +51,13 @@ export function shareOfCore(cores: number, running: number, loop: number, client
   const demand = running + loop + client;
   return demand <= cores ? 1 : cores / demand;
 }
+
+/**
+ * Batches the live server runs at once under load: its event-loop guard (`eventLoopGuardMs` > 0,
+ * edge and executors in one process) holds one fewer than the executor threads whenever the event
+ * loop lags, which on this machine was nearly always under load (loop-guard.ts). The simulator of
+ * that server caps its executors the same way.
+ */
+export function guardedConcurrency(workers: number, eventLoopGuardMs: number): number {
+  return eventLoopGuardMs > 0 && workers > 1 ? workers - 1 : workers;
+}

@@ -37,6 +37,16 @@ describe('simulator', () => {
     expect(s.mean_served_accuracy).toBe(0.93);
   });
 
+  it('holds batches to maxConcurrent at once, as the live event-loop guard does', () => {
+    // static:slow (2 + 0.5 b ms): r0 starts alone at 0 (ends 2.5); r1 arrives at 0.1. Two workers
+    // run it at once (ends 2.6); capped at one batch at once it waits for r0 and ends at 5
+    const a = arrivals([0, 0.1], 50);
+    const two = simulate(a, T, buildPolicy('static:slow', T), { workers: 2, noise: false, dispatchOverheadMs: 0, admission: 'off' });
+    expect(Array.from(two.finish)).toEqual([2.5, 2.6]);
+    const capped = simulate(a, T, buildPolicy('static:slow', T), { workers: 2, noise: false, dispatchOverheadMs: 0, admission: 'off', maxConcurrent: 1 });
+    expect(Array.from(capped.finish)).toEqual([2.5, 5]);
+  });
+
   it('counts every arrival exactly once and never credits drops or rejections', () => {
     const times = poissonTimes(20_000, 3, 5); // 3,000 req/s: far beyond what slow serves
     const run = simulate(arrivals(times, 20), T, buildPolicy('static-largest', T), { workers: 1, admission: 'reject' });
