@@ -18,4 +18,9 @@ export interface OutcomeEvent {
   readonly budgetMs?: number;
   /** Answered at the deadline with the best exit reached so far. */
   readonly deadlineAnswer?: boolean;
+  /**
+   * Shed although nothing was queued ahead: no subnet meets its own budget or accuracy floor even
+   * on an idle server. A shed that says nothing about load (the edge's door limit ignores it).
+   */
+  readonly infeasible?: boolean;
 }

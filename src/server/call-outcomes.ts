@@ -57,13 +57,16 @@ export class CallOutcomes {
     this.o.stats.pending(model, this.o.version, inFlight);
   }
 
-  /** Rejected by admission at `now`: shed before it became a call. */
-  rejected(req: DecodedInfer, sloClass: string, now: number): void {
+  /**
+   * Rejected by admission at `now`: shed before it became a call. `infeasible`: it would have been
+   * refused with nothing queued ahead (its own budget or accuracy floor), so it says nothing of load.
+   */
+  rejected(req: DecodedInfer, sloClass: string, now: number, infeasible = false): void {
     const m = this.o.metrics;
     m?.of(m.requestFailure, req.model, 'REJECTED').inc();
     this.o.stats.failure(req.model, this.o.version, 'REJECTED', now - req.slo.arrivalMs);
     m?.of(m.sloOutcome, sloClass, 'shed').inc();
-    this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0, budgetMs: req.slo.budgetMs });
+    this.emit({ ok: false, code: 'DEADLINE_EXPIRED', sloClass, met: false, shed: true, downgraded: false, subnet: null, exit: null, accuracy: null, latencyMs: 0, budgetMs: req.slo.budgetMs, ...(infeasible ? { infeasible } : {}) });
   }
 
   /** A request refused before it became a call, under the labels the caller bounded. */

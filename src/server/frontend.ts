@@ -245,7 +245,7 @@ export class Frontend implements InferenceBackend {
     const workerDeadline = req.slo.deadlineMs - Math.min(this.o.edgeMarginMs, req.slo.budgetMs / 4);
     const images = req.tensor.batch;
     const load = admissionLoad(this.backlog, this.o.table, this.o.executors, now, images, req.slo.minAccuracy); // admit()'s inputs (backlog.ts)
-    const verdict = admit(this.o.table, this.o.admission, {
+    const input = {
       now,
       deadline: workerDeadline,
       minAccuracy: req.slo.minAccuracy,
@@ -253,9 +253,12 @@ export class Frontend implements InferenceBackend {
       workers: this.o.executors,
       soonestFree: now,
       dispatchOverheadMs: this.o.dispatchOverheadMs,
-    });
+    };
+    const verdict = admit(this.o.table, this.o.admission, input);
     if (verdict === 'reject') {
-      this.outcomes.rejected(req, sloClass, now);
+      // refused even with nothing queued ahead (its own budget or accuracy floor): not a sign of load
+      const alone = admit(this.o.table, this.o.admission, { ...input, queuedAhead: 0 }) === 'reject';
+      this.outcomes.rejected(req, sloClass, now, alone);
       throw admissionRefusal(req.slo, now, workerDeadline, load, this.o.table);
     }
     const id = `${this.o.id}:${this.seq++}`;

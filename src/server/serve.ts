@@ -247,9 +247,10 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
       stops.push(() => f.stop());
       // one limit for both edges: they share the cores, and the answers of both measure the rate
       const inflightLimit = new InflightLimit({ max: cfg.maxInflight, sloFactor: cfg.inflightSloFactor, sloMs: cfg.defaultSloMs, floor: cfg.inflightFloor });
-      // a shed call (admission, or a worker that could not make the deadline) turns the door limit on
+      // a shed call (admission, or a worker that could not make the deadline) turns the door limit
+      // on, unless no subnet could have served it even on an idle server (not a sign of load)
       const offShed = f.onOutcome((e) => {
-        if (e.shed) inflightLimit.shed(epochMs());
+        if (e.shed && e.infeasible !== true) inflightLimit.shed(epochMs());
       });
       stops.push(async () => void offShed());
       grpc = new GrpcInferenceServer(f, {
