@@ -49,43 +49,47 @@ function labelsOf(names: readonly string[], values: readonly string[]): LabelVal
   return labels;
 }
 
-export class FastCounterChild {
+/** What every kind of child keeps: the metric's internals, its labels, and the entry's key once found. */
+abstract class LabelChild<E extends { readonly labels: LabelValues<string> }> {
   private key: string | undefined;
-  private readonly m: Internals<ValueEntry>;
-  private readonly labels: LabelValues<string>;
+  protected readonly m: Internals<E>;
+  protected readonly labels: LabelValues<string>;
 
-  constructor(private readonly metric: Counter<string>, values: readonly string[]) {
-    this.m = metric as unknown as Internals<ValueEntry>;
+  constructor(metric: object, values: readonly string[]) {
+    this.m = metric as Internals<E>;
     this.labels = labelsOf(this.m.labelNames, values);
   }
 
+  /** The entry prom-client keeps for these labels, when it has one. */
+  protected entry(): E | undefined {
+    return this.key === undefined ? undefined : this.m.hashMap[this.key];
+  }
+
+  /** After prom-client's own method created the entry: remember its key. */
+  protected found(): void {
+    this.key ??= keyOf(this.m.hashMap, this.m.labelNames, this.labels);
+  }
+}
+
+export class FastCounterChild extends LabelChild<ValueEntry> {
+  constructor(private readonly metric: Counter<string>, values: readonly string[]) {
+    super(metric, values);
+  }
+
   inc(value?: number): void {
-    const e = this.key === undefined ? undefined : this.m.hashMap[this.key];
+    const e = this.entry();
     if (e !== undefined && (value === undefined || (value >= 0 && Number.isFinite(value)))) {
       e.value += value ?? 1;
       return;
     }
     this.metric.inc(this.labels, value as number);
-    this.key ??= keyOf(this.m.hashMap, this.m.labelNames, this.labels);
+    this.found();
   }
 }
 
-export class FastGaugeChild {
-  private key: string | undefined;
-  private readonly m: Internals<ValueEntry>;
-  private readonly labels: LabelValues<string>;
-
+export class FastGaugeChild extends LabelChild<ValueEntry> {
   constructor(private readonly metric: Gauge<string>, values: readonly string[]) {
-    this.m = metric as unknown as Internals<ValueEntry>;
-    this.labels = labelsOf(this.m.labelNames, values);
-  }
-
-  private entry(): ValueEntry | undefined {
-    return this.key === undefined ? undefined : this.m.hashMap[this.key];
-  }
-
-  private found(): void {
-    this.key ??= keyOf(this.m.hashMap, this.m.labelNames, this.labels);
+    super(metric, values);
   }
 
   set(value: number): void {
@@ -113,21 +117,17 @@ export class FastGaugeChild {
   }
 }
 
-export class FastHistogramChild {
-  private key: string | undefined;
-  private readonly m: Internals<HistogramEntry>;
-  private readonly labels: LabelValues<string>;
+export class FastHistogramChild extends LabelChild<HistogramEntry> {
   /** prom-client's bucket keys (its upper bounds as strings), built once. */
   private readonly bucketKeys: readonly string[];
 
   constructor(private readonly metric: Histogram<string>, values: readonly string[]) {
-    this.m = metric as unknown as Internals<HistogramEntry>;
-    this.labels = labelsOf(this.m.labelNames, values);
+    super(metric, values);
     this.bucketKeys = (this.m.upperBounds ?? []).map(String);
   }
 
   observe(value: number): void {
-    const e = this.key === undefined || this.m.enableExemplars ? undefined : this.m.hashMap[this.key];
+    const e = this.m.enableExemplars ? undefined : this.entry();
     const bounds = this.m.upperBounds;
     if (e !== undefined && bounds !== undefined && Number.isFinite(value)) {
       e.sum += value;
@@ -143,7 +143,7 @@ export class FastHistogramChild {
       return;
     }
     this.metric.observe(this.labels, value);
-    this.key ??= keyOf(this.m.hashMap, this.m.labelNames, this.labels);
+    this.found();
   }
 }
 
