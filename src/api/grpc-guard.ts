@@ -19,7 +19,6 @@
  * bounds the streams; a client queues the calls past it, it does not lose them.
  * One sweep timer serves every call: no per-call timers.
  */
-import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { SlackserveError } from '../errors.js';
 import { credentialOf, type TokenSet, unauthenticated } from './auth.js';
@@ -33,20 +32,6 @@ export function isOpenGrpcMethod(path: string): boolean {
     path === '/inference.GRPCInferenceService/ServerLive' ||
     path === '/inference.GRPCInferenceService/ServerReady'
   );
-}
-
-/**
- * After a refusal sent before the message was read: RST_STREAM(NO_ERROR) on the call's HTTP/2
- * stream, queued behind the trailers, so the client stops sending the request body it still holds
- * (HTTP/2 8.1: a server that responds before the request is complete may ask the client to stop).
- * grpc-js reads every stream it starts and never resets one it answered, so without this each
- * refused 50 KB call was still sent and read in full: under a 10x burst the edge spent seconds on
- * the bodies of calls it had already refused. The stream is grpc-js's internal field (checked at run
- * time; nothing happens without it).
- */
-function stopBody(next: grpc.ServerInterceptingCallInterface): void {
-  const stream = (next as unknown as { stream?: { destroyed?: boolean; close?: (code: number) => void } }).stream;
-  if (stream?.destroyed === false && typeof stream.close === 'function') stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
 /** Symbol under which the guard puts the call's arrival time (epoch ms) on a decoded request object. */
@@ -145,7 +130,6 @@ export class CallGuard {
             code: grpc.status.RESOURCE_EXHAUSTED,
             details: adaptive?.reason(arrival) ?? `the server holds ${this.o.maxInflight} calls, its limit (maxInflight); retry later`,
           });
-          stopBody(next);
           return;
         }
         if (adaptive !== undefined && method.path.endsWith('/ModelInfer')) answeredCounter = adaptive;
