@@ -65,12 +65,19 @@ interface NvChildren {
   readonly pending: FastGaugeChild;
 }
 
+/** A known model: its statistics and its `nv_*` children (none without a registry). */
+interface Known {
+  readonly model: string;
+  readonly version: string;
+  readonly rec: ModelStatsRecord;
+  readonly nv: NvChildren | undefined;
+}
+
 export class ModelStats {
-  private readonly records = new Map<string, ModelStatsRecord>();
-  /** Per record key (model NUL version). */
-  private readonly children = new Map<string, NvChildren>();
-  /** The record (and its children) last looked up: one model is the common case. */
-  private last: { readonly model: string; readonly version: string; readonly rec: ModelStatsRecord; readonly nv: NvChildren | undefined } | undefined;
+  /** By model NUL version. */
+  private readonly known = new Map<string, Known>();
+  /** The model last looked up: one model is the common case. */
+  private last: Known | undefined;
   private readonly nv:
     | {
         readonly success: Counter<'model' | 'version'>;
@@ -111,7 +118,7 @@ export class ModelStats {
       pending: new Gauge({ name: 'nv_inference_pending_request_count', help: 'Instantaneous number of pending requests awaiting execution (Triton family)', labelNames, registers: r }),
     };
     const sourceOf = execCounts;
-    const known = (): ModelStatsRecord[] => [...this.records.values()];
+    const known = (): ModelStatsRecord[] => [...this.known.values()].map((k) => k.rec);
     new Counter({
       name: 'nv_inference_exec_count',
       help: 'Number of model executions (batches) performed by this process (Triton family)',
@@ -130,37 +137,37 @@ export class ModelStats {
     return this.lookup(model, version).rec;
   }
 
-  private lookup(model: string, version: string): { readonly rec: ModelStatsRecord; readonly nv: NvChildren | undefined } {
+  private lookup(model: string, version: string): Known {
     const last = this.last;
     if (last !== undefined && last.model === model && last.version === version) return last;
     const key = `${model}\u0000${version}`;
-    let rec = this.records.get(key);
-    if (!rec) {
-      rec = { name: model, version, lastInference: 0, inferenceCount: 0, success: zero(), fail: zero(), queue: zero(), computeInput: zero(), computeInfer: zero(), computeOutput: zero() };
-      this.records.set(key, rec);
-      if (this.nv) {
-        const nv = this.nv;
-        const v = [model, version];
-        const children: NvChildren = {
-          success: new FastCounterChild(nv.success, v),
-          failure: new Map(FAILURE_REASONS.map((reason) => [reason, new FastCounterChild(nv.failure, [model, version, reason])])),
-          count: new FastCounterChild(nv.count, v),
-          requestUs: new FastCounterChild(nv.requestUs, v),
-          queueUs: new FastCounterChild(nv.queueUs, v),
-          inputUs: new FastCounterChild(nv.inputUs, v),
-          inferUs: new FastCounterChild(nv.inferUs, v),
-          outputUs: new FastCounterChild(nv.outputUs, v),
-          pending: new FastGaugeChild(nv.pending, v),
-        };
-        // every family shows the model at 0 from the start (Triton lists loaded models)
-        for (const c of [children.success, children.count, children.requestUs, children.queueUs, children.inputUs, children.inferUs, children.outputUs, ...children.failure.values()]) c.inc(0);
-        children.pending.set(0);
-        this.children.set(key, children);
-      }
+    let found = this.known.get(key);
+    if (!found) {
+      const rec: ModelStatsRecord = { name: model, version, lastInference: 0, inferenceCount: 0, success: zero(), fail: zero(), queue: zero(), computeInput: zero(), computeInfer: zero(), computeOutput: zero() };
+      found = { model, version, rec, nv: this.nv ? this.childrenOf(this.nv, model, version) : undefined };
+      this.known.set(key, found);
     }
-    const found = { model, version, rec, nv: this.children.get(key) };
     this.last = found;
     return found;
+  }
+
+  private childrenOf(nv: NonNullable<ModelStats['nv']>, model: string, version: string): NvChildren {
+    const v = [model, version];
+    const children: NvChildren = {
+      success: new FastCounterChild(nv.success, v),
+      failure: new Map(FAILURE_REASONS.map((reason) => [reason, new FastCounterChild(nv.failure, [model, version, reason])])),
+      count: new FastCounterChild(nv.count, v),
+      requestUs: new FastCounterChild(nv.requestUs, v),
+      queueUs: new FastCounterChild(nv.queueUs, v),
+      inputUs: new FastCounterChild(nv.inputUs, v),
+      inferUs: new FastCounterChild(nv.inferUs, v),
+      outputUs: new FastCounterChild(nv.outputUs, v),
+      pending: new FastGaugeChild(nv.pending, v),
+    };
+    // every family shows the model at 0 from the start (Triton lists loaded models)
+    for (const c of [children.success, children.count, children.requestUs, children.queueUs, children.inputUs, children.inferUs, children.outputUs, ...children.failure.values()]) c.inc(0);
+    children.pending.set(0);
+    return children;
   }
 
   /** A request answered: its duration, the batch it carried, queue and compute time (us). */
@@ -213,7 +220,7 @@ export class ModelStats {
   async view(model = '', version = ''): Promise<ModelStatisticsView[]> {
     const execs = await this.execCounts();
     const out: ModelStatisticsView[] = [];
-    for (const r of this.records.values()) {
+    for (const { rec: r } of this.known.values()) {
       if ((model !== '' && r.name !== model) || (version !== '' && r.version !== version)) continue;
       const copy = (d: StatDuration): StatDuration => ({ count: d.count, ns: d.ns });
       out.push({
