@@ -1,623 +1,355 @@
 /**
- * The gRPC and REST edges against an in-test backend, called by a client built independently of
- * the server's loader: the .proto loaded with different options (camelCase fields, Number enums)
- * through grpc.loadPackageDefinition, plus a byte-level check of the field numbers.
+ * The gRPC edge against an in-test backend, called by a client built independently of the
+ * server's loader (test/api-edge-fixture.ts), plus a byte-level check of the field numbers.
  */
-import type { Cancellation } from '../../src/api/cancel.js';
 import { connect as h2connect } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SlackserveError } from '../../src/errors.js';
-import { GrpcInferenceServer } from '../../src/api/grpc-server.js';
-import { HttpInferenceServer, sendJson } from '../../src/api/http-server.js';
-import { modelMetadataFromManifest } from '../../src/api/tensors.js';
-import type { DecodedInfer, InferAnswer, InferContext, InferenceBackend } from '../../src/api/types.js';
-import type { Manifest } from '../../src/supernet/manifest-types.js';
-import { readManifestJson } from '../helpers.js';
+import type { GrpcInferenceServer } from '../../src/api/grpc-server.js';
+import { type Client, type Edges, image, le, logitsOf, META, MODEL, param, pkg, rawReq, rejection, SAMPLE, sleep, startEdges, TestBackend, unary, until } from '../api-edge-fixture.js';
 
-const MODEL = 'fmnist-resnet';
-const SAMPLE = 784;
-const META = modelMetadataFromManifest(readManifestJson() as unknown as Manifest, { maxBatch: 8 });
+const backend = new TestBackend();
+let edges: Edges;
+let grpcServer: GrpcInferenceServer;
+let client: Client;
+let health: Client;
 
-/** Deterministic logits from the input: row b, class c = mean(sample b) * (c - 4.5) + c / 100. */
-function logitsOf(data: Float32Array, batch: number): Float32Array {
-  const out = new Float32Array(batch * 10);
-  for (let b = 0; b < batch; b++) {
-    let sum = 0;
-    for (let i = 0; i < SAMPLE; i++) sum += data[b * SAMPLE + i]!;
-    for (let c = 0; c < 10; c++) out[b * 10 + c] = (sum / SAMPLE) * (c - 4.5) + c / 100;
-  }
-  return out;
-}
-
-const served = (over: Partial<InferAnswer['servedBy']> = {}): InferAnswer['servedBy'] => ({
-  subnet: 'r28_d222_w16-32-64',
-  exit: 'final',
-  confidence: 0.75,
-  queueUs: 120,
-  computeUs: 900,
-  deadlineMet: true,
-  downgraded: false,
-  ...over,
+beforeAll(async () => {
+  edges = await startEdges(backend);
+  ({ grpcServer, client, health } = edges);
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Behaviour chosen by the request id: ok (default), queue-full, wait, early, slow. */
-class TestBackend implements InferenceBackend {
-  readonly seen: DecodedInfer[] = [];
-  waiting: { cancel: Cancellation } | undefined;
-  aborted = 0;
-  ready_ = true;
-
-  live(): boolean {
-    return true;
-  }
-  async ready(): Promise<boolean> {
-    return this.ready_;
-  }
-  async modelReady(name: string): Promise<boolean> {
-    this.modelMetadata(name, '');
-    return true;
-  }
-  serverMetadata() {
-    return { name: 'slackserve', version: '0.1.0', extensions: ['slackserve_slo'] };
-  }
-  modelMetadata(name: string, _version: string) {
-    if (name !== MODEL) throw new SlackserveError('MODEL_UNKNOWN', `unknown model '${name}'`);
-    return META;
-  }
-  async infer(req: DecodedInfer, ctx: InferContext): Promise<InferAnswer> {
-    this.seen.push(req);
-    const answer = (over: Partial<InferAnswer['servedBy']> = {}): InferAnswer => ({
-      logits: logitsOf(req.tensor.data, req.tensor.batch),
-      servedBy: served(over),
-    });
-    if (req.id.startsWith('queue-full')) throw new SlackserveError('QUEUE_FULL', 'queue holds 1000 requests');
-    if (req.id.startsWith('wait')) {
-      this.waiting = { cancel: ctx.cancel };
-      await new Promise<void>((resolve) => ctx.cancel.onCancel(resolve));
-      this.aborted++;
-      throw new SlackserveError('CANCELLED', 'cancelled while queued');
-    }
-    if (req.id.startsWith('early')) {
-      ctx.onEarly?.(answer({ exit: 's1b0', confidence: 0.6 }));
-      await sleep(20);
-      return answer();
-    }
-    if (req.id.startsWith('slow')) await sleep(150);
-    if (req.id.startsWith('throw-plain')) throw new Error('backend bug');
-    return answer();
-  }
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(5);
-  }
-}
-
-function image(batch: number, seed = 1): Float32Array {
-  const a = new Float32Array(batch * SAMPLE);
-  for (let i = 0; i < a.length; i++) a[i] = Math.fround(Math.sin(i * 0.37 + seed));
-  return a;
-}
-const le = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-
-// ---- the independent client: camelCase fields, longs as strings, enums as numbers
-const clientDef = protoLoader.loadSync(['grpc_service.proto', 'health.proto'], {
-  includeDirs: ['proto'],
-  keepCase: false,
-  longs: String,
-  enums: Number,
-  defaults: true,
-  oneofs: true,
+afterAll(async () => {
+  await edges?.stop();
 });
-const pkg = grpc.loadPackageDefinition(clientDef) as any;
 
-type Client = grpc.Client & Record<string, any>;
-
-function unary<T = any>(client: Client, method: string, req: unknown, options: grpc.CallOptions = {}): Promise<T> {
-  return new Promise((resolve, reject) => {
-    client[method](req, new grpc.Metadata(), options, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res)));
-  });
-}
-
-async function rejection(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as grpc.ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
-
-function rawReq(id: string, batch = 1, extra: Record<string, unknown> = {}) {
-  return {
-    modelName: MODEL,
-    id,
-    inputs: [{ name: 'image', datatype: 'FP32', shape: [batch, 1, 28, 28] }],
-    rawInputContents: [le(image(batch))],
-    ...extra,
-  };
-}
-
-/** A response's JSON body, untyped (the tests look into it). */
-const body = async (r: Response): Promise<any> => r.json();
-
-const param = (resp: any, key: string) => {
-  const p = resp.parameters[key];
-  return p[p.parameterChoice];
-};
-
-describe('gRPC and REST edges', () => {
-  const backend = new TestBackend();
-  let grpcServer: GrpcInferenceServer;
-  let httpServer: HttpInferenceServer;
-  let client: Client;
-  let health: Client;
-  let base: string;
-
-  beforeAll(async () => {
-    grpcServer = new GrpcInferenceServer(backend, { host: '127.0.0.1', port: 0, defaultBudgetMs: 250, healthWatchIntervalMs: 20 });
-    const port = await grpcServer.start();
-    client = new pkg.inference.GRPCInferenceService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    health = new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    httpServer = new HttpInferenceServer(backend, { host: '127.0.0.1', port: 0, defaultBudgetMs: 250, bodyLimitBytes: 64 * 1024 });
-    httpServer.route('GET', '/metrics', (_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('slackserve_up 1\n');
-    });
-    httpServer.route('GET', '/dashboard/*', (_req, res, ctx) => sendJson(res, 200, { asset: ctx.params['*'] }));
-    base = `http://127.0.0.1:${await httpServer.start()}`;
+describe('gRPC', () => {
+  it('starts the SLO clock when the call reached the server, not when its body finished arriving', async () => {
+    const framed = (msg: Buffer): Buffer => {
+      const f = Buffer.alloc(5 + msg.length);
+      f.writeUInt32BE(msg.length, 1);
+      msg.copy(f, 5);
+      return f;
+    };
+    const bytes = framed(pkg.inference.GRPCInferenceService.service.ModelInfer.requestSerialize(rawReq('slow-body', 1)) as Buffer);
+    const session = h2connect(`http://127.0.0.1:${grpcServer.port}`);
+    const headersAt = Date.now();
+    const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+    st.resume();
+    const closed = new Promise<void>((res) => st.on('close', () => res()));
+    st.write(bytes.subarray(0, 10)); // part of the message now, the rest 300 ms later
+    await sleep(300);
+    const bodyAt = Date.now();
+    st.end(bytes.subarray(10));
+    await closed;
+    session.close();
+    const seen = backend.seen.find((r) => r.id === 'slow-body');
+    expect(seen).toBeDefined();
+    expect(seen!.slo.arrivalMs).toBeLessThan(bodyAt - 200);
+    expect(seen!.slo.arrivalMs).toBeGreaterThanOrEqual(headersAt - 5);
+    expect(seen!.slo.deadlineMs - seen!.slo.arrivalMs).toBe(250); // the default budget, from arrival
   });
 
-  afterAll(async () => {
-    client?.close();
-    health?.close();
-    await grpcServer?.stop(1000);
-    await httpServer?.stop(1000);
-  });
-
-  describe('gRPC', () => {
-    it('starts the SLO clock when the call reached the server, not when its body finished arriving', async () => {
-      const framed = (msg: Buffer): Buffer => {
-        const f = Buffer.alloc(5 + msg.length);
-        f.writeUInt32BE(msg.length, 1);
-        msg.copy(f, 5);
-        return f;
-      };
-      const bytes = framed(pkg.inference.GRPCInferenceService.service.ModelInfer.requestSerialize(rawReq('slow-body', 1)) as Buffer);
-      const session = h2connect(`http://127.0.0.1:${grpcServer.port}`);
-      const headersAt = Date.now();
-      const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
-      st.resume();
-      const closed = new Promise<void>((res) => st.on('close', () => res()));
-      st.write(bytes.subarray(0, 10)); // part of the message now, the rest 300 ms later
-      await sleep(300);
-      const bodyAt = Date.now();
-      st.end(bytes.subarray(10));
-      await closed;
-      session.close();
-      const seen = backend.seen.find((r) => r.id === 'slow-body');
-      expect(seen).toBeDefined();
-      expect(seen!.slo.arrivalMs).toBeLessThan(bodyAt - 200);
-      expect(seen!.slo.arrivalMs).toBeGreaterThanOrEqual(headersAt - 5);
-      expect(seen!.slo.deadlineMs - seen!.slo.arrivalMs).toBe(250); // the default budget, from arrival
-    });
-
-    it('ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata', async () => {
-      expect(await unary(client, 'serverLive', {})).toEqual({ live: true });
-      expect(await unary(client, 'serverReady', {})).toEqual({ ready: true });
-      expect(await unary(client, 'modelReady', { name: MODEL })).toEqual({ ready: true });
-      expect(await unary(client, 'serverMetadata', {})).toEqual({ name: 'slackserve', version: '0.1.0', extensions: ['slackserve_slo'] });
-      const m = await unary(client, 'modelMetadata', { name: MODEL });
-      expect(m).toEqual({
-        name: MODEL,
-        versions: ['1'],
-        platform: META.platform,
-        inputs: [{ name: 'image', datatype: 'FP32', shape: ['-1', '1', '28', '28'] }],
-        outputs: [
-          { name: 'logits', datatype: 'FP32', shape: ['-1', '10'] },
-          { name: 'class', datatype: 'INT64', shape: ['-1'] },
-        ],
-      });
-    });
-
-    it('unknown model: NOT_FOUND, on every model RPC', async () => {
-      for (const [method, req] of [
-        ['modelReady', { name: 'nope' }],
-        ['modelMetadata', { name: 'nope' }],
-        ['modelInfer', { ...rawReq('x'), modelName: 'nope' }],
-      ] as const) {
-        const err = await rejection(unary(client, method, req));
-        expect(err.code).toBe(grpc.status.NOT_FOUND);
-        expect(err.details).toBe("unknown model 'nope'");
-        expect(err.metadata.get('slackserve-error-code')).toEqual(['MODEL_UNKNOWN']);
-      }
-    });
-
-    it('ModelInfer with raw contents answers raw, with the SLO parameters honoured', async () => {
-      const resp = await unary(client, 'modelInfer', {
-        ...rawReq('r-1', 2),
-        parameters: {
-          'slackserve.latency_budget_ms': { doubleParam: 40 },
-          'slackserve.min_accuracy': { doubleParam: 0.8 },
-          'slackserve.slo_class': { stringParam: 'gold' },
-          priority: { uint64Param: 1 },
-          sequence_id: { int64Param: 9 },
-        },
-      });
-      expect(resp.id).toBe('r-1');
-      expect(resp.modelName).toBe(MODEL);
-      expect(resp.modelVersion).toBe('1');
-      expect(resp.outputs.map((o: any) => [o.name, o.datatype, o.shape])).toEqual([
-        ['logits', 'FP32', ['2', '10']],
-        ['class', 'INT64', ['2']],
-      ]);
-      const raw: Buffer[] = resp.rawOutputContents;
-      const logits = new Float32Array(Uint8Array.from(raw[0]!).buffer);
-      expect(logits).toEqual(logitsOf(image(2), 2));
-      expect(raw[1]!.length).toBe(16);
-      expect(param(resp, 'slackserve.subnet')).toBe('r28_d222_w16-32-64');
-      expect(param(resp, 'slackserve.queue_us')).toBe('120');
-      expect(param(resp, 'slackserve.deadline_met')).toBe(true);
-      expect(param(resp, 'slackserve.early')).toBe(false);
-      const seen = backend.seen.at(-1)!;
-      expect(seen.slo).toMatchObject({ budgetMs: 40, minAccuracy: 0.8, sloClass: 'gold', priority: 1 });
-      expect(seen.wantsRaw).toBe(true);
-      expect(seen.protocol).toBe('grpc');
-    });
-
-    it('ModelInfer with typed contents answers typed, with the same numbers', async () => {
-      const data = image(1);
-      const resp = await unary(client, 'modelInfer', {
-        modelName: MODEL,
-        id: 't-1',
-        inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 28, 28], contents: { fp32Contents: Array.from(data) } }],
-        outputs: [{ name: 'class' }, { name: 'logits' }],
-      });
-      expect(resp.rawOutputContents).toEqual([]);
-      expect(resp.outputs.map((o: any) => o.name)).toEqual(['class', 'logits']);
-      expect(Float32Array.from(resp.outputs[1].contents.fp32Contents)).toEqual(logitsOf(data, 1));
-      const l = Array.from(logitsOf(data, 1));
-      expect(resp.outputs[0].contents.int64Contents).toEqual([String(l.indexOf(Math.max(...l)))]);
-      expect(backend.seen.at(-1)!.slo.sources).toEqual(['default']);
-    });
-
-    it("Triton's timeout (us) and the gRPC deadline bound the SLO", async () => {
-      await unary(client, 'modelInfer', { ...rawReq('d-1'), parameters: { timeout: { int64Param: 30_000 } } });
-      expect(backend.seen.at(-1)!.slo).toMatchObject({ budgetMs: 30, sources: ['timeout'] });
-      const before = Date.now();
-      await unary(client, 'modelInfer', { ...rawReq('d-2'), parameters: { 'slackserve.latency_budget_ms': { doubleParam: 60_000 } } }, {
-        deadline: before + 2000,
-      });
-      const slo = backend.seen.at(-1)!.slo;
-      expect(slo.sources[0]).toBe('grpc_deadline');
-      expect(slo.deadlineMs).toBeLessThanOrEqual(before + 2000 + 5);
-    });
-
-    it('bad input: INVALID_ARGUMENT with the message; the server keeps serving', async () => {
-      const bad = rawReq('b-1');
-      bad.inputs[0]!.shape = [2, 1, 28];
-      const err = await rejection(unary(client, 'modelInfer', bad));
-      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
-      expect(err.details).toBe("input 'image': shape [2,1,28] does not match [batch,1,28,28]");
-      const typo = await rejection(unary(client, 'modelInfer', { ...rawReq('b-2'), parameters: { 'slackserve.budget_ms': { doubleParam: 5 } } }));
-      expect(typo.code).toBe(grpc.status.INVALID_ARGUMENT);
-      expect(typo.details).toContain("'slackserve.budget_ms'");
-      const nan = await rejection(unary(client, 'modelInfer', { ...rawReq('b-3'), rawInputContents: [le(new Float32Array(SAMPLE).fill(NaN))] }));
-      expect(nan.details).toContain('non-finite value NaN');
-      const short = await rejection(unary(client, 'modelInfer', { ...rawReq('b-4'), rawInputContents: [Buffer.alloc(7)] }));
-      expect(short.details).toContain('raw content has 7 bytes, expected 3136');
-      expect(await unary(client, 'serverLive', {})).toEqual({ live: true });
-      expect((await unary(client, 'modelInfer', rawReq('after-bad'))).id).toBe('after-bad');
-    });
-
-    it('QUEUE_FULL from the backend: UNAVAILABLE "Exceeds maximum queue size"', async () => {
-      const err = await rejection(unary(client, 'modelInfer', rawReq('queue-full')));
-      expect(err.code).toBe(grpc.status.UNAVAILABLE);
-      expect(err.details).toBe('Exceeds maximum queue size');
-      expect(err.metadata.get('slackserve-error-code')).toEqual(['QUEUE_FULL']);
-    });
-
-    it('an unexpected backend exception is INTERNAL and does not take the server down', async () => {
-      const err = await rejection(unary(client, 'modelInfer', rawReq('throw-plain')));
-      expect(err.code).toBe(grpc.status.INTERNAL);
-      expect((await unary(client, 'serverReady', {})).ready).toBe(true);
-    });
-
-    it("client cancel: CANCELLED, and the backend's signal aborts", async () => {
-      const abortedBefore = backend.aborted;
-      backend.waiting = undefined;
-      const result = new Promise<grpc.ServiceError | null>((resolve) => {
-        const call = client.modelInfer(rawReq('wait-1'), (err: grpc.ServiceError | null) => resolve(err));
-        void until(() => backend.waiting !== undefined).then(() => call.cancel());
-      });
-      const err = await result;
-      expect(err?.code).toBe(grpc.status.CANCELLED);
-      await until(() => backend.aborted === abortedBefore + 1);
-      expect(backend.waiting!.cancel.cancelled).toBe(true);
-      expect((await unary(client, 'modelInfer', rawReq('after-cancel'))).id).toBe('after-cancel');
-    });
-
-    it('ModelStreamInfer: early then final answers, per-request errors, out-of-order completion', async () => {
-      const stream = client.modelStreamInfer();
-      const messages: any[] = [];
-      const ended = new Promise<void>((resolve, reject) => {
-        stream.on('data', (m: any) => messages.push(m));
-        stream.on('end', resolve);
-        stream.on('error', reject);
-      });
-      const bad = rawReq('bad-in-stream');
-      bad.inputs[0]!.shape = [1, 1, 28, 27];
-      stream.write(rawReq('slow-1'));
-      stream.write(rawReq('early-1'));
-      stream.write(bad);
-      stream.write({ ...rawReq('queue-full-s'), parameters: { priority: { uint64Param: 2 } } });
-      stream.write(rawReq('fast-1'));
-      stream.end();
-      await ended;
-
-      const ids = messages.map((m) => `${m.inferResponse.id}${m.errorMessage ? '!' : ''}`);
-      expect(ids).toHaveLength(6);
-      // every request answered, the slow one last (answered out of order)
-      expect(ids.at(-1)).toBe('slow-1');
-      expect(ids.indexOf('fast-1')).toBeLessThan(ids.indexOf('slow-1'));
-
-      const forEarly = messages.filter((m) => m.inferResponse.id === 'early-1');
-      expect(forEarly).toHaveLength(2);
-      expect(param(forEarly[0].inferResponse, 'slackserve.early')).toBe(true);
-      expect(param(forEarly[0].inferResponse, 'slackserve.exit')).toBe('s1b0');
-      expect(param(forEarly[1].inferResponse, 'slackserve.early')).toBe(false);
-      expect(param(forEarly[1].inferResponse, 'slackserve.exit')).toBe('final');
-      expect(forEarly[1].inferResponse.rawOutputContents).toHaveLength(2);
-      // Triton's marker: false on the early answer, true on the last
-      expect([param(forEarly[0].inferResponse, 'triton_final_response'), param(forEarly[1].inferResponse, 'triton_final_response')]).toEqual([false, true]);
-
-      const badMsg = messages.find((m) => m.inferResponse.id === 'bad-in-stream');
-      // the id ends the message: Triton's clients hand their callback only error_message
-      expect(badMsg.errorMessage).toBe("input 'image': shape [1,1,28,27] does not match [batch,1,28,28] [request id: bad-in-stream]");
-      expect(param(badMsg.inferResponse, 'triton_final_response')).toBe(true);
-      expect(param(badMsg.inferResponse, 'slackserve.error_code')).toBe('INPUT_INVALID');
-      expect(param(badMsg.inferResponse, 'slackserve.grpc_code')).toBe(String(grpc.status.INVALID_ARGUMENT));
-      const fullMsg = messages.find((m) => m.inferResponse.id === 'queue-full-s');
-      expect(fullMsg.errorMessage).toBe('Exceeds maximum queue size [request id: queue-full-s]');
-      expect(backend.seen.find((r) => r.id === 'early-1')!.protocol).toBe('grpc-stream');
-    });
-
-    it('ModelStreamInfer: cancelling the stream aborts its pending requests', async () => {
-      const abortedBefore = backend.aborted;
-      backend.waiting = undefined;
-      const stream = client.modelStreamInfer();
-      const done = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
-      stream.write(rawReq('wait-stream'));
-      await until(() => backend.waiting !== undefined);
-      stream.cancel();
-      expect((await done).code).toBe(grpc.status.CANCELLED);
-      await until(() => backend.aborted === abortedBefore + 1);
-    });
-
-    it('Health Check: SERVING when ready, NOT_SERVING otherwise, NOT_FOUND for other services; Watch streams changes', async () => {
-      const SERVING = 1;
-      const NOT_SERVING = 2;
-      expect(await unary(health, 'check', { service: '' })).toEqual({ status: SERVING });
-      expect(await unary(health, 'check', { service: 'inference.GRPCInferenceService' })).toEqual({ status: SERVING });
-      expect((await rejection(unary(health, 'check', { service: 'other.Service' }))).code).toBe(grpc.status.NOT_FOUND);
-
-      const watch = health.watch({ service: '' });
-      const seen: number[] = [];
-      watch.on('data', (m: any) => seen.push(m.status));
-      watch.on('error', () => undefined);
-      await until(() => seen.length === 1);
-      backend.ready_ = false;
-      try {
-        expect(await unary(health, 'check', {})).toEqual({ status: NOT_SERVING });
-        expect(await unary(client, 'serverReady', {})).toEqual({ ready: false });
-        await until(() => seen.length === 2);
-        expect(seen).toEqual([SERVING, NOT_SERVING]);
-      } finally {
-        backend.ready_ = true;
-        watch.cancel();
-      }
+  it('ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata', async () => {
+    expect(await unary(client, 'serverLive', {})).toEqual({ live: true });
+    expect(await unary(client, 'serverReady', {})).toEqual({ ready: true });
+    expect(await unary(client, 'modelReady', { name: MODEL })).toEqual({ ready: true });
+    expect(await unary(client, 'serverMetadata', {})).toEqual({ name: 'slackserve', version: '0.1.0', extensions: ['slackserve_slo'] });
+    const m = await unary(client, 'modelMetadata', { name: MODEL });
+    expect(m).toEqual({
+      name: MODEL,
+      versions: ['1'],
+      platform: META.platform,
+      inputs: [{ name: 'image', datatype: 'FP32', shape: ['-1', '1', '28', '28'] }],
+      outputs: [
+        { name: 'logits', datatype: 'FP32', shape: ['-1', '10'] },
+        { name: 'class', datatype: 'INT64', shape: ['-1'] },
+      ],
     });
   });
 
-  describe('REST', () => {
-    const post = (path: string, body: unknown) =>
-      fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-    const restBody = (id: string, over: Record<string, unknown> = {}) => ({
-      id,
-      inputs: [{ name: 'image', shape: [1, 1, 28, 28], datatype: 'FP32', data: Array.from(image(1)) }],
-      ...over,
-    });
-
-    it('health, metadata and readiness endpoints', async () => {
-      const get = async (path: string) => {
-        const r = await fetch(`${base}${path}`);
-        return [r.status, await body(r)];
-      };
-      expect(await get('/v2/health/live')).toEqual([200, { live: true }]);
-      expect(await get('/v2/health/ready')).toEqual([200, { ready: true }]);
-      expect(await get(`/v2/models/${MODEL}/ready`)).toEqual([200, { name: MODEL, ready: true }]);
-      expect(await get('/v2')).toEqual([200, { name: 'slackserve', version: '0.1.0', extensions: ['slackserve_slo'] }]);
-      const [status, meta] = await get(`/v2/models/${MODEL}`);
-      expect(status).toBe(200);
-      expect(meta.inputs).toEqual([{ name: 'image', datatype: 'FP32', shape: [-1, 1, 28, 28] }]);
-      const [s404, e404] = await get('/v2/models/nope');
-      expect([s404, e404]).toEqual([404, { error: "unknown model 'nope'", code: 'MODEL_UNKNOWN' }]);
-      expect((await get('/v2/models/nope/ready'))[0]).toBe(404);
-      backend.ready_ = false;
-      try {
-        expect(await get('/v2/health/ready')).toEqual([503, { ready: false }]);
-        expect(await get('/v2/health/live')).toEqual([200, { live: true }]);
-      } finally {
-        backend.ready_ = true;
-      }
-    });
-
-    it('infer answers what gRPC answers, in JSON', async () => {
-      const r = await post(`/v2/models/${MODEL}/infer`, restBody('h-1', { parameters: { 'slackserve.latency_budget_ms': 75, priority: 2 } }));
-      expect(r.status).toBe(200);
-      const j = await body(r);
-      expect(j.id).toBe('h-1');
-      expect(j.model_name).toBe(MODEL);
-      expect(j.outputs[0]).toMatchObject({ name: 'logits', datatype: 'FP32', shape: [1, 10] });
-      expect(Float32Array.from(j.outputs[0].data)).toEqual(logitsOf(image(1), 1));
-      expect(j.outputs[1]).toMatchObject({ name: 'class', datatype: 'INT64', shape: [1] });
-      expect(j.parameters).toMatchObject({ 'slackserve.subnet': 'r28_d222_w16-32-64', 'slackserve.compute_us': 900, 'slackserve.early': false });
-      expect(backend.seen.at(-1)!.slo).toMatchObject({ budgetMs: 75, priority: 2 });
-      expect(backend.seen.at(-1)!.protocol).toBe('http');
-      const versioned = await post(`/v2/models/${MODEL}/versions/1/infer`, restBody('h-2', { outputs: [{ name: 'class' }] }));
-      expect((await body(versioned)).outputs.map((o: any) => o.name)).toEqual(['class']);
-    });
-
-    it('errors as {"error"} with the same statuses, and the server keeps serving', async () => {
-      const bad = await post(`/v2/models/${MODEL}/infer`, restBody('h-bad', { inputs: [{ name: 'image', shape: [2, 1, 28], datatype: 'FP32', data: [] }] }));
-      expect(bad.status).toBe(400);
-      expect(await body(bad)).toEqual({ error: "input 'image': shape [2,1,28] does not match [batch,1,28,28]", code: 'INPUT_INVALID' });
-
-      const json = await post(`/v2/models/${MODEL}/infer`, '{"inputs": [');
-      expect(json.status).toBe(400);
-      expect((await body(json)).error).toMatch(/^invalid JSON body: /);
-
-      const unknown = await post('/v2/models/nope/infer', restBody('h-x'));
-      expect(unknown.status).toBe(404);
-
-      const full = await post(`/v2/models/${MODEL}/infer`, restBody('queue-full-h'));
-      expect(full.status).toBe(503);
-      expect(full.headers.get('retry-after')).toBe('1');
-      expect(await body(full)).toEqual({ error: 'Exceeds maximum queue size', code: 'QUEUE_FULL' });
-
-      const big = await post(`/v2/models/${MODEL}/infer`, restBody('h-big', { pad: 'x'.repeat(100 * 1024) }));
-      expect(big.status).toBe(413);
-      expect((await body(big)).error).toContain('exceeds the limit of 65536 bytes');
-
-      const noRoute = await fetch(`${base}/v3/whatever`);
-      expect(noRoute.status).toBe(404);
-      expect(await body(noRoute)).toEqual({ error: 'no route for GET /v3/whatever' });
-      const method = await fetch(`${base}/v2/models/${MODEL}/infer`);
-      expect(method.status).toBe(405);
-      expect(method.headers.get('allow')).toBe('POST');
-
-      const ok = await post(`/v2/models/${MODEL}/infer`, restBody('h-after'));
-      expect(ok.status).toBe(200);
-    });
-
-    it('client disconnect aborts the backend signal', async () => {
-      const abortedBefore = backend.aborted;
-      backend.waiting = undefined;
-      const ac = new AbortController();
-      const pending = fetch(`${base}/v2/models/${MODEL}/infer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(restBody('wait-h2')),
-        signal: ac.signal,
-      }).catch((e: unknown) => e);
-      await until(() => backend.seen.some((r) => r.id === 'wait-h2'));
-      ac.abort();
-      expect(await pending).toBeInstanceOf(Error);
-      await until(() => backend.aborted >= abortedBefore + 1);
-      expect(backend.seen.find((r) => r.id === 'wait-h2')).toBeDefined();
-    });
-
-    it('routes registered by other modules (/metrics, /dashboard/*)', async () => {
-      const m = await fetch(`${base}/metrics`);
-      expect(m.status).toBe(200);
-      expect(await m.text()).toBe('slackserve_up 1\n');
-      const d = await fetch(`${base}/dashboard/js/app.js`);
-      expect(await body(d)).toEqual({ asset: 'js/app.js' });
-      expect(() => httpServer.route('GET', '/metrics', () => undefined)).toThrow(/already registered/);
-    });
+  it('unknown model: NOT_FOUND, on every model RPC', async () => {
+    for (const [method, req] of [
+      ['modelReady', { name: 'nope' }],
+      ['modelMetadata', { name: 'nope' }],
+      ['modelInfer', { ...rawReq('x'), modelName: 'nope' }],
+    ] as const) {
+      const err = await rejection(unary(client, method, req));
+      expect(err.code).toBe(grpc.status.NOT_FOUND);
+      expect(err.details).toBe("unknown model 'nope'");
+      expect(err.metadata.get('slackserve-error-code')).toEqual(['MODEL_UNKNOWN']);
+    }
   });
 
-  describe('wire format', () => {
-    const root = protobuf.loadSync('proto/grpc_service.proto');
-    const healthRoot = protobuf.loadSync('proto/health.proto');
-
-    it('ModelInferRequest: model_name = 1, id = 3, raw_input_contents = 7 (tag bytes 0x0a, 0x1a, 0x3a)', () => {
-      const T = root.lookupType('inference.ModelInferRequest');
-      const bytes = Buffer.from(T.encode(T.fromObject({ modelName: 'm', id: 'x', rawInputContents: [Buffer.from([1, 2, 3, 4])] })).finish());
-      expect(bytes.toString('hex')).toBe(['0a', '01', '6d', '1a', '01', '78', '3a', '04', '01020304'].join(''));
-      // and the server's own loader reads hand-made bytes the same way
-      const handMade = Buffer.from([0x0a, 0x01, 0x6d, 0x12, 0x01, 0x32, 0x1a, 0x01, 0x78, 0x3a, 0x02, 0xaa, 0xbb]);
-      const decoded = T.toObject(T.decode(handMade), { bytes: Array }) as any;
-      expect(decoded).toEqual({ modelName: 'm', modelVersion: '2', id: 'x', rawInputContents: [[0xaa, 0xbb]] });
+  it('ModelInfer with raw contents answers raw, with the SLO parameters honoured', async () => {
+    const resp = await unary(client, 'modelInfer', {
+      ...rawReq('r-1', 2),
+      parameters: {
+        'slackserve.latency_budget_ms': { doubleParam: 40 },
+        'slackserve.min_accuracy': { doubleParam: 0.8 },
+        'slackserve.slo_class': { stringParam: 'gold' },
+        priority: { uint64Param: 1 },
+        sequence_id: { int64Param: 9 },
+      },
     });
+    expect(resp.id).toBe('r-1');
+    expect(resp.modelName).toBe(MODEL);
+    expect(resp.modelVersion).toBe('1');
+    expect(resp.outputs.map((o: any) => [o.name, o.datatype, o.shape])).toEqual([
+      ['logits', 'FP32', ['2', '10']],
+      ['class', 'INT64', ['2']],
+    ]);
+    const raw: Buffer[] = resp.rawOutputContents;
+    const logits = new Float32Array(Uint8Array.from(raw[0]!).buffer);
+    expect(logits).toEqual(logitsOf(image(2), 2));
+    expect(raw[1]!.length).toBe(16);
+    expect(param(resp, 'slackserve.subnet')).toBe('r28_d222_w16-32-64');
+    expect(param(resp, 'slackserve.queue_us')).toBe('120');
+    expect(param(resp, 'slackserve.deadline_met')).toBe(true);
+    expect(param(resp, 'slackserve.early')).toBe(false);
+    const seen = backend.seen.at(-1)!;
+    expect(seen.slo).toMatchObject({ budgetMs: 40, minAccuracy: 0.8, sloClass: 'gold', priority: 1 });
+    expect(seen.wantsRaw).toBe(true);
+    expect(seen.protocol).toBe('grpc');
+  });
 
-    it('every field number of the contract', () => {
-      const expected: Record<string, Record<string, number>> = {
-        ServerLiveResponse: { live: 1 },
-        ServerReadyResponse: { ready: 1 },
-        ModelReadyRequest: { name: 1, version: 2 },
-        ModelReadyResponse: { ready: 1 },
-        ServerMetadataResponse: { name: 1, version: 2, extensions: 3 },
-        ModelMetadataRequest: { name: 1, version: 2 },
-        ModelMetadataResponse: { name: 1, versions: 2, platform: 3, inputs: 4, outputs: 5 },
-        'ModelMetadataResponse.TensorMetadata': { name: 1, datatype: 2, shape: 3 },
-        ModelInferRequest: { modelName: 1, modelVersion: 2, id: 3, parameters: 4, inputs: 5, outputs: 6, rawInputContents: 7 },
-        'ModelInferRequest.InferInputTensor': { name: 1, datatype: 2, shape: 3, parameters: 4, contents: 5 },
-        'ModelInferRequest.InferRequestedOutputTensor': { name: 1, parameters: 2 },
-        ModelInferResponse: { modelName: 1, modelVersion: 2, id: 3, parameters: 4, outputs: 5, rawOutputContents: 6 },
-        'ModelInferResponse.InferOutputTensor': { name: 1, datatype: 2, shape: 3, parameters: 4, contents: 5 },
-        InferParameter: { boolParam: 1, int64Param: 2, stringParam: 3, doubleParam: 4, uint64Param: 5 },
-        InferTensorContents: {
-          boolContents: 1,
-          intContents: 2,
-          int64Contents: 3,
-          uintContents: 4,
-          uint64Contents: 5,
-          fp32Contents: 6,
-          fp64Contents: 7,
-          bytesContents: 8,
-        },
-        ModelStreamInferResponse: { errorMessage: 1, inferResponse: 2 },
-      };
-      for (const [name, fields] of Object.entries(expected)) {
-        const T = root.lookupType(`inference.${name}`);
-        const actual = Object.fromEntries(Object.values(T.fields).map((f) => [f.name, f.id]));
-        expect(actual, name).toEqual(fields);
-      }
-      const shapeField = root.lookupType('inference.ModelInferRequest.InferInputTensor').fields['shape']!;
-      expect([shapeField.type, shapeField.repeated]).toEqual(['int64', true]);
-      expect(root.lookupType('inference.InferParameter').oneofs['parameterChoice']!.oneof).toHaveLength(5);
-
-      const svc = root.lookupService('inference.GRPCInferenceService');
-      expect(Object.keys(svc.methods).sort()).toEqual(
-        [
-          'ModelInfer',
-          'ModelMetadata',
-          'ModelReady',
-          'ModelStreamInfer',
-          'ServerLive',
-          'ServerMetadata',
-          'ServerReady',
-          'ModelConfig',
-          'ModelStatistics',
-          'RepositoryIndex',
-          'RepositoryModelLoad',
-          'RepositoryModelUnload',
-        ].sort(),
-      );
-      const stream = svc.methods['ModelStreamInfer']!;
-      expect([stream.requestStream, stream.responseStream, stream.requestType, stream.responseType]).toEqual([
-        true,
-        true,
-        'ModelInferRequest',
-        'ModelStreamInferResponse',
-      ]);
-
-      const status = healthRoot.lookupEnum('grpc.health.v1.HealthCheckResponse.ServingStatus');
-      expect(status.values).toEqual({ UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 });
-      expect(healthRoot.lookupType('grpc.health.v1.HealthCheckRequest').fields['service']!.id).toBe(1);
-      expect(healthRoot.lookupType('grpc.health.v1.HealthCheckResponse').fields['status']!.id).toBe(1);
-      const hs = healthRoot.lookupService('grpc.health.v1.Health');
-      expect(hs.methods['Watch']!.responseStream).toBe(true);
-      expect(hs.methods['Check']!.responseStream).toBeFalsy();
+  it('ModelInfer with typed contents answers typed, with the same numbers', async () => {
+    const data = image(1);
+    const resp = await unary(client, 'modelInfer', {
+      modelName: MODEL,
+      id: 't-1',
+      inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 28, 28], contents: { fp32Contents: Array.from(data) } }],
+      outputs: [{ name: 'class' }, { name: 'logits' }],
     });
+    expect(resp.rawOutputContents).toEqual([]);
+    expect(resp.outputs.map((o: any) => o.name)).toEqual(['class', 'logits']);
+    expect(Float32Array.from(resp.outputs[1].contents.fp32Contents)).toEqual(logitsOf(data, 1));
+    const l = Array.from(logitsOf(data, 1));
+    expect(resp.outputs[0].contents.int64Contents).toEqual([String(l.indexOf(Math.max(...l)))]);
+    expect(backend.seen.at(-1)!.slo.sources).toEqual(['default']);
+  });
+
+  it("Triton's timeout (us) and the gRPC deadline bound the SLO", async () => {
+    await unary(client, 'modelInfer', { ...rawReq('d-1'), parameters: { timeout: { int64Param: 30_000 } } });
+    expect(backend.seen.at(-1)!.slo).toMatchObject({ budgetMs: 30, sources: ['timeout'] });
+    const before = Date.now();
+    await unary(client, 'modelInfer', { ...rawReq('d-2'), parameters: { 'slackserve.latency_budget_ms': { doubleParam: 60_000 } } }, {
+      deadline: before + 2000,
+    });
+    const slo = backend.seen.at(-1)!.slo;
+    expect(slo.sources[0]).toBe('grpc_deadline');
+    expect(slo.deadlineMs).toBeLessThanOrEqual(before + 2000 + 5);
+  });
+
+  it('bad input: INVALID_ARGUMENT with the message; the server keeps serving', async () => {
+    const bad = rawReq('b-1');
+    bad.inputs[0]!.shape = [2, 1, 28];
+    const err = await rejection(unary(client, 'modelInfer', bad));
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toBe("input 'image': shape [2,1,28] does not match [batch,1,28,28]");
+    const typo = await rejection(unary(client, 'modelInfer', { ...rawReq('b-2'), parameters: { 'slackserve.budget_ms': { doubleParam: 5 } } }));
+    expect(typo.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(typo.details).toContain("'slackserve.budget_ms'");
+    const nan = await rejection(unary(client, 'modelInfer', { ...rawReq('b-3'), rawInputContents: [le(new Float32Array(SAMPLE).fill(NaN))] }));
+    expect(nan.details).toContain('non-finite value NaN');
+    const short = await rejection(unary(client, 'modelInfer', { ...rawReq('b-4'), rawInputContents: [Buffer.alloc(7)] }));
+    expect(short.details).toContain('raw content has 7 bytes, expected 3136');
+    expect(await unary(client, 'serverLive', {})).toEqual({ live: true });
+    expect((await unary(client, 'modelInfer', rawReq('after-bad'))).id).toBe('after-bad');
+  });
+
+  it('QUEUE_FULL from the backend: UNAVAILABLE "Exceeds maximum queue size"', async () => {
+    const err = await rejection(unary(client, 'modelInfer', rawReq('queue-full')));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.details).toBe('Exceeds maximum queue size');
+    expect(err.metadata.get('slackserve-error-code')).toEqual(['QUEUE_FULL']);
+  });
+
+  it('an unexpected backend exception is INTERNAL and does not take the server down', async () => {
+    const err = await rejection(unary(client, 'modelInfer', rawReq('throw-plain')));
+    expect(err.code).toBe(grpc.status.INTERNAL);
+    expect((await unary(client, 'serverReady', {})).ready).toBe(true);
+  });
+
+  it("client cancel: CANCELLED, and the backend's signal aborts", async () => {
+    const abortedBefore = backend.aborted;
+    backend.waiting = undefined;
+    const result = new Promise<grpc.ServiceError | null>((resolve) => {
+      const call = client.modelInfer(rawReq('wait-1'), (err: grpc.ServiceError | null) => resolve(err));
+      void until(() => backend.waiting !== undefined).then(() => call.cancel());
+    });
+    const err = await result;
+    expect(err?.code).toBe(grpc.status.CANCELLED);
+    await until(() => backend.aborted === abortedBefore + 1);
+    expect(backend.waiting!.cancel.cancelled).toBe(true);
+    expect((await unary(client, 'modelInfer', rawReq('after-cancel'))).id).toBe('after-cancel');
+  });
+
+  it('ModelStreamInfer: early then final answers, per-request errors, out-of-order completion', async () => {
+    const stream = client.modelStreamInfer();
+    const messages: any[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on('data', (m: any) => messages.push(m));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    const bad = rawReq('bad-in-stream');
+    bad.inputs[0]!.shape = [1, 1, 28, 27];
+    stream.write(rawReq('slow-1'));
+    stream.write(rawReq('early-1'));
+    stream.write(bad);
+    stream.write({ ...rawReq('queue-full-s'), parameters: { priority: { uint64Param: 2 } } });
+    stream.write(rawReq('fast-1'));
+    stream.end();
+    await ended;
+
+    const ids = messages.map((m) => `${m.inferResponse.id}${m.errorMessage ? '!' : ''}`);
+    expect(ids).toHaveLength(6);
+    // every request answered, the slow one last (answered out of order)
+    expect(ids.at(-1)).toBe('slow-1');
+    expect(ids.indexOf('fast-1')).toBeLessThan(ids.indexOf('slow-1'));
+
+    const forEarly = messages.filter((m) => m.inferResponse.id === 'early-1');
+    expect(forEarly).toHaveLength(2);
+    expect(param(forEarly[0].inferResponse, 'slackserve.early')).toBe(true);
+    expect(param(forEarly[0].inferResponse, 'slackserve.exit')).toBe('s1b0');
+    expect(param(forEarly[1].inferResponse, 'slackserve.early')).toBe(false);
+    expect(param(forEarly[1].inferResponse, 'slackserve.exit')).toBe('final');
+    expect(forEarly[1].inferResponse.rawOutputContents).toHaveLength(2);
+    // Triton's marker: false on the early answer, true on the last
+    expect([param(forEarly[0].inferResponse, 'triton_final_response'), param(forEarly[1].inferResponse, 'triton_final_response')]).toEqual([false, true]);
+
+    const badMsg = messages.find((m) => m.inferResponse.id === 'bad-in-stream');
+    // the id ends the message: Triton's clients hand their callback only error_message
+    expect(badMsg.errorMessage).toBe("input 'image': shape [1,1,28,27] does not match [batch,1,28,28] [request id: bad-in-stream]");
+    expect(param(badMsg.inferResponse, 'triton_final_response')).toBe(true);
+    expect(param(badMsg.inferResponse, 'slackserve.error_code')).toBe('INPUT_INVALID');
+    expect(param(badMsg.inferResponse, 'slackserve.grpc_code')).toBe(String(grpc.status.INVALID_ARGUMENT));
+    const fullMsg = messages.find((m) => m.inferResponse.id === 'queue-full-s');
+    expect(fullMsg.errorMessage).toBe('Exceeds maximum queue size [request id: queue-full-s]');
+    expect(backend.seen.find((r) => r.id === 'early-1')!.protocol).toBe('grpc-stream');
+  });
+
+  it('ModelStreamInfer: cancelling the stream aborts its pending requests', async () => {
+    const abortedBefore = backend.aborted;
+    backend.waiting = undefined;
+    const stream = client.modelStreamInfer();
+    const done = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+    stream.write(rawReq('wait-stream'));
+    await until(() => backend.waiting !== undefined);
+    stream.cancel();
+    expect((await done).code).toBe(grpc.status.CANCELLED);
+    await until(() => backend.aborted === abortedBefore + 1);
+  });
+
+  it('Health Check: SERVING when ready, NOT_SERVING otherwise, NOT_FOUND for other services; Watch streams changes', async () => {
+    const SERVING = 1;
+    const NOT_SERVING = 2;
+    expect(await unary(health, 'check', { service: '' })).toEqual({ status: SERVING });
+    expect(await unary(health, 'check', { service: 'inference.GRPCInferenceService' })).toEqual({ status: SERVING });
+    expect((await rejection(unary(health, 'check', { service: 'other.Service' }))).code).toBe(grpc.status.NOT_FOUND);
+
+    const watch = health.watch({ service: '' });
+    const seen: number[] = [];
+    watch.on('data', (m: any) => seen.push(m.status));
+    watch.on('error', () => undefined);
+    await until(() => seen.length === 1);
+    backend.ready_ = false;
+    try {
+      expect(await unary(health, 'check', {})).toEqual({ status: NOT_SERVING });
+      expect(await unary(client, 'serverReady', {})).toEqual({ ready: false });
+      await until(() => seen.length === 2);
+      expect(seen).toEqual([SERVING, NOT_SERVING]);
+    } finally {
+      backend.ready_ = true;
+      watch.cancel();
+    }
+  });
+});
+
+describe('wire format', () => {
+  const root = protobuf.loadSync('proto/grpc_service.proto');
+  const healthRoot = protobuf.loadSync('proto/health.proto');
+
+  it('ModelInferRequest: model_name = 1, id = 3, raw_input_contents = 7 (tag bytes 0x0a, 0x1a, 0x3a)', () => {
+    const T = root.lookupType('inference.ModelInferRequest');
+    const bytes = Buffer.from(T.encode(T.fromObject({ modelName: 'm', id: 'x', rawInputContents: [Buffer.from([1, 2, 3, 4])] })).finish());
+    expect(bytes.toString('hex')).toBe(['0a', '01', '6d', '1a', '01', '78', '3a', '04', '01020304'].join(''));
+    // and the server's own loader reads hand-made bytes the same way
+    const handMade = Buffer.from([0x0a, 0x01, 0x6d, 0x12, 0x01, 0x32, 0x1a, 0x01, 0x78, 0x3a, 0x02, 0xaa, 0xbb]);
+    const decoded = T.toObject(T.decode(handMade), { bytes: Array }) as any;
+    expect(decoded).toEqual({ modelName: 'm', modelVersion: '2', id: 'x', rawInputContents: [[0xaa, 0xbb]] });
+  });
+
+  it('every field number of the contract', () => {
+    const expected: Record<string, Record<string, number>> = {
+      ServerLiveResponse: { live: 1 },
+      ServerReadyResponse: { ready: 1 },
+      ModelReadyRequest: { name: 1, version: 2 },
+      ModelReadyResponse: { ready: 1 },
+      ServerMetadataResponse: { name: 1, version: 2, extensions: 3 },
+      ModelMetadataRequest: { name: 1, version: 2 },
+      ModelMetadataResponse: { name: 1, versions: 2, platform: 3, inputs: 4, outputs: 5 },
+      'ModelMetadataResponse.TensorMetadata': { name: 1, datatype: 2, shape: 3 },
+      ModelInferRequest: { modelName: 1, modelVersion: 2, id: 3, parameters: 4, inputs: 5, outputs: 6, rawInputContents: 7 },
+      'ModelInferRequest.InferInputTensor': { name: 1, datatype: 2, shape: 3, parameters: 4, contents: 5 },
+      'ModelInferRequest.InferRequestedOutputTensor': { name: 1, parameters: 2 },
+      ModelInferResponse: { modelName: 1, modelVersion: 2, id: 3, parameters: 4, outputs: 5, rawOutputContents: 6 },
+      'ModelInferResponse.InferOutputTensor': { name: 1, datatype: 2, shape: 3, parameters: 4, contents: 5 },
+      InferParameter: { boolParam: 1, int64Param: 2, stringParam: 3, doubleParam: 4, uint64Param: 5 },
+      InferTensorContents: {
+        boolContents: 1,
+        intContents: 2,
+        int64Contents: 3,
+        uintContents: 4,
+        uint64Contents: 5,
+        fp32Contents: 6,
+        fp64Contents: 7,
+        bytesContents: 8,
+      },
+      ModelStreamInferResponse: { errorMessage: 1, inferResponse: 2 },
+    };
+    for (const [name, fields] of Object.entries(expected)) {
+      const T = root.lookupType(`inference.${name}`);
+      const actual = Object.fromEntries(Object.values(T.fields).map((f) => [f.name, f.id]));
+      expect(actual, name).toEqual(fields);
+    }
+    const shapeField = root.lookupType('inference.ModelInferRequest.InferInputTensor').fields['shape']!;
+    expect([shapeField.type, shapeField.repeated]).toEqual(['int64', true]);
+    expect(root.lookupType('inference.InferParameter').oneofs['parameterChoice']!.oneof).toHaveLength(5);
+
+    const svc = root.lookupService('inference.GRPCInferenceService');
+    expect(Object.keys(svc.methods).sort()).toEqual(
+      [
+        'ModelInfer',
+        'ModelMetadata',
+        'ModelReady',
+        'ModelStreamInfer',
+        'ServerLive',
+        'ServerMetadata',
+        'ServerReady',
+        'ModelConfig',
+        'ModelStatistics',
+        'RepositoryIndex',
+        'RepositoryModelLoad',
+        'RepositoryModelUnload',
+      ].sort(),
+    );
+    const stream = svc.methods['ModelStreamInfer']!;
+    expect([stream.requestStream, stream.responseStream, stream.requestType, stream.responseType]).toEqual([
+      true,
+      true,
+      'ModelInferRequest',
+      'ModelStreamInferResponse',
+    ]);
+
+    const status = healthRoot.lookupEnum('grpc.health.v1.HealthCheckResponse.ServingStatus');
+    expect(status.values).toEqual({ UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 });
+    expect(healthRoot.lookupType('grpc.health.v1.HealthCheckRequest').fields['service']!.id).toBe(1);
+    expect(healthRoot.lookupType('grpc.health.v1.HealthCheckResponse').fields['status']!.id).toBe(1);
+    const hs = healthRoot.lookupService('grpc.health.v1.Health');
+    expect(hs.methods['Watch']!.responseStream).toBe(true);
+    expect(hs.methods['Check']!.responseStream).toBeFalsy();
   });
 });
