@@ -68,6 +68,13 @@ export const SCHEMA = {
     env: 'SLACKSERVE_V8_HEAP_GROWING_PERCENT',
     doc: "How far V8 lets the old generation grow past its live size before the next full GC, in percent (V8's --heap-growing-percent, set at start by serve, frontend, worker and demo). The server's live heap is small (~15 MB), and with V8's default limit a full GC ran every ~0.3 s under 16-image load; 400 cut full GCs ~7x and CPU per request ~20% (docs/serving.md). 0: V8's default.",
   },
+  v8Pretenuring: {
+    type: 'enum',
+    values: ['off', 'on'],
+    default: 'off',
+    env: 'SLACKSERVE_V8_PRETENURING',
+    doc: "V8's allocation-site pretenuring (--allocation-site-pretenuring, set at start by serve, frontend, worker and demo). On (V8's default), a scavenge that lands during a burst marks the request path's allocation sites long-lived, and every later request's objects go straight to the old generation: at 1,000 req/s that meant a full GC every ~0.8 s with 10-24 ms pauses. Off: none in 5 s, main-thread GC p99 ~2 ms (docs/serving.md).",
+  },
   encoding: {
     type: 'enum',
     values: ['branched', 'sliced'],

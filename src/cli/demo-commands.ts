@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { replay } from '../replay/replayer.js';
 import { reportHtml } from '../replay/report-html.js';
 import { perfCsv, requestsCsv, summarize } from '../replay/report.js';
-import { applyHeapGrowth } from '../server/heap-growth.js';
+import { applyV8Tuning } from '../server/v8-tuning.js';
 import { startServer } from '../server/serve.js';
 import { loadReplaySet } from '../supernet/sample.js';
 import { readTraceFile } from '../trace/format.js';
@@ -33,7 +33,7 @@ export function registerDemoCommands(program: Command): void {
     .option('--grpc-port <n>', 'gRPC port (0: any free one)', nonNegativeInt, 8001)
     .action(async (o: DemoFlags, cmd: Command) => {
       const cfg = configFrom(cmd, { httpPort: o.httpPort, grpcPort: o.grpcPort, host: '127.0.0.1', redisUrl: 'embedded' });
-      applyHeapGrowth(cfg.v8HeapGrowingPercent);
+      applyV8Tuning({ heapGrowingPercent: cfg.v8HeapGrowingPercent, pretenuring: cfg.v8Pretenuring === 'on' });
       const server = await startServer(cfg, { frontend: true, worker: true }, (l) => console.log(l));
       try {
         const cat = server.catalogue;

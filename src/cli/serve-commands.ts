@@ -1,7 +1,7 @@
 /** `slackserve serve | frontend | worker`: the server, all in one process or split across processes. */
 import type { Command } from 'commander';
 import type { ConfigKey } from '../config.js';
-import { applyHeapGrowth } from '../server/heap-growth.js';
+import { applyV8Tuning } from '../server/v8-tuning.js';
 import { startServer, type Roles } from '../server/serve.js';
 import { configFrom, nonNegativeInt, positiveInt } from './options.js';
 
@@ -72,8 +72,7 @@ async function run(roles: Roles, flags: ServeFlags, cmd: Command): Promise<void>
     tlsClientCa: flags.tlsClientCa,
   };
   const cfg = configFrom(cmd, overrides);
-  const heapLine = applyHeapGrowth(cfg.v8HeapGrowingPercent);
-  if (heapLine) console.log(heapLine);
+  for (const l of applyV8Tuning({ heapGrowingPercent: cfg.v8HeapGrowingPercent, pretenuring: cfg.v8Pretenuring === 'on' })) console.log(l);
   const server = await startServer(cfg, roles, (l) => console.log(l));
   await new Promise<void>((resolve) => {
     let signals = 0;
