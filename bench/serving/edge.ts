@@ -26,6 +26,8 @@
  *   --restart on --max-restarts 10 (a server that dies mid-run is recorded under `crashes` and
  *   started again for its next run)  --cli PATH (another checkout's bin/slackserve.js)
  *   --probe on|off  --out (write bench/results/...)  soak: --soak MIN --server NAME --sample-s 30
+ *   steady: --steady SECONDS (a fresh server per rep, warm-up, one long run at the CPU rate;
+ *   edge-steady.ts)
  *   --soak-fraction 0.7 (the first of --images is used)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ import { measure, type MeasureSpec, type RunRecord } from './edge-measure.js';
 import { redisReachable, SERVER_NAMES, startServer, type Server, type ServerName } from './edge-procs.js';
 import { METHOD, report, round, roundTree, type Crash } from './edge-report.js';
 import { soak } from './edge-soak.js';
+import { steady } from './edge-steady.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -63,6 +66,8 @@ const { values: opt } = parseArgs({
     'warmup-s': { type: 'string', default: '3' },
     out: { type: 'boolean', default: false },
     soak: { type: 'string', default: '' },
+    /** Seconds: fresh server per rep, warm-up, one long run at the CPU rate (edge-steady.ts). */
+    steady: { type: 'string', default: '' },
     server: { type: 'string', default: 'embedded' },
     'sample-s': { type: 'string', default: '30' },
     /** on: a server that dies during a run is started afresh (the run is recorded under crashes). */
@@ -120,6 +125,35 @@ if (opt.soak) {
 
 const imageCounts = list(opt.images);
 const reps = Number(opt.reps);
+const cpuRateOf = (k: number): number => Number(k === 1 ? opt['cpu-rate'] : opt['cpu-rate-multi']);
+
+if (opt.steady) {
+  const names = opt.servers.split(',').filter(Boolean) as ServerName[];
+  for (const n of names) if (!SERVER_NAMES.includes(n)) throw new Error(`--servers: unknown ${n}`);
+  const bodies = new Map(imageCounts.map((k) => [k, writeBody(k, budgetMs)]));
+  const results = await steady({
+    names,
+    serverOpts,
+    bodies,
+    rateFor: cpuRateOf,
+    seconds: Number(opt.steady),
+    warmupS: Number(opt['warmup-s']),
+    reps,
+    clients: Number(opt.clients),
+    streams: Number(opt.streams),
+  });
+  for (const b of bodies.values()) rmSync(b.file, { force: true });
+  const method = [
+    'each rep of each server and image count: a fresh server, a warm-up of --warmup-s at the CPU rate, then one run of --steady seconds at that rate (h2load --rps, -c clients -m streams)',
+    'gc_*: the main thread of the process holding the request path (echo, serve, frontend), PerformanceObserver "gc" (wall time); latency: h2load --log-file; cpu: all processes and threads of the server / successful answers',
+    'steal_fraction: the hypervisor\'s steal time over the run, from /proc/stat (all CPUs); it lengthens GC pauses and latency alike',
+    'figures are medians over reps; cpu_ratio is the ratio to the echo\'s median of the same run',
+  ];
+  const json = roundTree({ bench: 'serving-edge-steady', date: new Date().toISOString(), command, host: { ...host, loadavg_end: loadavg().map((x) => round(x, 2)) }, budget_ms: budgetMs, policy: opt.policy, method, results });
+  process.stdout.write(JSON.stringify(json, null, 1) + '\n');
+  if (opt.out) writeOut('bench/results/serving-edge-steady.json', json);
+  process.exit(0);
+}
 const warnings: string[] = [];
 let names = opt.servers.split(',').filter(Boolean) as ServerName[];
 for (const n of names) if (!SERVER_NAMES.includes(n)) throw new Error(`--servers: unknown ${n}`);
@@ -132,7 +166,6 @@ const ratesFor = (k: number): number[] => {
   const cpuRate = Number(k === 1 ? opt['cpu-rate'] : opt['cpu-rate-multi']);
   return [...new Set([...rs, cpuRate])].sort((a, b) => a - b);
 };
-const cpuRateFor = (k: number): number => Number(k === 1 ? opt['cpu-rate'] : opt['cpu-rate-multi']);
 const satStreams = (k: number): number => (opt['sat-streams'] === 'auto' ? Math.max(4, Math.round(64 / k)) : Number(opt['sat-streams']));
 
 const bodies = new Map(imageCounts.map((k) => [k, writeBody(k, budgetMs)]));
@@ -227,7 +260,7 @@ try {
   for (const b of bodies.values()) rmSync(b.file, { force: true });
 }
 
-const { results, warnings: found } = report({ names, imageCounts, runs, crashes, ratesFor, cpuRateFor });
+const { results, warnings: found } = report({ names, imageCounts, runs, crashes, ratesFor, cpuRateFor: cpuRateOf });
 const json = roundTree({
   bench: 'serving-edge',
   date: new Date().toISOString(),
@@ -239,7 +272,7 @@ const json = roundTree({
     reps,
     seconds,
     rates: Object.fromEntries(imageCounts.map((k) => [k, ratesFor(k)])),
-    cpu_rate: Object.fromEntries(imageCounts.map((k) => [k, cpuRateFor(k)])),
+    cpu_rate: Object.fromEntries(imageCounts.map((k) => [k, cpuRateOf(k)])),
     fixed_rate_h2load: { clients: Number(opt.clients), max_streams: Number(opt.streams) },
     saturation_h2load: { clients: Number(opt['sat-clients']), max_streams: Object.fromEntries(imageCounts.map((k) => [k, satStreams(k)])) },
     budget_ms: budgetMs,
