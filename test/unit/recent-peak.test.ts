@@ -21,3 +21,26 @@ describe('RecentPeak', () => {
     expect(p.peak(3)).toBe(2);
   });
 });
+
+describe('RecentPeak against a brute-force window maximum', () => {
+  it('agrees on random pushes and queries', () => {
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const [memoryMs, maxSamples] of [[50, 1_000], [1_000, 5], [200, 30]] as const) {
+      const p = new RecentPeak(memoryMs, maxSamples);
+      const all: [number, number][] = [];
+      let now = 0;
+      for (let i = 0; i < 5_000; i++) {
+        now += Math.floor(rand() * 20);
+        if (rand() < 0.6) {
+          const v = Math.floor(rand() * 10); // small range: ties are common
+          p.push(now, v);
+          all.push([now, v]);
+        }
+        const window = all.slice(-maxSamples).filter(([t]) => t >= now - memoryMs);
+        const want = window.length === 0 ? undefined : Math.max(...window.map(([, v]) => v));
+        expect(p.peak(now)).toBe(want);
+      }
+    }
+  });
+});
