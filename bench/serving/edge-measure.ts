@@ -2,6 +2,7 @@
  * One measurement of bench/serving/edge.ts (an h2load run against one server, with the server's
  * CPU, success counters and probe read before and after), and the median of repeated ones.
  */
+import { readFileSync } from 'node:fs';
 import { runH2load, latency } from './edge-h2load.js';
 import { counterDelta, readCounters, type Counters, type Server } from './edge-procs.js';
 import type { ProbeDump } from './probe.js';
@@ -45,7 +46,17 @@ export interface RunRecord {
   h2load_busy: boolean;
   under_offered: boolean;
   load_generator_limited: boolean;
+  /** The hypervisor's steal time over the run, fraction of all CPU time (/proc/stat). */
+  steal_fraction: number;
 }
+
+/** Total and steal jiffies of all CPUs (/proc/stat). */
+export function cpuJiffies(): { total: number; steal: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+}
+
+const stealBetween = (a: { total: number; steal: number }, b: { total: number; steal: number }): number => (b.total > a.total ? (b.steal - a.steal) / (b.total - a.total) : 0);
 
 export const probeFigures = (d: ProbeDump): ProbeFigures => ({
   gc_count: d.gc.count,
@@ -80,7 +91,9 @@ export async function measure(s: Server, m: MeasureSpec): Promise<RunRecord> {
   await Promise.all(s.procs.map((p) => p.probe())); // reset the probe windows
   const c0 = await countersOf(s);
   const cpu0 = cpuOf(s);
+  const j0 = cpuJiffies();
   const h = await runH2load({ port: s.grpcPort, body: m.body, seconds: m.seconds, clients: m.clients, streams: m.streams, rate: m.rate });
+  const j1 = cpuJiffies();
   await sleep(m.settleMs ?? 300);
   const cpu1 = cpuOf(s);
   const c1 = await countersOf(s);
@@ -120,6 +133,7 @@ export async function measure(s: Server, m: MeasureSpec): Promise<RunRecord> {
     h2load_busy: coreFraction > 0.5,
     under_offered: underOffered,
     load_generator_limited: coreFraction > 0.5 || underOffered,
+    steal_fraction: stealBetween(j0, j1),
   };
 }
 

@@ -34,6 +34,7 @@ export const METHOD: readonly string[] = [
   'probe (per process role): main-thread GC pauses (PerformanceObserver "gc", wall time, so a descheduled GC thread on a busy machine lengthens them) and event-loop delay (monitorEventLoopDelay, 1 ms resolution: each sample spans the 1 ms timer, so an idle loop reads about 1.07 ms) inside the server process over the run, RSS and heapUsed at its end. Its 1 kHz timer costs about 14 ms CPU per second per process (measured idle), which is in cpu_us_per_req (about 55 µs/req per process at 250 req/s, 14 at 1000); --probe off leaves it out',
   "h2load: its user+sys CPU (bash `times`) / its completed requests; load_generator_limited = h2load over 50% of a core (h2load_busy) or achieved HTTP-200/s under 95% of the offered rate (under_offered, which a saturated server also causes)",
   'figures are medians over reps (field by field; flags true if any rep); ratios are ratios of those medians to the echo measured in the same run; runs during which a server process died are left out and listed under crashes',
+  'steal_fraction: the hypervisor\'s steal time over a run (/proc/stat, all CPUs); it slows the echo and the server alike but not equally, so runs over 5% are listed in the warnings',
 ];
 
 export interface ReportInput {
@@ -44,6 +45,9 @@ export interface ReportInput {
   readonly ratesFor: (k: number) => number[];
   readonly cpuRateFor: (k: number) => number;
 }
+
+/** Steal time over this share of a run's CPU time is reported as a warning. */
+const STEAL_WARN = 0.05;
 
 export function report(i: ReportInput): { results: Record<string, Record<string, unknown>>; warnings: string[] } {
   const warnings: string[] = [];
@@ -86,6 +90,9 @@ export function report(i: ReportInput): { results: Record<string, Record<string,
             `${n} images=${k} at ${at}: load generator limited (h2load ${(100 * r.h2load.core_fraction).toFixed(0)}% of a core, achieved ${r.achieved_rps.toFixed(0)} req/s${r.offered_rps === null ? '' : ` of ${r.offered_rps}`})`,
           );
       }
+      const stolen = [...i.ratesFor(k).flatMap((rate) => all(n, rate)), ...all(n, 'sat')].filter((r) => r.steal_fraction > STEAL_WARN);
+      if (stolen.length > 0)
+        warnings.push(`${n} images=${k}: ${stolen.length} run(s) with the hypervisor stealing over ${100 * STEAL_WARN}% of CPU time (up to ${(100 * Math.max(...stolen.map((r) => r.steal_fraction))).toFixed(1)}%): their figures are the machine's, not the server's`);
       perServer[n] = {
         cpu: atCpu
           ? {
@@ -99,6 +106,7 @@ export function report(i: ReportInput): { results: Record<string, Record<string,
               h2load_cpu_us_per_req: atCpu.h2load.cpu_us_per_req,
               load_generator_limited: atCpu.load_generator_limited,
               per_rep: all(n, cpuRate).map((r) => r.cpu_us_per_req),
+              steal_per_rep: all(n, cpuRate).map((r) => r.steal_fraction),
             }
           : { offered_rps: cpuRate, measured_reps: 0, crashed_reps: crashed(n, cpuRate) },
         saturation: sat
@@ -108,6 +116,7 @@ export function report(i: ReportInput): { results: Record<string, Record<string,
               saturation_ratio: ratio(sat.success_rps, echoSat?.success_rps),
               ...(n === 'split' ? { split_vs_embedded_ratio: ratio(sat.success_rps, embSat?.success_rps) } : {}),
               per_rep: all(n, 'sat').map((r) => r.success_rps),
+              steal_per_rep: all(n, 'sat').map((r) => r.steal_fraction),
               crashed_reps: crashed(n, 'sat'),
               run: sat,
             }

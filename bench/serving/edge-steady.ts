@@ -9,7 +9,6 @@
  * Also reported: the hypervisor's steal time over each run (/proc/stat), which on this VM has
  * reached 10% under load and lengthens every pause.
  */
-import { readFileSync } from 'node:fs';
 import { log, median } from './common.js';
 import { measure, type RunRecord } from './edge-measure.js';
 import { startServer, type ServerName, type SlackserveOptions } from './edge-procs.js';
@@ -39,12 +38,6 @@ interface SteadyRun {
   load_generator_limited: boolean;
 }
 
-/** Total and steal jiffies of all CPUs. */
-function cpuJiffies(): { total: number; steal: number } {
-  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
-}
-
 async function oneRun(spec: SteadySpec, name: ServerName, images: number): Promise<SteadyRun> {
   const s = await startServer(name, spec.serverOpts);
   try {
@@ -52,9 +45,7 @@ async function oneRun(spec: SteadySpec, name: ServerName, images: number): Promi
     const rate = spec.rateFor(images);
     const base = { body, images, clients: spec.clients, streams: spec.streams, rate };
     await measure(s, { ...base, seconds: spec.warmupS });
-    const j0 = cpuJiffies();
     const r = await measure(s, { ...base, seconds: spec.seconds });
-    const j1 = cpuJiffies();
     // the process that holds the request path: the echo, the embedded server, the split's frontend
     const main = r.probe['echo'] ?? r.probe['serve'] ?? r.probe['frontend'];
     return {
@@ -66,7 +57,7 @@ async function oneRun(spec: SteadySpec, name: ServerName, images: number): Promi
       gc_p99_ms: main?.gc_p99_ms ?? NaN,
       gc_max_ms: main?.gc_max_ms ?? NaN,
       el_p99_ms: main?.el_p99_ms ?? NaN,
-      steal_fraction: j1.total > j0.total ? (j1.steal - j0.steal) / (j1.total - j0.total) : 0,
+      steal_fraction: r.steal_fraction,
       load_generator_limited: r.load_generator_limited,
     };
   } finally {
