@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MemoryBroker } from '../src/queue/memory-queue.js';
 import { RedisQueue, type ReplyTransport } from '../src/queue/redis-queue.js';
+import { deleteKeysUnder } from '../src/queue/redis-keys.js';
 import type { Delivery, InferenceReply, QueuedInference, RequestQueue } from '../src/queue/types.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -18,12 +19,7 @@ export function uniquePrefix(): string {
 }
 
 export async function deleteKeys(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteKeysUnder(admin, prefix);
 }
 
 /** One test's world: handles on one broker (memory) or one prefix (Redis), like processes. */

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { deleteKeysUnder } from '../../src/queue/redis-keys.js';
 import { log } from './common.js';
 import type { ProbeDump } from './probe.js';
 
@@ -213,12 +214,7 @@ async function dropKeys(url: string, prefix: string): Promise<void> {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await r.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysUnder(r, prefix);
   } catch (e) {
     log(`redis cleanup of ${prefix}:* failed: ${String(e)}`);
   } finally {

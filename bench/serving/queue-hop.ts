@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createQueue, type InferenceReply, type QueuedInference, type RequestQueue } from '../../src/queue/index.js';
+import { deleteKeysUnder } from '../../src/queue/redis-keys.js';
 import { RedisQueue, type ReplyTransport } from '../../src/queue/redis-queue.js';
 
 const { values: opt } = parseArgs({
@@ -293,14 +294,7 @@ async function queueHop(q: RequestQueue, workerPid?: number): Promise<{ hop: Hop
   };
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const deleteKeys = (prefix: string): Promise<number> => deleteKeysUnder(admin, prefix);
 
 /** Runs `body` against a fresh Redis queue with an echo worker process. */
 async function withRedis<T>(transport: ReplyTransport, body: (hop: Hop) => Promise<T>): Promise<T> {

@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OipClient } from '../../src/client/oip-client.js';
+import { deleteKeysUnder } from '../../src/queue/redis-keys.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { loadSample, SUPERNET_DIR } from '../helpers.js';
 import { type ServeProcess, spawnServe } from '../serve-process.js';
@@ -38,15 +39,7 @@ afterAll(async () => {
   const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    for (const p of prefixes) {
-      let cursor = '0';
-      for (let i = 0; i < 100; i++) {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 200);
-        if (keys.length > 0) await redis.del(...keys);
-        cursor = next;
-        if (cursor === '0') break;
-      }
-    }
+    for (const p of prefixes) await deleteKeysUnder(redis, p);
   } finally {
     redis.disconnect();
   }
