@@ -76,7 +76,7 @@ export async function steady(spec: SteadySpec): Promise<Record<string, Record<st
         per.get(n)!.push(r);
         log(
           `steady rep ${rep}/${spec.reps} ${n} images=${images} @ ${spec.rateFor(images)} req/s for ${spec.seconds} s: cpu ${r.cpu_us_per_req.toFixed(0)} µs/req, ` +
-            `GC ${r.gc_count} (${r.gc_major_count} full) p99 ${r.gc_p99_ms.toFixed(2)} max ${r.gc_max_ms.toFixed(2)} ms, latency p99 ${r.latency.p99_ms.toFixed(1)} max ${r.latency.max_ms.toFixed(1)} ms, steal ${(100 * r.steal_fraction).toFixed(1)}%`,
+            `GC ${r.gc_count} (${r.gc_major_count} full) p99 ${r.gc_p99_ms.toFixed(2)} max ${r.gc_max_ms.toFixed(2)} ms, latency p99 ${r.latency.p99_ms.toFixed(1)} max ${r.latency.max_ms.toFixed(1)} ms, steal ${(100 * r.steal_fraction).toFixed(1)}%${r.load_generator_limited ? ' [LOAD-GENERATOR-LIMITED]' : ''}`,
         );
       }
     const med = (n: ServerName, f: (r: SteadyRun) => number): number => median(per.get(n)!.map(f));

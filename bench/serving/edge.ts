@@ -126,10 +126,10 @@ if (opt.soak) {
 const imageCounts = list(opt.images);
 const reps = Number(opt.reps);
 const cpuRateOf = (k: number): number => Number(k === 1 ? opt['cpu-rate'] : opt['cpu-rate-multi']);
+let names = opt.servers.split(',').filter(Boolean) as ServerName[];
+for (const n of names) if (!SERVER_NAMES.includes(n)) throw new Error(`--servers: unknown ${n}`);
 
 if (opt.steady) {
-  const names = opt.servers.split(',').filter(Boolean) as ServerName[];
-  for (const n of names) if (!SERVER_NAMES.includes(n)) throw new Error(`--servers: unknown ${n}`);
   const bodies = new Map(imageCounts.map((k) => [k, writeBody(k, budgetMs)]));
   const results = await steady({
     names,
@@ -155,16 +155,13 @@ if (opt.steady) {
   process.exit(0);
 }
 const warnings: string[] = [];
-let names = opt.servers.split(',').filter(Boolean) as ServerName[];
-for (const n of names) if (!SERVER_NAMES.includes(n)) throw new Error(`--servers: unknown ${n}`);
 if (names.includes('split') && !(await redisReachable(opt.redis))) {
   warnings.push(`split skipped: no Redis at ${opt.redis}`);
   names = names.filter((n) => n !== 'split');
 }
 const ratesFor = (k: number): number[] => {
   const rs = list(k === 1 ? opt.rates : opt['rates-multi']);
-  const cpuRate = Number(k === 1 ? opt['cpu-rate'] : opt['cpu-rate-multi']);
-  return [...new Set([...rs, cpuRate])].sort((a, b) => a - b);
+  return [...new Set([...rs, cpuRateOf(k)])].sort((a, b) => a - b);
 };
 const satStreams = (k: number): number => (opt['sat-streams'] === 'auto' ? Math.max(4, Math.round(64 / k)) : Number(opt['sat-streams']));
 

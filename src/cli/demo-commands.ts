@@ -33,7 +33,7 @@ export function registerDemoCommands(program: Command): void {
     .option('--grpc-port <n>', 'gRPC port (0: any free one)', nonNegativeInt, 8001)
     .action(async (o: DemoFlags, cmd: Command) => {
       const cfg = configFrom(cmd, { httpPort: o.httpPort, grpcPort: o.grpcPort, host: '127.0.0.1', redisUrl: 'embedded' });
-      applyV8Tuning({ heapGrowingPercent: cfg.v8HeapGrowingPercent, pretenuring: cfg.v8Pretenuring === 'on' });
+      applyV8Tuning(cfg);
       const server = await startServer(cfg, { frontend: true, worker: true }, (l) => console.log(l));
       try {
         const cat = server.catalogue;

@@ -72,7 +72,7 @@ async function run(roles: Roles, flags: ServeFlags, cmd: Command): Promise<void>
     tlsClientCa: flags.tlsClientCa,
   };
   const cfg = configFrom(cmd, overrides);
-  for (const l of applyV8Tuning({ heapGrowingPercent: cfg.v8HeapGrowingPercent, pretenuring: cfg.v8Pretenuring === 'on' })) console.log(l);
+  for (const l of applyV8Tuning(cfg)) console.log(l);
   const server = await startServer(cfg, roles, (l) => console.log(l));
   await new Promise<void>((resolve) => {
     let signals = 0;

@@ -20,24 +20,18 @@
  * the server turns it off.
  */
 import { setFlagsFromString } from 'node:v8';
+import type { Config } from '../config.js';
 
-export interface V8Tuning {
-  /** --heap-growing-percent; 0 leaves V8's default. */
-  readonly heapGrowingPercent: number;
-  /** --allocation-site-pretenuring (V8's default: on). */
-  readonly pretenuring: boolean;
-}
-
-/** Sets this process's GC flags; returns log lines for what it changed. */
-export function applyV8Tuning(t: V8Tuning): string[] {
-  const percent = t.heapGrowingPercent;
+/** Sets this process's GC flags from the two settings; returns log lines for what it changed. */
+export function applyV8Tuning(t: Pick<Config, 'v8HeapGrowingPercent' | 'v8Pretenuring'>): string[] {
+  const percent = t.v8HeapGrowingPercent;
   if (!Number.isInteger(percent) || percent < 0) throw new Error(`heap growing percent must be a non-negative integer, got ${percent}`);
   const lines: string[] = [];
   if (percent > 0) {
     setFlagsFromString(`--heap-growing-percent=${percent}`);
     lines.push(`V8 old-generation growth ${percent}% above the live heap between full GCs (v8HeapGrowingPercent)`);
   }
-  if (!t.pretenuring) {
+  if (t.v8Pretenuring === 'off') {
     setFlagsFromString('--no-allocation-site-pretenuring');
     lines.push('V8 allocation-site pretenuring off: request objects start in the young generation (v8Pretenuring)');
   }

@@ -14,13 +14,13 @@ import { loadConfig } from '../../src/config.js';
 
 describe('V8 tuning', () => {
   it('refuses a negative or fractional growth percent, and 0 with pretenuring on leaves V8 alone', () => {
-    expect(() => applyV8Tuning({ heapGrowingPercent: -1, pretenuring: true })).toThrow(/non-negative integer/);
-    expect(() => applyV8Tuning({ heapGrowingPercent: 1.5, pretenuring: true })).toThrow(/non-negative integer/);
-    expect(applyV8Tuning({ heapGrowingPercent: 0, pretenuring: true })).toEqual([]);
+    expect(() => applyV8Tuning({ v8HeapGrowingPercent: -1, v8Pretenuring: 'on' })).toThrow(/non-negative integer/);
+    expect(() => applyV8Tuning({ v8HeapGrowingPercent: 1.5, v8Pretenuring: 'on' })).toThrow(/non-negative integer/);
+    expect(applyV8Tuning({ v8HeapGrowingPercent: 0, v8Pretenuring: 'on' })).toEqual([]);
   });
 
   it('says what it changed', () => {
-    const lines = applyV8Tuning({ heapGrowingPercent: 0, pretenuring: false });
+    const lines = applyV8Tuning({ v8HeapGrowingPercent: 0, v8Pretenuring: 'off' });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/pretenuring off/);
     // applyV8Tuning only ever turns it off; restore V8's default for the rest of this test worker
