@@ -291,6 +291,13 @@ export const SCHEMA = {
     env: 'SLACKSERVE_GRPC_MAX_CONCURRENT_STREAMS',
     doc: 'HTTP/2 streams one gRPC connection may have open at once (`grpc.max_concurrent_streams`); clients queue the calls past it.',
   },
+  grpcFastInfer: {
+    type: 'enum',
+    values: ['on', 'off'],
+    default: 'on',
+    env: 'SLACKSERVE_GRPC_FAST_INFER',
+    doc: "Serve unary ModelInfer straight off grpc-js's HTTP/2 server (src/api/grpc-fast-infer.ts), with the same door, codec and statuses; compressed calls and every other method stay grpc-js's. Off: every call through grpc-js (docs/serving.md has both measured).",
+  },
   grpcMaxMessageBytes: {
     type: 'int',
     default: 4194304,

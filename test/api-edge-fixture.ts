@@ -164,8 +164,8 @@ export interface Edges {
 }
 
 /** Both edges in front of `backend`, on free ports. */
-export async function startEdges(backend: InferenceBackend): Promise<Edges> {
-  const grpcServer = new GrpcInferenceServer(backend, { host: '127.0.0.1', port: 0, defaultBudgetMs: 250, healthWatchIntervalMs: 20 });
+export async function startEdges(backend: InferenceBackend, o: { readonly fastInfer?: boolean } = {}): Promise<Edges> {
+  const grpcServer = new GrpcInferenceServer(backend, { host: '127.0.0.1', port: 0, defaultBudgetMs: 250, healthWatchIntervalMs: 20, ...(o.fastInfer !== undefined ? { fastInfer: o.fastInfer } : {}) });
   const port = await grpcServer.start();
   const client: Client = new pkg.inference.GRPCInferenceService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const health: Client = new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());

@@ -62,6 +62,18 @@ export interface GuardOptions {
   readonly onRefused?: ((path: string, err: SlackserveError, arrivalMs: number) => void) | undefined;
 }
 
+/** What the guard needs of a call to end it (a grpc-js intercepting call, or a fast-path call). */
+export interface GuardedCall {
+  sendStatus(status: { code: grpc.status; details: string }): void;
+}
+
+/** A call the guard refuses at its door: the status to send, and the error it is counted as. */
+export interface Refusal {
+  readonly code: grpc.status;
+  readonly details: string;
+  readonly error: SlackserveError;
+}
+
 /** What a call that arrives while the server drains is told (gRPC UNAVAILABLE, HTTP 503). */
 export const DRAINING_MESSAGE = 'server is draining';
 
@@ -80,7 +92,7 @@ export class CallGuard {
   private unauthenticated = 0;
   private refusedDraining = 0;
   /** Unary calls whose message has not arrived yet -> when their headers did. */
-  private readonly awaiting = new Map<grpc.ServerInterceptingCall, { readonly since: number; readonly path: string }>();
+  private readonly awaiting = new Map<GuardedCall, { readonly since: number; readonly path: string }>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly o: GuardOptions) {
@@ -168,6 +180,52 @@ export class CallGuard {
     });
     return call;
   };
+
+  /**
+   * The door for unary ModelInfer calls the fast path serves (grpc-fast-infer.ts): the
+   * interceptor's checks in its order (draining, the in-flight limits, the token), before the
+   * message is read. Undefined: the call is let in and counted until `leave`; else the refusal to
+   * answer it with (already counted as refused).
+   */
+  enter(call: GuardedCall, path: string, arrival: number, authorization: string | undefined): Refusal | undefined {
+    if (this.o.draining?.() === true) {
+      this.refusedDraining++;
+      const error = new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE);
+      this.refused(path, error, arrival);
+      return { code: grpc.status.UNAVAILABLE, details: DRAINING_MESSAGE, error };
+    }
+    const adaptive = this.o.limit;
+    if (this.inflight >= (adaptive?.limit(arrival) ?? this.o.maxInflight)) {
+      this.rejected++;
+      const error = new SlackserveError('OVERLOADED', 'maxInflight');
+      this.refused(path, error, arrival);
+      const details = adaptive?.reason(arrival) ?? `the server holds ${this.o.maxInflight} calls, its limit (maxInflight); retry later`;
+      return { code: grpc.status.RESOURCE_EXHAUSTED, details, error };
+    }
+    const auth = this.o.auth;
+    if (auth?.enabled === true && !auth.accepts(credentialOf(authorization))) {
+      this.unauthenticated++;
+      this.refused(path, new SlackserveError('UNAUTHENTICATED', 'no valid token'), arrival);
+      const error = unauthenticated('api', authorization);
+      const s = toGrpcServiceError(error);
+      return { code: s.code, details: s.details, error };
+    }
+    this.inflight++;
+    this.awaiting.set(call, { since: arrival, path });
+    return undefined;
+  }
+
+  /** A fast-path call's message arrived: the read timeout no longer applies to it. */
+  messageArrived(call: GuardedCall): void {
+    this.awaiting.delete(call);
+  }
+
+  /** A fast-path call let in by `enter` ended; `ok`: answered with status OK (the adaptive limit learns from it). */
+  leave(call: GuardedCall, ok: boolean): void {
+    this.awaiting.delete(call);
+    this.inflight--;
+    if (ok) this.o.limit?.answered(this.o.now());
+  }
 
   private refused(path: string, err: SlackserveError, arrivalMs: number): void {
     try {

@@ -20,7 +20,9 @@ import type { TokenSet } from './auth.js';
 import { CallCancel } from './cancel.js';
 import { ARRIVAL, CallGuard, type Stamped } from './grpc-guard.js';
 import type { InflightLimit } from './inflight-limit.js';
-import { grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
+import { attachFastInfer, type FastInferStats } from './grpc-fast-infer.js';
+import { decodeModelInferRequest, grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
+import { encodeModelInferResponseFramed } from './infer-wire-encode.js';
 import type { OutputOptions } from './outputs.js';
 import { parseSlo } from './slo.js';
 import { toGrpcServiceError } from './status.js';
@@ -68,6 +70,8 @@ export interface GrpcServerOptions {
   readonly onCallError?: (err: SlackserveError, rpc: string) => void;
   /** True while the server drains: the guard refuses new calls (but health) UNAVAILABLE. */
   readonly draining?: (() => boolean) | undefined;
+  /** Serve unary ModelInfer straight off HTTP/2 (grpc-fast-infer.ts); default true. */
+  readonly fastInfer?: boolean;
 }
 
 export const DEFAULT_GRPC_PORT = 8001;
@@ -108,6 +112,7 @@ export class GrpcInferenceServer {
   private readonly watchers = new Set<{ end(): void }>();
   private readonly now: () => number;
   private boundPort: number | undefined;
+  private fast: { readonly attached: boolean; readonly stats: () => FastInferStats } | undefined;
 
   constructor(
     private readonly backend: InferenceBackend,
@@ -199,6 +204,7 @@ export class GrpcInferenceServer {
           return;
         }
         this.boundPort = bound;
+        if (this.opts.fastInfer !== false) this.attachFast();
         resolve(bound);
       });
     });
@@ -206,6 +212,27 @@ export class GrpcInferenceServer {
 
   get port(): number | undefined {
     return this.boundPort;
+  }
+
+  /** Whether unary ModelInfer runs on the fast path, and how many calls it served (undefined: not asked for). */
+  get fastInfer(): { readonly attached: boolean; readonly calls: number } | undefined {
+    const f = this.fast;
+    return f === undefined ? undefined : { attached: f.attached, calls: f.stats().calls };
+  }
+
+  private attachFast(): void {
+    this.fast = attachFastInfer(this.server, {
+      guard: this.guard,
+      maxMessageBytes: this.opts.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
+      now: this.now,
+      serve: async (message, arrival, deadline, cancel) => {
+        const req = decodeModelInferRequest(message);
+        if (!isWireDecodeFailure(req)) (req as Stamped)[ARRIVAL] = arrival;
+        return encodeModelInferResponseFramed(await this.inferCore(req, deadline, cancel));
+      },
+      reportError: (err, rpc) => this.reportError(err, rpc),
+      edgeFailure: (err, arrival) => this.edgeFailure({ [ARRIVAL]: arrival } as WireModelInferRequest, err),
+    });
   }
 
   /** Stops accepting calls and lets running ones finish; after `timeoutMs`, cancels the rest. */
@@ -339,18 +366,28 @@ export class GrpcInferenceServer {
     const cancel = new CallCancel();
     call.once('cancelled', cancel.cancel);
     try {
-      let prepared: Prepared;
-      try {
-        prepared = this.prepare(req, 'grpc', deadlineMsOf(call));
-      } catch (err) {
-        this.edgeFailure(req, err);
-        throw err;
-      }
-      const answer = await this.backend.infer(prepared.decoded, { cancel });
-      return this.encode(prepared, answer);
+      return await this.inferCore(req, deadlineMsOf(call), cancel);
     } finally {
       call.off('cancelled', cancel.cancel);
     }
+  }
+
+  /** One unary inference request, on either path: validate, run, encode. */
+  private async inferCore(req: WireInferRequestOrFailure, grpcDeadlineMs: number, cancel: CallCancel): Promise<WireModelInferResponse> {
+    if (isWireDecodeFailure(req)) {
+      const err = new SlackserveError(req.code, req.message);
+      this.edgeFailure({}, err);
+      throw err;
+    }
+    let prepared: Prepared;
+    try {
+      prepared = this.prepare(req, 'grpc', grpcDeadlineMs);
+    } catch (err) {
+      this.edgeFailure(req, err);
+      throw err;
+    }
+    const answer = await this.backend.infer(prepared.decoded, { cancel });
+    return this.encode(prepared, answer);
   }
 
   private healthWatch(call: grpc.ServerWritableStream<{ service?: string }, { status: HealthStatus }>): void {

@@ -312,6 +312,22 @@ function finish(w: PbWriter, size: number): Buffer {
   return w.buf;
 }
 
+/**
+ * The response as one gRPC length-prefixed message (a zero compressed-flag byte, the length as
+ * uint32 big-endian, then the bytes), written in place: the fast path (grpc-fast-infer.ts) sends
+ * it as is, without the copy into a framed buffer grpc-js makes.
+ */
+export function encodeModelInferResponseFramed(r: WireModelInferResponse): Buffer {
+  const plan = new SizePlan();
+  const size = sizeResponse(r, plan);
+  const w = new PbWriter(size, plan, 5);
+  writeResponse(w, r);
+  if (w.pos !== size + 5) throw new Error(`wire encoder: wrote ${w.pos - 5} bytes of a planned ${size}`);
+  w.buf[0] = 0;
+  w.buf.writeUInt32BE(size, 1);
+  return w.buf;
+}
+
 /** `inference.ModelInferResponse` bytes; throws TypeError on a value protobufjs would also reject. */
 export function encodeModelInferResponse(r: WireModelInferResponse): Buffer {
   const plan = new SizePlan();

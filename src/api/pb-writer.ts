@@ -131,11 +131,14 @@ export class PbWriter {
   private next = 0;
   private nextRef = 0;
 
+  /** `prefix` bytes are left free at the start of `buf` (a gRPC frame header), and writing starts after them. */
   constructor(
     size: number,
     private readonly plan: SizePlan,
+    prefix = 0,
   ) {
-    this.buf = Buffer.allocUnsafe(size);
+    this.buf = Buffer.allocUnsafe(size + prefix);
+    this.pos = prefix;
   }
 
   /** The next length recorded by the sizing pass. */

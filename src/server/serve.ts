@@ -260,6 +260,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         now: epochMs,
         maxReceiveMessageBytes: cfg.grpcMaxMessageBytes,
         maxConcurrentStreams: cfg.grpcMaxConcurrentStreams,
+        fastInfer: cfg.grpcFastInfer === 'on',
         keepaliveTimeMs: cfg.grpcKeepaliveTimeMs,
         keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
         maxConnectionIdleMs: cfg.grpcMaxConnectionIdleMs,
@@ -327,9 +328,10 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
     const addr = metricsServer?.address();
     const shown = redactedConfig(cfg); // the log never holds a secret (the Redis URL's password)
     for (const w of securityWarnings(cfg, roles, auth)) log(w);
+    if (grpc?.fastInfer?.attached === false) log('gRPC ModelInfer fast path unavailable (grpc-js internals not as expected): every call goes through grpc-js');
     log(
       `slackserve ${metrics.role}: model ${model} (${table.subnets.length} subnets), policy ${policy.name}, exits ${cfg.exits}, queue ${queueShown(cfg, String(shown.redisUrl))}` +
-        (grpc ? `, gRPC :${grpc.port}, HTTP :${http?.port}` : '') +
+        (grpc ? `, gRPC :${grpc.port}${grpc.fastInfer?.attached === true ? ' (ModelInfer fast path)' : ''}, HTTP :${http?.port}` : '') +
         (addr && typeof addr === 'object' ? `, metrics :${addr.port}` : '') +
         `, host ${cfg.host}${tls ? (tls.clientCa ? ', TLS (mutual)' : ', TLS') : ''}, auth ${auth.api.enabled ? `${auth.api.size} token(s)` : 'off'}`,
     );

@@ -15,16 +15,31 @@ let grpcServer: GrpcInferenceServer;
 let client: Client;
 let health: Client;
 
-beforeAll(async () => {
-  edges = await startEdges(backend);
-  ({ grpcServer, client, health } = edges);
-});
+// every test runs twice: unary ModelInfer on the fast path (the default), and with every call
+// through grpc-js (grpcFastInfer off); both must answer alike
+for (const fastInfer of [true, false]) {
+describe(`gRPC (${fastInfer ? 'ModelInfer fast path' : 'all through grpc-js'})`, () => {
+  beforeAll(async () => {
+    edges = await startEdges(backend, { fastInfer });
+    ({ grpcServer, client, health } = edges);
+  });
 
-afterAll(async () => {
-  await edges?.stop();
-});
+  afterAll(async () => {
+    await edges?.stop();
+  });
 
-describe('gRPC', () => {
+  it(fastInfer ? 'serves unary ModelInfer on the fast path' : 'serves every call through grpc-js', async () => {
+    const before = grpcServer.fastInfer?.calls ?? 0;
+    const res: any = await unary(client, 'ModelInfer', rawReq('path-check'));
+    expect(res.id).toBe('path-check');
+    if (fastInfer) {
+      expect(grpcServer.fastInfer?.attached).toBe(true);
+      expect(grpcServer.fastInfer?.calls).toBe(before + 1);
+    } else {
+      expect(grpcServer.fastInfer).toBeUndefined();
+    }
+  });
+
   it('starts the SLO clock when the call reached the server, not when its body finished arriving', async () => {
     const framed = (msg: Buffer): Buffer => {
       const f = Buffer.alloc(5 + msg.length);
@@ -32,7 +47,7 @@ describe('gRPC', () => {
       msg.copy(f, 5);
       return f;
     };
-    const bytes = framed(pkg.inference.GRPCInferenceService.service.ModelInfer.requestSerialize(rawReq('slow-body', 1)) as Buffer);
+    const bytes = framed(pkg.inference.GRPCInferenceService.service.ModelInfer.requestSerialize(rawReq(`slow-body-${fastInfer}`, 1)) as Buffer);
     const session = h2connect(`http://127.0.0.1:${grpcServer.port}`);
     const headersAt = Date.now();
     const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
@@ -44,7 +59,7 @@ describe('gRPC', () => {
     st.end(bytes.subarray(10));
     await closed;
     session.close();
-    const seen = backend.seen.find((r) => r.id === 'slow-body');
+    const seen = backend.seen.find((r) => r.id === `slow-body-${fastInfer}`);
     expect(seen).toBeDefined();
     expect(seen!.slo.arrivalMs).toBeLessThan(bodyAt - 200);
     expect(seen!.slo.arrivalMs).toBeGreaterThanOrEqual(headersAt - 5);
@@ -267,6 +282,7 @@ describe('gRPC', () => {
     }
   });
 });
+}
 
 describe('wire format', () => {
   const root = protobuf.loadSync('proto/grpc_service.proto');
