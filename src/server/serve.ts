@@ -331,9 +331,10 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
     if (grpc?.fastInfer?.attached === false) log('gRPC ModelInfer fast path unavailable (grpc-js internals not as expected): every call goes through grpc-js');
     log(
       `slackserve ${metrics.role}: model ${model} (${table.subnets.length} subnets), policy ${policy.name}, exits ${cfg.exits}, queue ${queueShown(cfg, String(shown.redisUrl))}` +
-        (grpc ? `, gRPC :${grpc.port}${grpc.fastInfer?.attached === true ? ' (ModelInfer fast path)' : ''}, HTTP :${http?.port}` : '') +
+        (grpc ? `, gRPC :${grpc.port}, HTTP :${http?.port}` : '') +
         (addr && typeof addr === 'object' ? `, metrics :${addr.port}` : '') +
-        `, host ${cfg.host}${tls ? (tls.clientCa ? ', TLS (mutual)' : ', TLS') : ''}, auth ${auth.api.enabled ? `${auth.api.size} token(s)` : 'off'}`,
+        `, host ${cfg.host}${tls ? (tls.clientCa ? ', TLS (mutual)' : ', TLS') : ''}, auth ${auth.api.enabled ? `${auth.api.size} token(s)` : 'off'}` +
+        (grpc?.fastInfer?.attached === true ? ', ModelInfer fast path' : ''),
     );
     return {
       grpcPort: grpc?.port,
