@@ -17,13 +17,15 @@
  *   npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/bench/serving/overload.js
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
+import { H2UnaryClient } from '../../src/client/h2-unary.js';
 import { OipClient } from '../../src/client/oip-client.js';
+import { writeBody } from './edge-h2load.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { loadTestSample } from '../../src/supernet/sample.js';
 import { log, SUPERNET } from './common.js';
@@ -44,6 +46,9 @@ const { values: opt } = parseArgs({
     'burst-s': { type: 'string', default: '2' },
     'after-s': { type: 'string', default: '5' },
     channels: { type: 'string', default: '4' },
+    // h2: pre-encoded requests on node:http2 streams (src/client/h2-unary.ts), about a third of
+    // grpc-js's client CPU per call; grpc-js: OipClient, encoding every call (the old client)
+    transport: { type: 'string', default: 'h2' },
     out: { type: 'string', default: '' },
   },
 });
@@ -51,6 +56,14 @@ const { values: opt } = parseArgs({
 const IMAGES = Number(opt.images);
 const SLO_MS = Number(opt['slo-ms']);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** p99 send lateness over which a phase is flagged client-limited (the replay's rule, docs/replay.md). */
+const CLIENT_LATE_MS = 5;
+
+function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+}
 const cat = Catalogue.load(SUPERNET);
 const sample = loadTestSample(cat);
 const MODEL = cat.manifest.name;
@@ -93,6 +106,8 @@ type Phase = 'before' | 'burst' | 'after';
 interface Rec {
   readonly phase: Phase;
   readonly sentAt: number;
+  /** How late the client sent it against its schedule (ms). */
+  readonly lateMs: number;
   doneAt?: number;
   ok?: boolean;
   status?: string;
@@ -117,14 +132,42 @@ async function main(): Promise<void> {
     target = `127.0.0.1:${f.ports?.grpc}`;
   }
   // several channels: one HTTP/2 connection would queue the burst behind its stream limit
-  const clients = Array.from({ length: Number(opt.channels) }, (_, i) => new OipClient(target, { 'grpc.channel_id': i } as grpc.ChannelOptions));
+  const channels = Number(opt.channels);
+  const useH2 = opt.transport === 'h2';
+  if (!useH2 && opt.transport !== 'grpc-js') throw new Error(`--transport: h2 or grpc-js, not '${opt.transport}'`);
+  const clients = useH2 ? [] : Array.from({ length: channels }, (_, i) => new OipClient(target, { 'grpc.channel_id': i } as grpc.ChannelOptions));
+  const h2 = useH2 ? Array.from({ length: channels }, () => new H2UnaryClient(target)) : [];
+  // one pre-encoded request per budget: the same images, so the client encodes nothing per call
+  const bodies = new Map<number, Buffer>();
+  const bodyFor = (budgetMs: number): Buffer => {
+    let b = bodies.get(budgetMs);
+    if (b === undefined) {
+      const w = writeBody(IMAGES, budgetMs);
+      b = readFileSync(w.file);
+      rmSync(w.file, { force: true });
+      bodies.set(budgetMs, b);
+    }
+    return b;
+  };
+  const masked = (code: number, details: string): string => `${grpc.status[code]} ${details.replace(/\d+(\.\d+)?/g, 'N')}`;
   try {
-    await clients[0]!.waitReady(30_000);
-    const call = (i: number, budgetMs: number): Promise<{ ok: boolean; status: string }> =>
-      clients[i % clients.length]!.infer({ model: MODEL, images, shape: [IMAGES, ...cat.manifest.input.shape.slice(1)], inputName: INPUT, params: { 'slackserve.latency_budget_ms': budgetMs } }).then(
+    if (useH2) {
+      for (const c of h2) if (!(await c.connect(30_000))) throw new Error(`cannot connect to ${target}`);
+    } else await clients[0]!.waitReady(30_000);
+    const call = (i: number, budgetMs: number): Promise<{ ok: boolean; status: string }> => {
+      if (useH2) {
+        const body = bodyFor(budgetMs);
+        return new Promise((resolve) =>
+          h2[i % h2.length]!.call('/inference.GRPCInferenceService/ModelInfer', body, Date.now() + 120_000, (err) =>
+            resolve(err === null ? { ok: true, status: 'OK' } : { ok: false, status: masked(err.code, err.details) }),
+          ),
+        );
+      }
+      return clients[i % clients.length]!.infer({ model: MODEL, images, shape: [IMAGES, ...cat.manifest.input.shape.slice(1)], inputName: INPUT, params: { 'slackserve.latency_budget_ms': budgetMs } }).then(
         () => ({ ok: true, status: 'OK' }),
-        (e: grpc.ServiceError) => ({ ok: false, status: `${grpc.status[e.code]} ${e.details.replace(/\d+(\.\d+)?/g, 'N')}` }),
+        (e: grpc.ServiceError) => ({ ok: false, status: masked(e.code, e.details) }),
       );
+    };
 
     // 1. capacity, closed loop, nothing shed (after a warm-up not counted: first batches are slow)
     const closedLoop = async (seconds: number): Promise<number> => {
@@ -156,6 +199,7 @@ async function main(): Promise<void> {
     let rssBefore = rssMb(frontendPid);
     let rssPeak = rssBefore;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(frontendPid))), 50);
+    const cpu0 = process.cpuUsage();
     const phases: [Phase, number, number][] = [
       ['before', Number(opt.base) * capacity, Number(opt['before-s'])],
       ['burst', Number(opt.factor) * capacity, Number(opt['burst-s'])],
@@ -172,7 +216,8 @@ async function main(): Promise<void> {
         if (at >= start + seconds * 1000) break;
         const wait = at - performance.now();
         if (wait > 1) await sleep(wait);
-        const rec: Rec = { phase, sentAt: performance.now() };
+        const sentAt = performance.now();
+        const rec: Rec = { phase, sentAt, lateMs: sentAt - at };
         recs.push(rec);
         pending.push(
           call(i++, SLO_MS).then((r) => {
@@ -185,6 +230,7 @@ async function main(): Promise<void> {
     }
     const drained = await Promise.race([Promise.all(pending).then(() => true), sleep(60_000).then(() => false)]);
     clearInterval(sampler);
+    const cpu = process.cpuUsage(cpu0);
     const rssAfter = rssMb(frontendPid);
 
     const inSlo = (r: Rec): boolean => r.ok === true && r.doneAt !== undefined && r.doneAt - r.sentAt <= SLO_MS;
@@ -205,6 +251,7 @@ async function main(): Promise<void> {
         answered_ok: rs.filter((r) => r.ok === true).length,
         shed_by_status: shed,
         unanswered: rs.filter((r) => r.ok === undefined).length,
+        client_p99_late_ms: Math.round(quantile(rs.map((r) => r.lateMs), 0.99) * 10) / 10,
       };
     };
     // recovery: first 250 ms window of sends after the burst whose calls all met the SLO
@@ -224,13 +271,21 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, loadavg_before: loadavg() },
       method:
         'capacity = closed-loop answers/s (budget 60 s); open loop base x capacity, factor x capacity for the burst, base again; SLO timed at the client from the send; admitted = answered, or failed with something else than an admission/queue-bound refusal; recovery = burst end to the first 250 ms window of sends all answered within the SLO',
-      settings: { server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels: clients.length, factor: Number(opt.factor), base: Number(opt.base) },
+      settings: { server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels, transport: opt.transport, factor: Number(opt.factor), base: Number(opt.base) },
       capacity_rps: Math.round(capacity * 10) / 10,
       phases: { before: summary('before'), burst: summary('burst'), after: summary('after') },
       all_answered: drained && recs.every((r) => r.ok !== undefined),
       frontend_rss_mb: { before_burst: Math.round(rssBefore), peak: Math.round(rssPeak), after: Math.round(rssAfter) },
       recovery_ms: recoveryMs,
+      client: {
+        transport: useH2 ? 'h2' : 'grpc-js',
+        cpu_us_per_call: Math.round((cpu.user + cpu.system) / Math.max(1, recs.length)),
+        // the client's own schedule: a phase whose sends ran late measured the client too
+        limited_phases: (['before', 'burst', 'after'] as const).filter((ph) => quantile(recs.filter((r) => r.phase === ph).map((r) => r.lateMs), 0.99) > CLIENT_LATE_MS),
+      },
     };
+    if (result.client.limited_phases.length > 0)
+      log(`warning: the client fell behind its schedule (p99 send lateness > ${CLIENT_LATE_MS} ms) in: ${result.client.limited_phases.join(', ')}; those phases partly measure the load generator`);
     const text = JSON.stringify(result, null, 2);
     process.stdout.write(text + '\n');
     if (opt.out) {
@@ -239,6 +294,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const c of clients) c.close();
+    for (const c of h2) c.close();
     for (const p of procs.reverse()) p.child.kill('SIGKILL');
     if (opt.server !== 'embedded') {
       const r = new Redis(opt.redis ?? '');

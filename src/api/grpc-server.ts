@@ -56,6 +56,8 @@ export interface GrpcServerOptions {
   readonly inflightLimit?: InflightLimit | undefined;
   /** A unary call's message must arrive within this long of its headers (ms, default 10 s). */
   readonly readTimeoutMs?: number;
+  /** A unary inference call's message this long (ms) after its headers turns the adaptive limit on (`inflightLimit`); absent: never. */
+  readonly intakeLagMs?: number | undefined;
   /** Unanswered requests one stream may hold (default 1000). */
   readonly maxStreamInflight?: number;
   /** How often Health/Watch re-checks readiness (ms, default 1000). */
@@ -124,6 +126,7 @@ export class GrpcInferenceServer {
       maxInflight: opts.maxInflight ?? 20_000,
       limit: opts.inflightLimit,
       readTimeoutMs: opts.readTimeoutMs ?? 10_000,
+      intakeLagMs: opts.intakeLagMs,
       now: this.now,
       auth: opts.auth,
       draining: opts.draining,

@@ -1,6 +1,7 @@
 /**
  * How many inference calls the edge lets in at once: `maxInflight` always, and while the server is
- * shedding load (admission or a worker shed a call within the last `holdMs`), with the adaptive
+ * shedding load (admission or a worker shed a call within the last `holdMs`, or the edge was
+ * behind on reading calls' messages: `behind`), with the adaptive
  * limit on (`inflightSloFactor` > 0), what it can actually finish within an SLO (Little's law):
  * the peak rate of successful answers of the last `memoryMs`, times the reference SLO
  * (`defaultSloMs`), times `inflightSloFactor`, never below `inflightFloor`.
@@ -63,6 +64,16 @@ export class InflightLimit {
 
   /** A call was shed (admission, or a worker that could not finish it in time): the server is overloaded. */
   shed(now: number): void {
+    this.lastShed = now;
+  }
+
+  /**
+   * The edge is behind on reading: a call's message completed long after its headers (HTTP/2
+   * flow control queues a burst's bodies behind one another, so their calls reach admission
+   * after their deadlines). Counts as shedding: the limit turns on before the first call is shed,
+   * instead of after a whole SLO's worth of calls was let in to be read, decoded and shed.
+   */
+  behind(now: number): void {
     this.lastShed = now;
   }
 

@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcInferenceServer } from '../../src/api/grpc-server.js';
 import { grpcTimeoutDeadline, MODEL_INFER_PATH } from '../../src/api/grpc-fast-infer.js';
+import { InflightLimit } from '../../src/api/inflight-limit.js';
 import { type Client, pkg, rawReq, TestBackend, unary } from '../api-edge-fixture.js';
 
 const MAX_BYTES = 64 * 1024;
@@ -175,6 +176,35 @@ describe('ModelInfer fast path', () => {
       session.close();
     }
   });
+});
+
+describe('a message that arrives long after its headers turns the door on (intakeLagMs)', () => {
+  for (const fastInfer of [true, false]) {
+    it(fastInfer ? 'on the fast path' : 'through grpc-js', async () => {
+      const limit = new InflightLimit({ max: 20_000, sloFactor: 1.5, sloMs: 100, floor: 16 });
+      const s = new GrpcInferenceServer(backend, { host: '127.0.0.1', port: 0, defaultBudgetMs: 250, inflightLimit: limit, intakeLagMs: 40, fastInfer });
+      const p = await s.start();
+      const session = h2connect(`http://127.0.0.1:${p}`);
+      try {
+        // prompt: headers and message together
+        expect(await rawCall(session, [frame(encode(`prompt-${fastInfer}`))])).toMatchObject({ status: 0 });
+        expect(limit.shedding(Date.now())).toBe(false);
+        // late: half the message now, the rest 120 ms later
+        const bytes = frame(encode(`late-${fastInfer}`));
+        const st = session.request({ ':method': 'POST', ':path': MODEL_INFER_PATH, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+        st.resume();
+        const closed = new Promise<void>((res) => st.on('close', () => res()));
+        st.write(bytes.subarray(0, 10));
+        await new Promise((r) => setTimeout(r, 120));
+        st.end(bytes.subarray(10));
+        await closed;
+        expect(limit.shedding(Date.now())).toBe(true);
+      } finally {
+        session.close();
+        await s.stop(1000);
+      }
+    });
+  }
 });
 
 describe('grpc-timeout', () => {

@@ -11,6 +11,21 @@ function answer(l: InflightLimit, from: number, to: number, n: number): void {
 }
 
 describe('InflightLimit', () => {
+  it('an edge behind on reading turns the limit on like a shed call, for holdMs', () => {
+    const l = make();
+    answer(l, 0, 1_000, 400);
+    expect(l.limit(1_000)).toBe(20_000);
+    l.behind(1_000);
+    expect(l.shedding(1_001)).toBe(true);
+    expect(l.limit(1_001)).toBe(60);
+    expect(l.shedding(2_001)).toBe(false);
+    expect(l.limit(2_001)).toBe(20_000);
+    // with the adaptive limit off, nothing changes
+    const off = make({ sloFactor: 0 });
+    off.behind(1_000);
+    expect(off.limit(1_001)).toBe(20_000);
+  });
+
   it('is maxInflight while nothing is shed, however low the rate', () => {
     const l = make();
     answer(l, 0, 1_000, 10); // 10 answers/s: the adaptive figure would be the floor
