@@ -346,13 +346,13 @@ export const SCHEMA = {
     env: 'SLACKSERVE_INFLIGHT_SLO_FACTOR',
     doc: 'While calls are being shed (within 1 s of the last), inference calls in flight are held to this many times (peak answers/s of the last 10 s) x defaultSloMs, at least inflightFloor; past it RESOURCE_EXHAUSTED / HTTP 429 before the message is read. 0: off (maxInflight only).',
   },
-  inflightIntakeLagMs: {
-    type: 'int',
-    default: 25,
+  inflightIntakeLagFraction: {
+    type: 'number',
+    default: 0.25,
     min: 0,
-    max: 3600000,
-    env: 'SLACKSERVE_INFLIGHT_INTAKE_LAG_MS',
-    doc: "A unary gRPC inference call whose message completes more than this many ms after its headers means the edge is behind on reading (a burst's bodies queue behind one another in HTTP/2 flow control): the adaptive in-flight limit (inflightSloFactor) turns on as if a call had been shed. 0: off.",
+    max: 1,
+    env: 'SLACKSERVE_INFLIGHT_INTAKE_LAG_FRACTION',
+    doc: "A unary gRPC inference call whose message completes after more than this fraction of its own latency budget (from its headers) means the edge is behind on reading (a burst's bodies queue behind one another in HTTP/2 flow control): the adaptive in-flight limit (inflightSloFactor) turns on as if a call had been shed. 0: off.",
   },
   inflightFloor: {
     type: 'int',

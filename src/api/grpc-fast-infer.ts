@@ -183,7 +183,7 @@ class FastCall implements GuardedCall {
 
   private onEnd(): void {
     if (this.finished) return;
-    this.h.guard.messageArrived(this, this.arrival);
+    this.h.guard.messageArrived(this);
     if (this.expected < 0 || this.received < this.expected + 5) {
       this.framingError('INPUT_INVALID', 'the ModelInfer call ended without a complete request message');
       return;

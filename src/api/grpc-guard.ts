@@ -52,11 +52,7 @@ export interface GuardOptions {
   readonly limit?: InflightLimit | undefined;
   /** A unary call's request message must arrive within this long (ms) of its headers. */
   readonly readTimeoutMs: number;
-  /**
-   * A unary inference call whose message completes more than this long (ms) after its headers
-   * tells the adaptive limit the edge is behind (`InflightLimit.behind`); absent: never.
-   */
-  readonly intakeLagMs?: number | undefined;
+
   /** Epoch ms (injected). */
   readonly now: () => number;
   /** Bearer tokens a call must carry (none or an empty set: no authentication). */
@@ -170,7 +166,6 @@ export class CallGuard {
           },
           onReceiveMessage: (message: unknown, nextMessage) => {
             this.awaiting.delete(call);
-            if (unary) this.intake(arrival);
             // a unary request arrived with its call's headers; a stream's request when its message did
             if (typeof message === 'object' && message !== null) (message as Stamped)[ARRIVAL] = unary ? arrival : this.o.now();
             nextMessage(message);
@@ -222,17 +217,8 @@ export class CallGuard {
   }
 
   /** A fast-path call's message arrived: the read timeout no longer applies to it. */
-  messageArrived(call: GuardedCall, arrival: number): void {
+  messageArrived(call: GuardedCall): void {
     this.awaiting.delete(call);
-    this.intake(arrival);
-  }
-
-  /** A unary call's message is in: if it took long after the headers, the edge is behind on reading. */
-  private intake(arrival: number): void {
-    const lag = this.o.intakeLagMs;
-    if (lag === undefined || this.o.limit === undefined) return;
-    const now = this.o.now();
-    if (now - arrival > lag) this.o.limit.behind(now);
   }
 
   /** A fast-path call let in by `enter` ended; `ok`: answered with status OK (the adaptive limit learns from it). */

@@ -56,8 +56,12 @@ export interface GrpcServerOptions {
   readonly inflightLimit?: InflightLimit | undefined;
   /** A unary call's message must arrive within this long of its headers (ms, default 10 s). */
   readonly readTimeoutMs?: number;
-  /** A unary inference call's message this long (ms) after its headers turns the adaptive limit on (`inflightLimit`); absent: never. */
-  readonly intakeLagMs?: number | undefined;
+  /**
+   * A unary inference call whose message completes after more than this fraction of its own
+   * latency budget (counted from its headers) tells `inflightLimit` the edge is behind on reading
+   * (`InflightLimit.behind`); absent or 0: never.
+   */
+  readonly intakeLagFraction?: number | undefined;
   /** Unanswered requests one stream may hold (default 1000). */
   readonly maxStreamInflight?: number;
   /** How often Health/Watch re-checks readiness (ms, default 1000). */
@@ -126,7 +130,6 @@ export class GrpcInferenceServer {
       maxInflight: opts.maxInflight ?? 20_000,
       limit: opts.inflightLimit,
       readTimeoutMs: opts.readTimeoutMs ?? 10_000,
-      intakeLagMs: opts.intakeLagMs,
       now: this.now,
       auth: opts.auth,
       draining: opts.draining,
@@ -375,6 +378,20 @@ export class GrpcInferenceServer {
     }
   }
 
+  /**
+   * The call's message is in (just decoded): if reading it took a large part of its own budget,
+   * the edge is behind (a burst's bodies queue behind one another in HTTP/2 flow control), and
+   * the calls behind it will reach admission after their deadlines. Its own budget, not a fixed
+   * time: a burst of calls with long budgets is still queued, not refused.
+   */
+  private noteIntake(slo: { readonly arrivalMs: number; readonly budgetMs: number }): void {
+    const f = this.opts.intakeLagFraction;
+    const limit = this.opts.inflightLimit;
+    if (f === undefined || f <= 0 || limit === undefined) return;
+    const now = this.now();
+    if (now - slo.arrivalMs > f * slo.budgetMs) limit.behind(now);
+  }
+
   /** One unary inference request, on either path: validate, run, encode. */
   private async inferCore(req: WireInferRequestOrFailure, grpcDeadlineMs: number, cancel: CallCancel): Promise<WireModelInferResponse> {
     if (isWireDecodeFailure(req)) {
@@ -389,6 +406,7 @@ export class GrpcInferenceServer {
       this.edgeFailure(req, err);
       throw err;
     }
+    this.noteIntake(prepared.decoded.slo);
     const answer = await this.backend.infer(prepared.decoded, { cancel });
     return this.encode(prepared, answer);
   }

@@ -267,7 +267,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         maxInflight: cfg.maxInflight,
         inflightLimit,
         readTimeoutMs: cfg.requestReadTimeoutMs,
-        intakeLagMs: cfg.inflightIntakeLagMs > 0 ? cfg.inflightIntakeLagMs : undefined,
+        intakeLagFraction: cfg.inflightIntakeLagFraction,
         maxStreamInflight: cfg.maxStreamInflight,
         auth: auth.api,
         tls,

@@ -178,26 +178,37 @@ describe('ModelInfer fast path', () => {
   });
 });
 
-describe('a message that arrives long after its headers turns the door on (intakeLagMs)', () => {
+describe('a message that arrives after a large part of its own budget turns the door on (intakeLagFraction)', () => {
+  const encodeWith = (id: string, budgetMs: number): Buffer =>
+    pkg.inference.GRPCInferenceService.service.ModelInfer.requestSerialize(rawReq(id, 1, { parameters: { 'slackserve.latency_budget_ms': { int64Param: budgetMs } } })) as Buffer;
+
+  /** One call whose message is sent `delayMs` after its headers. */
+  async function slowBody(session: ClientHttp2Session, bytes: Buffer, delayMs: number): Promise<void> {
+    const st = session.request({ ':method': 'POST', ':path': MODEL_INFER_PATH, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+    st.resume();
+    const closed = new Promise<void>((res) => st.on('close', () => res()));
+    st.write(bytes.subarray(0, 10));
+    await new Promise((r) => setTimeout(r, delayMs));
+    st.end(bytes.subarray(10));
+    await closed;
+  }
+
   for (const fastInfer of [true, false]) {
     it(fastInfer ? 'on the fast path' : 'through grpc-js', async () => {
       const limit = new InflightLimit({ max: 20_000, sloFactor: 1.5, sloMs: 100, floor: 16 });
-      const s = new GrpcInferenceServer(backend, { host: '127.0.0.1', port: 0, defaultBudgetMs: 250, inflightLimit: limit, intakeLagMs: 40, fastInfer });
+      const s = new GrpcInferenceServer(backend, { host: '127.0.0.1', port: 0, defaultBudgetMs: 250, inflightLimit: limit, intakeLagFraction: 0.25, fastInfer });
       const p = await s.start();
       const session = h2connect(`http://127.0.0.1:${p}`);
       try {
         // prompt: headers and message together
-        expect(await rawCall(session, [frame(encode(`prompt-${fastInfer}`))])).toMatchObject({ status: 0 });
+        expect(await rawCall(session, [frame(encodeWith(`prompt-${fastInfer}`, 200))])).toMatchObject({ status: 0 });
         expect(limit.shedding(Date.now())).toBe(false);
-        // late: half the message now, the rest 120 ms later
-        const bytes = frame(encode(`late-${fastInfer}`));
-        const st = session.request({ ':method': 'POST', ':path': MODEL_INFER_PATH, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
-        st.resume();
-        const closed = new Promise<void>((res) => st.on('close', () => res()));
-        st.write(bytes.subarray(0, 10));
-        await new Promise((r) => setTimeout(r, 120));
-        st.end(bytes.subarray(10));
-        await closed;
+        // 150 ms late, but its budget is 20 s: a long-budget call is not a sign of overload
+        await slowBody(session, frame(encodeWith(`late-long-${fastInfer}`, 20_000)), 150);
+        expect(backend.seen.some((r) => r.id === `late-long-${fastInfer}`)).toBe(true);
+        expect(limit.shedding(Date.now())).toBe(false);
+        // 150 ms late with a 200 ms budget: three quarters of it gone before the message was in
+        await slowBody(session, frame(encodeWith(`late-${fastInfer}`, 200)), 150);
         expect(limit.shedding(Date.now())).toBe(true);
       } finally {
         session.close();
