@@ -12,7 +12,12 @@
  * within the SLO (timed at the client from the send), shed counts by status and reason (the
  * numbers in the message masked), calls unanswered at the end (must be 0), the frontend's RSS
  * before the burst, its peak and after, and the recovery time: from the burst's end to the start
- * of the first 250 ms window of sends whose calls all were answered within the SLO.
+ * of the first 250 ms window of sends whose calls all were answered within the SLO. Also: the
+ * frontend's own slo_outcome counts over the open loop beside the client's (server_vs_client),
+ * and the client's CPU per call and p99 send lateness per phase; a phase whose sends ran more than
+ * 5 ms late is flagged (client.limited_phases, and a warning line): it partly measures the client.
+ * The client (--transport h2, default) sends one pre-encoded request per budget on node:http2
+ * streams (src/client/h2-unary.ts); --transport grpc-js is the old OipClient.
  *
  *   npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/bench/serving/overload.js
  */
@@ -58,6 +63,19 @@ const SLO_MS = Number(opt['slo-ms']);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** p99 send lateness over which a phase is flagged client-limited (the replay's rule, docs/replay.md). */
 const CLIENT_LATE_MS = 5;
+
+/** The frontend's `slackserve_slo_outcome_total`, summed by outcome (empty when it cannot be read). */
+async function sloOutcomes(port: number | undefined): Promise<Record<string, number>> {
+  if (port === undefined) return {};
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^slackserve_slo_outcome_total\{[^}]*outcome="([a-z]+)"[^}]*\} ([0-9.e+]+)$/gm)) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+    return out;
+  } catch {
+    return {};
+  }
+}
 
 function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return 0;
@@ -119,16 +137,19 @@ async function main(): Promise<void> {
   const procs: Proc[] = [];
   let frontendPid: number | undefined;
   let target = '';
+  let metricsPort: number | undefined;
   if (opt.server === 'embedded') {
     const s = await start('serve', [], env);
     procs.push(s);
     frontendPid = s.child.pid;
+    metricsPort = s.ports?.http;
     target = `127.0.0.1:${s.ports?.grpc}`;
   } else {
     procs.push(await start('worker', ['--redis', opt.redis ?? ''], env));
     const f = await start('frontend', ['--redis', opt.redis ?? ''], env);
     procs.push(f);
     frontendPid = f.child.pid;
+    metricsPort = f.ports?.http;
     target = `127.0.0.1:${f.ports?.grpc}`;
   }
   // several channels: one HTTP/2 connection would queue the burst behind its stream limit
@@ -200,6 +221,7 @@ async function main(): Promise<void> {
     let rssPeak = rssBefore;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(frontendPid))), 50);
     const cpu0 = process.cpuUsage();
+    const outcomes0 = await sloOutcomes(metricsPort);
     const phases: [Phase, number, number][] = [
       ['before', Number(opt.base) * capacity, Number(opt['before-s'])],
       ['burst', Number(opt.factor) * capacity, Number(opt['burst-s'])],
@@ -231,6 +253,7 @@ async function main(): Promise<void> {
     const drained = await Promise.race([Promise.all(pending).then(() => true), sleep(60_000).then(() => false)]);
     clearInterval(sampler);
     const cpu = process.cpuUsage(cpu0);
+    const outcomes1 = await sloOutcomes(metricsPort);
     const rssAfter = rssMb(frontendPid);
 
     const inSlo = (r: Rec): boolean => r.ok === true && r.doneAt !== undefined && r.doneAt - r.sentAt <= SLO_MS;
@@ -277,6 +300,14 @@ async function main(): Promise<void> {
       all_answered: drained && recs.every((r) => r.ok !== undefined),
       frontend_rss_mb: { before_burst: Math.round(rssBefore), peak: Math.round(rssPeak), after: Math.round(rssAfter) },
       recovery_ms: recoveryMs,
+      // the server's own count over the open loop (slackserve_slo_outcome_total, against the deadline
+      // it computed from the call's arrival) beside the client's: calls the server counts met that
+      // the client timed late lost their time outside the server's clock (the client, the socket)
+      server_vs_client: {
+        server_outcomes: Object.fromEntries(Object.entries(outcomes1).map(([k, v]) => [k, v - (outcomes0[k] ?? 0)])),
+        client_within_slo: recs.filter(inSlo).length,
+        client_answered_ok: recs.filter((r) => r.ok === true).length,
+      },
       client: {
         transport: useH2 ? 'h2' : 'grpc-js',
         cpu_us_per_call: Math.round((cpu.user + cpu.system) / Math.max(1, recs.length)),

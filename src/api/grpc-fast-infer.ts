@@ -21,7 +21,7 @@
  * When the internals are not there (another grpc-js version), it attaches nothing and says so,
  * and every call keeps going through grpc-js; a test fails in that case (grpc-fast-infer.test.ts).
  */
-import type * as http2 from 'node:http2';
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { type ErrorCode, SlackserveError } from '../errors.js';
 import type { CallGuard, GuardedCall } from './grpc-guard.js';
@@ -145,8 +145,11 @@ class FastCall implements GuardedCall {
     if (refusal !== undefined) {
       this.finished = true;
       this.trailersOnly(refusal.code, refusal.details, refusal.error.code);
-      // what the client sent anyway is read and dropped, so the stream can close
+      // The client queued the message with the headers: RST_STREAM(NO_ERROR) after the complete
+      // answer tells it to stop sending it (RFC 9113 8.1), so a burst's refused bodies do not
+      // take the connection's flow-control window from the calls let in. Read and drop what came.
       stream.resume();
+      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
       return;
     }
     this.let_in = true;
