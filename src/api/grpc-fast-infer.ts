@@ -123,7 +123,8 @@ class FastCall implements GuardedCall {
   private received = 0;
   /** The message's length from its 5-byte prefix, once read. */
   private expected = -1;
-  private let_in = false;
+  /** Let in by the guard (counted in flight until it ends). */
+  private admitted = false;
   private finished = false;
   private readonly cancel = new CallCancel();
 
@@ -152,7 +153,7 @@ class FastCall implements GuardedCall {
       if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
       return;
     }
-    this.let_in = true;
+    this.admitted = true;
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.once('end', () => this.onEnd());
   }
@@ -217,7 +218,7 @@ class FastCall implements GuardedCall {
     this.finished = true;
     this.chunks = [];
     this.cancel.cancel();
-    if (this.let_in) this.h.guard.leave(this, false);
+    if (this.admitted) this.h.guard.leave(this, false);
   }
 
   private succeed(frame: Buffer): void {
@@ -249,7 +250,7 @@ class FastCall implements GuardedCall {
     if (this.finished) return;
     this.finished = true;
     this.chunks = [];
-    if (this.let_in) this.h.guard.leave(this, false);
+    if (this.admitted) this.h.guard.leave(this, false);
     this.trailersOnly(code, details, errorCode);
   }
 
