@@ -202,14 +202,17 @@ class FastCall implements GuardedCall {
     } catch (err) {
       answer = Promise.reject(err);
     }
-    answer.then(
-      (frame) => this.succeed(frame),
-      (err: unknown) => {
-        this.h.reportError(err, 'ModelInfer');
-        const s = toGrpcStatus(err);
-        this.fail(s.code, s.details, s.errorCode);
-      },
-    );
+    answer
+      .then(
+        (frame) => this.succeed(frame),
+        (err: unknown) => {
+          this.h.reportError(err, 'ModelInfer');
+          const s = toGrpcStatus(err);
+          this.fail(s.code, s.details, s.errorCode);
+        },
+      )
+      // nothing that answers a call may end the process: a throw here is reported, not unhandled
+      .catch((err: unknown) => this.h.reportError(err, 'ModelInfer'));
   }
 
   private onClose(): void {

@@ -52,7 +52,6 @@ export interface GuardOptions {
   readonly limit?: InflightLimit | undefined;
   /** A unary call's request message must arrive within this long (ms) of its headers. */
   readonly readTimeoutMs: number;
-
   /** Epoch ms (injected). */
   readonly now: () => number;
   /** Bearer tokens a call must carry (none or an empty set: no authentication). */
@@ -113,7 +112,7 @@ export class CallGuard {
   readonly interceptor = (method: grpc.ServerMethodDefinition<unknown, unknown>, next: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall => {
     const arrival = this.o.now();
     const unary = !method.requestStream;
-    const auth = this.o.auth?.enabled === true && !isOpenGrpcMethod(method.path) ? this.o.auth : undefined;
+    const auth = this.o.auth?.enabled === true && !isOpenGrpcMethod(method.path);
     let counted = false;
     let ended = false;
     /** The adaptive limit learns from this call's answer (a unary inference call that was let in). */
@@ -126,39 +125,26 @@ export class CallGuard {
     };
     const call: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(next, {
       start: (startNext) => {
-        if (this.o.draining?.() === true && !isOpenGrpcMethod(method.path)) {
-          this.refusedDraining++;
+        const refusal = this.door(method.path, arrival);
+        if (refusal !== undefined) {
           ended = true;
-          this.refused(method.path, new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE), arrival);
-          call.sendStatus({ code: grpc.status.UNAVAILABLE, details: DRAINING_MESSAGE });
-          return;
-        }
-        const adaptive = this.o.limit !== undefined && !isOpenGrpcMethod(method.path) ? this.o.limit : undefined;
-        if (this.inflight >= (adaptive?.limit(arrival) ?? this.o.maxInflight)) {
-          this.rejected++;
-          ended = true;
-          this.refused(method.path, new SlackserveError('OVERLOADED', 'maxInflight'), arrival);
           // never started: no message is read, no handler runs
-          call.sendStatus({
-            code: grpc.status.RESOURCE_EXHAUSTED,
-            details: adaptive?.reason(arrival) ?? `the server holds ${this.o.maxInflight} calls, its limit (maxInflight); retry later`,
-          });
+          call.sendStatus({ code: refusal.code, details: refusal.details });
           return;
         }
+        const adaptive = isOpenGrpcMethod(method.path) ? undefined : this.o.limit;
         if (adaptive !== undefined && method.path.endsWith('/ModelInfer')) answeredCounter = adaptive;
         this.inflight++;
         counted = true;
         if (unary) this.awaiting.set(call, { since: arrival, path: method.path });
         startNext({
           onReceiveMetadata: (metadata, nextMetadata) => {
-            if (auth !== undefined) {
+            if (auth) {
               const header = metadata.get('authorization')[0];
-              const value = typeof header === 'string' ? header : undefined;
-              if (!auth.accepts(credentialOf(value))) {
-                this.unauthenticated++;
-                this.refused(method.path, new SlackserveError('UNAUTHENTICATED', 'no valid token'), arrival);
+              const refusal = this.tokenRefusal(method.path, arrival, typeof header === 'string' ? header : undefined);
+              if (refusal !== undefined) {
                 // the handler never sees the metadata, so it never asks for the message
-                call.sendStatus(toGrpcServiceError(unauthenticated('api', value)));
+                call.sendStatus(toGrpcServiceError(refusal.error));
                 return;
               }
             }
@@ -189,13 +175,26 @@ export class CallGuard {
    * answer it with (already counted as refused).
    */
   enter(call: GuardedCall, path: string, arrival: number, authorization: string | undefined): Refusal | undefined {
-    if (this.o.draining?.() === true) {
+    const refusal = this.door(path, arrival) ?? this.tokenRefusal(path, arrival, authorization);
+    if (refusal !== undefined) return refusal;
+    this.inflight++;
+    this.awaiting.set(call, { since: arrival, path });
+    return undefined;
+  }
+
+  /**
+   * The door every call passes before anything is read: while draining, everything but health is
+   * refused; past the in-flight limit (the adaptive one for non-health calls) too. Counted here.
+   */
+  private door(path: string, arrival: number): Refusal | undefined {
+    const open = isOpenGrpcMethod(path);
+    if (this.o.draining?.() === true && !open) {
       this.refusedDraining++;
       const error = new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE);
       this.refused(path, error, arrival);
       return { code: grpc.status.UNAVAILABLE, details: DRAINING_MESSAGE, error };
     }
-    const adaptive = this.o.limit;
+    const adaptive = open ? undefined : this.o.limit;
     if (this.inflight >= (adaptive?.limit(arrival) ?? this.o.maxInflight)) {
       this.rejected++;
       const error = new SlackserveError('OVERLOADED', 'maxInflight');
@@ -203,17 +202,18 @@ export class CallGuard {
       const details = adaptive?.reason(arrival) ?? `the server holds ${this.o.maxInflight} calls, its limit (maxInflight); retry later`;
       return { code: grpc.status.RESOURCE_EXHAUSTED, details, error };
     }
-    const auth = this.o.auth;
-    if (auth?.enabled === true && !auth.accepts(credentialOf(authorization))) {
-      this.unauthenticated++;
-      this.refused(path, new SlackserveError('UNAUTHENTICATED', 'no valid token'), arrival);
-      const error = unauthenticated('api', authorization);
-      const s = toGrpcServiceError(error);
-      return { code: s.code, details: s.details, error };
-    }
-    this.inflight++;
-    this.awaiting.set(call, { since: arrival, path });
     return undefined;
+  }
+
+  /** With tokens set, a call (not health) whose `authorization` carries none of them: refused, counted here. */
+  private tokenRefusal(path: string, arrival: number, authorization: string | undefined): Refusal | undefined {
+    const auth = this.o.auth;
+    if (auth?.enabled !== true || isOpenGrpcMethod(path) || auth.accepts(credentialOf(authorization))) return undefined;
+    this.unauthenticated++;
+    this.refused(path, new SlackserveError('UNAUTHENTICATED', 'no valid token'), arrival);
+    const error = unauthenticated('api', authorization);
+    const s = toGrpcServiceError(error);
+    return { code: s.code, details: s.details, error };
   }
 
   /** A fast-path call's message arrived: the read timeout no longer applies to it. */
