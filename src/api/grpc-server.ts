@@ -9,7 +9,6 @@ import { asSlackserveError, SlackserveError } from '../errors.js';
 import { fromWireParams } from './params.js';
 import {
   type HealthStatus,
-  INFERENCE_SERVICE,
   loadProtos,
   type WireModelInferRequest,
   type WireModelInferResponse,
@@ -21,6 +20,7 @@ import { CallCancel } from './cancel.js';
 import { ARRIVAL, CallGuard, type Stamped } from './grpc-guard.js';
 import type { InflightLimit } from './inflight-limit.js';
 import { attachFastInfer, type FastInferStats } from './grpc-fast-infer.js';
+import { HEALTH_SERVICES, HealthWatches } from './grpc-health.js';
 import { decodeModelInferRequest, grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
 import { encodeModelInferResponseFramed } from './infer-wire-encode.js';
 import type { OutputOptions } from './outputs.js';
@@ -82,8 +82,7 @@ export interface GrpcServerOptions {
 
 export const DEFAULT_GRPC_PORT = 8001;
 
-/** Health `service` names answered with the server's readiness. */
-export const HEALTH_SERVICES: readonly string[] = ['', INFERENCE_SERVICE];
+export { HEALTH_SERVICES } from './grpc-health.js';
 
 export interface Prepared {
   readonly decoded: DecodedInfer;
@@ -115,7 +114,7 @@ function modelMetadataToWire(m: ModelMetadata): WireModelMetadataResponse {
 export class GrpcInferenceServer {
   private readonly server: grpc.Server;
   private readonly guard: CallGuard;
-  private readonly watchers = new Set<{ end(): void }>();
+  private readonly health: HealthWatches;
   private readonly now: () => number;
   private boundPort: number | undefined;
   private fast: { readonly attached: boolean; readonly stats: () => FastInferStats } | undefined;
@@ -125,6 +124,7 @@ export class GrpcInferenceServer {
     private readonly opts: GrpcServerOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.health = new HealthWatches(() => this.healthStatus(), opts.healthWatchIntervalMs ?? 1000);
     const protos = loadProtos();
     this.guard = new CallGuard({
       maxInflight: opts.maxInflight ?? 20_000,
@@ -194,7 +194,7 @@ export class GrpcInferenceServer {
           throw new GrpcStatusError(grpc.status.NOT_FOUND, `unknown service '${service}'`);
         return { status: await this.healthStatus() };
       }),
-      Watch: (call: grpc.ServerWritableStream<{ service?: string }, { status: HealthStatus }>) => this.healthWatch(call),
+      Watch: (call: grpc.ServerWritableStream<{ service?: string }, { status: HealthStatus }>) => this.health.watch(call),
     });
   }
 
@@ -244,8 +244,7 @@ export class GrpcInferenceServer {
   /** Stops accepting calls and lets running ones finish; after `timeoutMs`, cancels the rest. */
   stop(timeoutMs = 5000): Promise<void> {
     this.guard.close();
-    for (const w of this.watchers) w.end();
-    this.watchers.clear();
+    this.health.endAll();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -409,44 +408,5 @@ export class GrpcInferenceServer {
     this.noteIntake(prepared.decoded.slo);
     const answer = await this.backend.infer(prepared.decoded, { cancel });
     return this.encode(prepared, answer);
-  }
-
-  private healthWatch(call: grpc.ServerWritableStream<{ service?: string }, { status: HealthStatus }>): void {
-    const service = call.request.service ?? '';
-    let last: HealthStatus | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const watcher = {
-      end: (): void => {
-        if (timer) clearInterval(timer);
-        timer = undefined;
-        if (!call.writableEnded) call.end();
-      },
-    };
-    const stopWatching = (): void => {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      this.watchers.delete(watcher);
-    };
-    call.on('cancelled', stopWatching);
-    call.on('error', stopWatching);
-    this.watchers.add(watcher);
-    if (!HEALTH_SERVICES.includes(service)) {
-      // the health protocol: SERVICE_UNKNOWN, and the call stays open
-      call.write({ status: 'SERVICE_UNKNOWN' });
-      return;
-    }
-    const poll = async (): Promise<void> => {
-      const s = await this.healthStatus();
-      if (s === last || call.writableEnded || call.cancelled) return;
-      last = s;
-      try {
-        call.write({ status: s });
-      } catch {
-        stopWatching();
-      }
-    };
-    void poll();
-    timer = setInterval(() => void poll(), this.opts.healthWatchIntervalMs ?? 1000);
-    timer.unref();
   }
 }
