@@ -30,6 +30,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { H2UnaryClient } from '../../src/client/h2-unary.js';
 import { OipClient } from '../../src/client/oip-client.js';
+import { deleteKeysUnder } from '../../src/queue/redis-keys.js';
 import { writeBody } from './edge-h2load.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { loadTestSample } from '../../src/supernet/sample.js';
@@ -329,8 +330,7 @@ async function main(): Promise<void> {
     for (const p of procs.reverse()) p.child.kill('SIGKILL');
     if (opt.server !== 'embedded') {
       const r = new Redis(opt.redis ?? '');
-      const keys = await r.keys(`${prefix}*`).catch(() => [] as string[]);
-      if (keys.length > 0) await r.del(...keys);
+      await deleteKeysUnder(r, prefix).catch(() => 0);
       r.disconnect();
     }
   }
