@@ -149,7 +149,7 @@ export class RedisQueue implements RequestQueue {
       sentinel: isSentinel(opts),
       log: opts.log ?? (() => undefined),
       entries: this.entries,
-      readToEnd: (maxMs) => this.replies.readToEnd(maxMs),
+      answeredAmong: (ids) => this.replies.answeredAmong(ids),
       changed: () => this.workers.forgetAlive(),
       reconnected: () => (this.group = undefined), // a restarted Redis has no consumer group: create it again
       recovered: () => void this.maintain(), // heartbeats and reply streams back at once

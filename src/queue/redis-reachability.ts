@@ -12,9 +12,6 @@ import { backend } from './redis-wire.js';
 
 /** A failing command (Redis reachable) is logged at most this often per distinct message. */
 const COMMAND_ERROR_LOG_EVERY_MS = 10_000;
-/** How long a lost-request check waits for the reply reader to catch up (replies it may hold). */
-const LOST_CHECK_WAIT_MS = 2_000;
-
 /** What the reachability state uses of its queue handle. */
 export interface ReachabilityHost {
   /** The auto-pipelined command connection (its events drive the state). */
@@ -31,8 +28,8 @@ export interface ReachabilityHost {
   readonly log: (line: string) => void;
   /** Frontend: request id -> stream entry id of the requests it enqueued (lost ones are removed). */
   readonly entries: Map<string, { readonly entry: string }>;
-  /** Waits (at most `maxMs`) until the reply reader has read its stream to the end. */
-  readToEnd(maxMs: number): Promise<void>;
+  /** Of `ids`, those answered in a reply stream past what the reply reader has read. */
+  answeredAmong(ids: readonly string[]): Promise<Set<string>>;
   /** Redis became unreachable or reachable: answers cached from before are stale. */
   changed(): void;
   /** Reachable again after an outage, before the restart check. */
@@ -105,8 +102,11 @@ export class RedisReachability {
    * possibly stream entries of requests this handle enqueued: those will never be answered, so
    * the frontend is told (onLost) instead of letting them wait for deadline + grace. An entry
    * missing from the stream may also have been answered and acked (the ack deletes it); its reply
-   * was written before the ack, so it is in the reply stream: the check waits until the reader
-   * has read that far, and counts as lost only what is still unanswered then.
+   * was written before the ack, so it is in the reply stream: read after the request stream, the
+   * reply stream holds it, and only ids answered neither there nor already count as lost. The
+   * check reads both streams itself instead of waiting for the reply reader (its own connection,
+   * which may still be reconnecting): a lost request is queued again within a few round trips of
+   * the reconnect, while its deadline still allows (measured: docs/serving.md).
    */
   private async checkRestart(): Promise<void> {
     const { cmd, entries } = this.h;
@@ -119,8 +119,8 @@ export class RedisReachability {
     const found = await Promise.all(ids.map((id) => cmd.xrange(this.h.key, entries.get(id)?.entry ?? '0-0', entries.get(id)?.entry ?? '0-0')));
     const missing = ids.filter((_id, i) => (found[i] ?? []).length === 0);
     if (missing.length === 0) return;
-    await this.h.readToEnd(LOST_CHECK_WAIT_MS);
-    const lost = missing.filter((id) => entries.has(id));
+    const answered = await this.h.answeredAmong(missing);
+    const lost = missing.filter((id) => entries.has(id) && !answered.has(id));
     if (lost.length === 0) return;
     for (const id of lost) entries.delete(id);
     const sentinel = this.h.sentinel;

@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import type { SlackserveError } from '../errors.js';
 import { asBuffer, encodeReplyMeta } from './codec.js';
-import { compareEntryIds, frame, sleep, streamEntries, unfields, unframe } from './redis-wire.js';
+import { frame, type RawEntry, sleep, streamEntries, unfields, unframe } from './redis-wire.js';
 import type { InferenceReply } from './types.js';
 
 export type ReplyTransport = 'stream' | 'pubsub';
@@ -207,13 +207,24 @@ export class RedisReplies {
     return jobs;
   }
 
-  /** Waits (at most `maxMs`) until every reply stream read here has been read up to its current end. */
-  async readToEnd(maxMs: number): Promise<void> {
-    if (this.h.transport !== 'stream') return;
-    const subs = [...this.subs];
-    const ends = await Promise.all(subs.map(([f]) => this.h.cmd.xrevrange(this.key(f), '+', '-', 'COUNT', 1).then((r) => r[0]?.[0])));
-    const until = Date.now() + maxMs;
-    while (Date.now() < until && subs.some(([, s], i) => ends[i] !== undefined && compareEntryIds(s.cursor, ends[i]) < 0)) await sleep(10);
+  /**
+   * Of `ids`, those with an answer (a final reply or an error) in a reply stream read here, past
+   * what this frontend has read: the reader will deliver them, so they are not lost. Read straight
+   * from Redis, so the answer does not wait for the reader, which after a failover may still be
+   * reconnecting. Pub/sub keeps nothing to read: none are found.
+   */
+  async answeredAmong(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (this.h.transport !== 'stream' || ids.length === 0) return found;
+    const wanted = new Set(ids);
+    for (const [frontend, s] of [...this.subs]) {
+      // xrangeBuffer, not callBuffer: auto-pipelined, callBuffer loses its command name (ioredis)
+      const res = (await this.h.cmd.xrangeBuffer(this.key(frontend), `(${s.cursor}`, '+')) as unknown as RawEntry[];
+      for (const [, fields] of res) {
+        if (fields) for (const r of unfields(fields)) if (wanted.has(r.id) && (!r.ok || r.final)) found.add(r.id);
+      }
+    }
+    return found;
   }
 
   /** Stops every reader; returns the reply stream keys to delete (stream transport). */

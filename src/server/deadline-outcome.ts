@@ -25,7 +25,8 @@ export function deadlineOutcome(err: SlackserveError, slo: Slo, workerDeadline: 
   if (clientSetDeadline(slo) && now >= workerDeadline - 1)
     return new SlackserveError(
       'DEADLINE_EXCEEDED',
-      `Deadline exceeded: the request's deadline (${slo.sources[0]}, ${slo.budgetMs.toFixed(1)} ms after arrival) passed after ${waited} ms without an answer`,
+      // the cause says who gave up: a worker that found it expired, or the frontend's sweep (no answer at all)
+      `Deadline exceeded: the request's deadline (${slo.sources[0]}, ${slo.budgetMs.toFixed(1)} ms after arrival) passed after ${waited} ms without an answer (${err.message.replace(/^Request timeout expired: /, '')})`,
       { ...err.details, cause: err.message },
     );
   if (err.message.includes('(shed)') || now < workerDeadline - 1)

@@ -22,6 +22,14 @@ describe('which timeout a request gets', () => {
     }
   });
 
+  it('says who gave up: a worker that found the request expired, or the sweep that found no answer at all', () => {
+    const s = slo([['slackserve.latency_budget_ms', 50]]);
+    const queued = deadlineOutcome(expired('Request timeout expired: the deadline passed while it waited in the queue'), s, NOW + 45, NOW + 47);
+    expect(queued.message).toMatch(/passed after 47.0 ms without an answer \(the deadline passed while it waited in the queue\)$/);
+    const swept = deadlineOutcome(expired('Request timeout expired: no worker answered'), s, NOW + 45, NOW + 2_050);
+    expect(swept.message).toMatch(/without an answer \(no worker answered\)$/);
+  });
+
   it('dropped while time was left (shed): UNAVAILABLE "Request timeout expired: shed ..."', () => {
     const s = slo([['slackserve.latency_budget_ms', 50]]);
     const e = deadlineOutcome(expired('Request timeout expired: no subnet can finish it before its deadline (shed)'), s, NOW + 45, NOW + 10);
