@@ -23,6 +23,9 @@ import { Responder } from './respond.js';
 import { runBatch, type BatchRun } from './run-batch.js';
 import { concatBatch } from './tensors.js';
 
+/** Longest wait between failed pulls while the backend is known reachable. */
+const PULL_RETRY_REACHABLE_MS = 250;
+
 /** What the loop needs from the executor (the real one, or a trivial model in queue benchmarks). */
 export interface BatchRunner {
   run(images: Float32Array, subnetId: string, options?: RunOptions): Promise<RunResult>;
@@ -76,6 +79,9 @@ export class WorkerLoop {
   private seq = 0;
   private free: number;
   private running = false;
+  /** The queue backend is known unreachable (its down/up events); pull retries back off further. */
+  private backendDown = false;
+  private offBackend: (() => void) | undefined;
   private pulling: Promise<void> | null = null;
   private reclaimTimer: NodeJS.Timeout | null = null;
   private readonly inflight = new Set<Promise<void>>();
@@ -102,6 +108,9 @@ export class WorkerLoop {
     if (this.running) return;
     this.running = true;
     this.offCancel = this.o.queue.onCancel((id) => this.onCancel(id));
+    const offDown = this.o.queue.onBackendDown?.(() => (this.backendDown = true));
+    const offUp = this.o.queue.onBackendUp?.(() => (this.backendDown = false));
+    this.offBackend = () => (offDown?.(), offUp?.());
     this.pulling = this.pullLoop();
     this.reclaimTimer = setInterval(() => void this.reclaim(), this.o.reclaimEveryMs);
     this.reclaimTimer.unref();
@@ -119,6 +128,7 @@ export class WorkerLoop {
     if (back.length > 0) await this.o.queue.release(back).catch((e: unknown) => this.o.log?.(`release failed: ${String(e)}`));
     await Promise.allSettled([...this.inflight]);
     this.offCancel?.();
+    this.offBackend?.();
   }
 
   /** Starts batches a raised slot limit now allows. */
@@ -131,9 +141,15 @@ export class WorkerLoop {
     return this.local.length;
   }
 
-  /** Waits 100 ms doubling to 5 s (attempt n), or until the backend is reachable again, or stop. */
+  /**
+   * Waits 100 ms doubling to 5 s (attempt n), or until the backend is reachable again, or stop.
+   * While the backend is known reachable, at most PULL_RETRY_REACHABLE_MS: the failure was this
+   * pull's own connection (after a failover each connection reconnects on its own), and no
+   * "reachable again" event will come to cut a long wait short, so a 5 s wait would leave the
+   * queue unserved for 5 s with Redis up.
+   */
   private async backoff(attempt: number): Promise<void> {
-    const ms = Math.min(5_000, 100 * 2 ** Math.min(attempt - 1, 16));
+    const ms = Math.min(this.backendDown ? 5_000 : PULL_RETRY_REACHABLE_MS, 100 * 2 ** Math.min(attempt - 1, 16));
     let off: (() => void) | undefined;
     await new Promise<void>((res) => {
       const t = setTimeout(res, ms);
