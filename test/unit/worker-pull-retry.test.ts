@@ -6,7 +6,7 @@
  * whose pull fails the first N times.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryQueue } from '../../src/queue/memory-queue.js';
+import { MemoryBroker, MemoryQueue } from '../../src/queue/memory-queue.js';
 import type { Delivery } from '../../src/queue/types.js';
 import { buildPolicy } from '../../src/scheduler/registry.js';
 import { epochMs, WorkerLoop } from '../../src/worker/worker-loop.js';
@@ -16,7 +16,7 @@ class FlakyPullQueue extends MemoryQueue {
   readonly pulls: number[] = [];
   private downListeners: (() => void)[] = [];
   constructor(private failures: number) {
-    super();
+    super(new MemoryBroker());
   }
   override async pull(worker: string, max: number, blockMs: number): Promise<Delivery[]> {
     this.pulls.push(Date.now());
