@@ -190,6 +190,10 @@ export class RedisQueue implements RequestQueue {
     return this.reach.onUp(listener);
   }
 
+  backendDown(): boolean {
+    return this.reach.down;
+  }
+
   onBackendDown(listener: () => void): () => void {
     return this.reach.onDown(listener);
   }

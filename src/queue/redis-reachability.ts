@@ -106,7 +106,7 @@ export class RedisReachability {
    * reply stream holds it, and only ids answered neither there nor already count as lost. The
    * check reads both streams itself instead of waiting for the reply reader (its own connection,
    * which may still be reconnecting): a lost request is queued again within a few round trips of
-   * the reconnect, while its deadline still allows (measured: docs/serving.md).
+   * the reconnect, while its deadline still allows (measured: docs/queue.md).
    */
   private async checkRestart(): Promise<void> {
     const { cmd, entries } = this.h;

@@ -34,13 +34,6 @@ export function backoffMs(attempt: number, baseMs = 100, maxMs = 5_000): number 
   return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(0, attempt - 1), 16));
 }
 
-/** Stream entry ids (`ms-seq`) in order: negative, 0 or positive as `a` is before, at or after `b`. */
-export function compareEntryIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am !== bm ? am - bm : as - bs;
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -134,6 +134,8 @@ export interface RequestQueue {
    * (in-process queue): the process's own worker serves it. Never throws; cheap to call often.
    */
   workersAlive?(): Promise<boolean>;
+  /** The backend is known unreachable now (its connection failed and has not recovered). */
+  backendDown?(): boolean;
   /** Called each time the backend becomes reachable (again); returns the unsubscribe function. */
   onBackendUp?(listener: () => void): () => void;
   /** Called each time the backend becomes unreachable; returns the unsubscribe function. */

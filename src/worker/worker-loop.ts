@@ -79,9 +79,6 @@ export class WorkerLoop {
   private seq = 0;
   private free: number;
   private running = false;
-  /** The queue backend is known unreachable (its down/up events); pull retries back off further. */
-  private backendDown = false;
-  private offBackend: (() => void) | undefined;
   private pulling: Promise<void> | null = null;
   private reclaimTimer: NodeJS.Timeout | null = null;
   private readonly inflight = new Set<Promise<void>>();
@@ -108,9 +105,6 @@ export class WorkerLoop {
     if (this.running) return;
     this.running = true;
     this.offCancel = this.o.queue.onCancel((id) => this.onCancel(id));
-    const offDown = this.o.queue.onBackendDown?.(() => (this.backendDown = true));
-    const offUp = this.o.queue.onBackendUp?.(() => (this.backendDown = false));
-    this.offBackend = () => (offDown?.(), offUp?.());
     this.pulling = this.pullLoop();
     this.reclaimTimer = setInterval(() => void this.reclaim(), this.o.reclaimEveryMs);
     this.reclaimTimer.unref();
@@ -128,7 +122,6 @@ export class WorkerLoop {
     if (back.length > 0) await this.o.queue.release(back).catch((e: unknown) => this.o.log?.(`release failed: ${String(e)}`));
     await Promise.allSettled([...this.inflight]);
     this.offCancel?.();
-    this.offBackend?.();
   }
 
   /** Starts batches a raised slot limit now allows. */
@@ -149,7 +142,7 @@ export class WorkerLoop {
    * queue unserved for 5 s with Redis up.
    */
   private async backoff(attempt: number): Promise<void> {
-    const ms = Math.min(this.backendDown ? 5_000 : PULL_RETRY_REACHABLE_MS, 100 * 2 ** Math.min(attempt - 1, 16));
+    const ms = Math.min(this.o.queue.backendDown?.() === true ? 5_000 : PULL_RETRY_REACHABLE_MS, 100 * 2 ** Math.min(attempt - 1, 16));
     let off: (() => void) | undefined;
     await new Promise<void>((res) => {
       const t = setTimeout(res, ms);

@@ -14,7 +14,7 @@ import { table } from '../sched-fixtures.js';
 
 class FlakyPullQueue extends MemoryQueue {
   readonly pulls: number[] = [];
-  private downListeners: (() => void)[] = [];
+  private down = false;
   constructor(private failures: number) {
     super(new MemoryBroker());
   }
@@ -23,15 +23,11 @@ class FlakyPullQueue extends MemoryQueue {
     if (this.failures-- > 0) throw new Error('pull failed');
     return super.pull(worker, max, Math.min(blockMs, 20));
   }
-  onBackendDown(listener: () => void): () => void {
-    this.downListeners.push(listener);
-    return () => (this.downListeners = this.downListeners.filter((l) => l !== listener));
-  }
-  onBackendUp(): () => void {
-    return () => undefined;
+  backendDown(): boolean {
+    return this.down;
   }
   goDown(): void {
-    for (const l of this.downListeners) l();
+    this.down = true;
   }
 }
 
