@@ -186,6 +186,22 @@ export const SCHEMA = {
     env: 'SLACKSERVE_DISPATCH_OVERHEAD_MS',
     doc: 'Time between a scheduling decision and the batch starting (hop to the executor thread), ms; policies plan with it.',
   },
+  maxQueueDelayMs: {
+    type: 'number',
+    default: 0,
+    min: 0,
+    max: 1000,
+    env: 'SLACKSERVE_MAX_QUEUE_DELAY_MS',
+    doc: "Queue delay, as Triton's max_queue_delay_microseconds: a batch that holds every queued request and fewer than preferredBatchImages images waits up to this long after its oldest request arrived, for more (0 = off; never past the deadline's room). docs/scheduling.md.",
+  },
+  preferredBatchImages: {
+    type: 'int',
+    default: 64,
+    min: 1,
+    max: 4096,
+    env: 'SLACKSERVE_PREFERRED_BATCH_IMAGES',
+    doc: "With a queue delay: a batch of this many images runs at once (Triton's preferred_batch_size).",
+  },
   edgeMarginMs: {
     type: 'number',
     default: 5,

@@ -47,6 +47,9 @@ export interface ModelConfigExtras {
   readonly maxQueueSize: number;
   /** The SLO budget of a request that gives none (us): Triton's default queue timeout. */
   readonly defaultTimeoutUs: number;
+  /** The queue delay (us) and the preferred batch that ends it (config maxQueueDelayMs, preferredBatchImages). */
+  readonly maxQueueDelayUs?: number;
+  readonly preferredBatch?: number;
   /** Supernet knobs (subnets, Pareto set, SLO defaults, exits...), as strings. */
   readonly parameters: Readonly<Record<string, string>>;
 }
@@ -74,8 +77,9 @@ export function buildModelConfig(meta: ModelMetadata, x: ModelConfigExtras): Tri
     output: meta.outputs.map((t) => ({ name: t.name, data_type: tritonDataType(t.datatype), dims: dimsOf(t.shape), label_filename: t.name === 'logits' && (meta.labels?.length ?? 0) > 0 ? 'manifest.json#dataset.classes' : '' })),
     instance_group: [{ name: meta.name, count: x.instances, kind: 'KIND_CPU' }],
     dynamic_batching: {
-      preferred_batch_size: [],
-      max_queue_delay_microseconds: 0,
+      // Triton lists preferred sizes only where a delay uses them
+      preferred_batch_size: (x.maxQueueDelayUs ?? 0) > 0 && x.preferredBatch !== undefined ? [x.preferredBatch] : [],
+      max_queue_delay_microseconds: x.maxQueueDelayUs ?? 0,
       preserve_ordering: false,
       priority_levels: 0,
       default_priority_level: 0,

@@ -17,6 +17,7 @@ import { clipperPolicy, clockworkPolicy, staticPolicy } from './fixed-subnet.js'
 import { infaasPolicy } from './infaas.js';
 import type { LatencyTable, SubnetInfo } from './latency-table.js';
 import { slackFit, SLACKFIT_DEFAULTS, type SlackFitOptions } from './slackfit.js';
+import { withQueueDelay, type QueueDelayOptions } from './queue-delay.js';
 import type { Policy } from './types.js';
 
 export const POLICY_NAMES = ['slackfit', 'static', 'clipper', 'clockwork', 'infaas'] as const;
@@ -24,6 +25,8 @@ export const POLICY_NAMES = ['slackfit', 'static', 'clipper', 'clockwork', 'infa
 export interface PolicyOptions {
   readonly slackfit?: Partial<SlackFitOptions>;
   readonly dispatchOverheadMs?: number;
+  /** A queue delay around the policy (queue-delay.ts); absent or delayMs 0 = none. */
+  readonly queueDelay?: QueueDelayOptions;
 }
 
 function fixedSubnet(table: LatencyTable, which: string): SubnetInfo {
@@ -33,6 +36,11 @@ function fixedSubnet(table: LatencyTable, which: string): SubnetInfo {
 }
 
 export function buildPolicy(spec: string, table: LatencyTable, opts: PolicyOptions = {}): Policy {
+  const p = buildBare(spec, table, opts);
+  return opts.queueDelay && opts.queueDelay.delayMs > 0 ? withQueueDelay(p, opts.queueDelay) : p;
+}
+
+function buildBare(spec: string, table: LatencyTable, opts: PolicyOptions): Policy {
   const overhead = opts.dispatchOverheadMs ?? SLACKFIT_DEFAULTS.dispatchOverheadMs;
   const m = /^(slackfit|static|clipper|clockwork|infaas)(?:[-:](.+))?$/.exec(spec.trim());
   if (!m)
@@ -54,6 +62,7 @@ export function buildPolicy(spec: string, table: LatencyTable, opts: PolicyOptio
 export function policyOptionsFrom(cfg: Config): PolicyOptions {
   return {
     dispatchOverheadMs: cfg.dispatchOverheadMs,
+    queueDelay: { delayMs: cfg.maxQueueDelayMs, preferredImages: Math.min(cfg.preferredBatchImages, cfg.maxBatch) },
     slackfit: {
       bucketMs: cfg.slackfitBucketMs,
       tieBreak: cfg.slackfitTieBreak,

@@ -60,6 +60,11 @@ export interface Dispatch {
 export interface Decision {
   readonly dispatch: Dispatch | null;
   readonly drops: readonly Drop[];
+  /**
+   * Set when the policy holds back a batch it could run (a queue delay, queue-delay.ts): ask again
+   * at this time, or sooner when requests arrive or a batch finishes.
+   */
+  readonly retryAt?: number;
 }
 
 /** Feedback after a batch finished, for policies that adapt (AIMD). */

@@ -227,6 +227,8 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
           instances: roles.worker ? cfg.executorThreads : 0,
           maxQueueSize: cfg.maxPending,
           defaultTimeoutUs: cfg.defaultSloMs * 1000,
+          maxQueueDelayUs: Math.round(cfg.maxQueueDelayMs * 1000),
+          preferredBatch: Math.min(cfg.preferredBatchImages, cfg.maxBatch),
           parameters: {
             'slackserve.subnets': table.subnets.map((s) => s.id).join(','),
             'slackserve.subnet_accuracy': table.subnets.map((s) => `${s.id}=${s.accuracy}`).join(','),

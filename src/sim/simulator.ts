@@ -184,6 +184,8 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
   let variantLoads = 0;
 
   const concurrent = Math.max(1, Math.min(o.workers, o.maxConcurrent ?? o.workers));
+  /** When a policy holding a batch back (queue delay) asked to decide again. */
+  let wakeAt = Infinity;
   const dispatch = (e: Exec, now: number): void => {
     while (e.running === null && queue.length > 0 && busyCount() < concurrent) {
       const executor = { id: e.id, loaded: e.loaded, workers: concurrent, running: busyCount() };
@@ -197,6 +199,11 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
       queue.take(decision.drops.map((d) => d.request));
       const run = decision.dispatch;
       if (run === null) {
+        if (decision.retryAt !== undefined) {
+          // a queue delay: ask again then (or sooner, on an arrival or a completion)
+          wakeAt = Math.min(wakeAt, Math.max(now, decision.retryAt));
+          return;
+        }
         if (decision.drops.length === 0) return; // the policy chose to wait
         continue;
       }
@@ -312,7 +319,15 @@ export function simulate(arrivals: SimArrivals, table: LatencyTable, policy: Pol
     let next: Exec | null = null;
     for (const e of execs) if (e.running !== null && (next === null || e.busyUntil < next.busyUntil)) next = e;
     const ta = i < n ? enqueueTime(i) : Infinity;
-    if (next === null && ta === Infinity) break;
+    if (next === null && ta === Infinity && (wakeAt === Infinity || queue.length === 0)) break;
+    if (wakeAt < ta && (next === null || wakeAt < next.busyUntil)) {
+      const at = wakeAt;
+      wakeAt = Infinity;
+      advance(at);
+      for (const e of execs) if (e.running === null) dispatch(e, at);
+      reshare(at);
+      continue;
+    }
     if (next !== null && next.busyUntil <= ta) {
       const at = next.busyUntil;
       advance(at);

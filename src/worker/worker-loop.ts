@@ -81,6 +81,9 @@ export class WorkerLoop {
   private running = false;
   private pulling: Promise<void> | null = null;
   private reclaimTimer: NodeJS.Timeout | null = null;
+  /** A queue delay's wake-up (one for the loop, not one per request) and when it fires. */
+  private holdTimer: NodeJS.Timeout | null = null;
+  private holdAt = Infinity;
   private readonly inflight = new Set<Promise<void>>();
   private wakePuller: (() => void) | null = null;
   private offCancel: (() => void) | null = null;
@@ -115,6 +118,7 @@ export class WorkerLoop {
     if (!this.running) return;
     this.running = false;
     if (this.reclaimTimer) clearInterval(this.reclaimTimer);
+    this.clearHold();
     this.wakePuller?.();
     await this.pulling;
     const back = this.local.drain().map((r) => (this.held.get(r.key) as Held).delivery);
@@ -273,6 +277,10 @@ export class WorkerLoop {
       this.state = state;
       if (decision.drops.length > 0) this.shed(decision.drops);
       if (decision.dispatch === null) {
+        if (decision.retryAt !== undefined) {
+          this.holdUntil(decision.retryAt, now);
+          break;
+        }
         if (decision.drops.length === 0) break;
         continue;
       }
@@ -300,6 +308,24 @@ export class WorkerLoop {
     }
     this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
     if (this.local.length < this.o.localCap) this.wakePuller?.();
+  }
+
+  /** The policy holds a batch back (queue delay): ask it again at `at`, unless asked sooner. */
+  private holdUntil(at: number, now: number): void {
+    if (this.holdTimer !== null && this.holdAt <= at) return;
+    this.clearHold();
+    this.holdAt = at;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      this.holdAt = Infinity;
+      if (this.running) this.kick();
+    }, Math.max(0, at - now));
+  }
+
+  private clearHold(): void {
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    this.holdAt = Infinity;
   }
 
   /** Requests may carry several images: keep the batch within the executor's maximum. */
