@@ -132,14 +132,28 @@ describe('serving end to end (gRPC + Redis + worker process)', () => {
         (e: grpc.ServiceError) => ({ ok: false as const, e }),
       ),
     );
-    await new Promise((r) => setTimeout(r, 150));
+    // kill it while it holds work (a fixed wait either found it idle, all 150 already answered on
+    // a fast run, or not yet pulling on a loaded one): its consumer is worker-<pid>-<tag>
+    const r = new Redis(REDIS);
+    const held = async (): Promise<number> => {
+      const summary = (await r.call('XPENDING', `${prefix}:requests`, 'workers')) as [number, string | null, string | null, [string, string][] | null];
+      return Number((summary[3] ?? []).find(([c]) => c.startsWith(`worker-${victim.pid}-`))?.[1] ?? 0);
+    };
+    const until = Date.now() + 15_000;
+    while ((await held()) === 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 2));
+    const exited = new Promise((res) => victim.once('exit', res));
     victim.kill('SIGKILL');
+    await exited;
+    // read before the survivor's reclaim (entries idle 300 ms): what the dead worker left behind
+    const heldAtDeath = await held();
+    r.disconnect();
     const results = await Promise.all(calls);
-    const failed = results.filter((r) => !r.ok);
+    const failed = results.filter((x) => !x.ok);
     expect(failed.map((f) => (f.ok ? '' : f.e.details))).toEqual([]);
     // the victim really held work: the survivor took it over
+    expect(heldAtDeath, 'the victim held no request when it was killed').toBeGreaterThan(0);
     expect((logs.get(workers[0]!) ?? []).join('')).toMatch(/reclaimed \d+ request/);
-    for (const [i, r] of results.entries()) if (r.ok) expect(r.r.id).toBe(`k${i}`);
+    for (const [i, x] of results.entries()) if (x.ok) expect(x.r.id).toBe(`k${i}`);
   });
 
   it('cancellation removes a queued request, and a full queue rejects fast', async () => {
