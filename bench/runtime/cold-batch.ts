@@ -4,7 +4,7 @@
  * after another, or one every `--gap-ms` with the thread idle in between (the main thread sleeps;
  * other work may run on the core). Per batch size: compute time inside the thread (`computeMs`)
  * and CPU of the process's other threads (the executor's, V8's), read from
- * /proc/<pid>/task/<tid>/schedstat (nanoseconds, exact: not tick-sampled like /proc/.../stat).
+ * /proc/<pid>/task/<tid>/schedstat (nanoseconds; on this machine utime+stime agree with it).
  * Reps interleave the two modes; medians over reps; ratio = gapped / back to back, same run.
  *
  * Why: at moderate load most batches start on a thread (and core) that did something else since
