@@ -12,8 +12,9 @@ import { buildPolicy } from '../../src/scheduler/registry.js';
 import type { Decision, QueuedRequest } from '../../src/scheduler/types.js';
 import { simulate, type SimArrivals } from '../../src/sim/simulator.js';
 import { summarize } from '../../src/sim/summary.js';
-import { epochMs, WorkerLoop } from '../../src/worker/worker-loop.js';
+import { epochMs, type WorkerLoop } from '../../src/worker/worker-loop.js';
 import { ctx, req, table } from '../sched-fixtures.js';
+import { testLoop } from '../worker-fixture.js';
 
 const T = table('p50');
 const O = { delayMs: 4, preferredImages: 8 };
@@ -102,9 +103,8 @@ describe('queue delay: the worker loop', () => {
     const front = broker.connect();
     const back = new MemoryQueue(broker);
     const batches: number[] = [];
-    const loop = new WorkerLoop({
+    const loop = testLoop({
       id: 'w-delay',
-      model: 'm',
       queue: back,
       executor: {
         run: async (images) => {
@@ -115,15 +115,7 @@ describe('queue delay: the worker loop', () => {
       },
       policy: buildPolicy('static:fast', T, { queueDelay: { delayMs, preferredImages: 64 } }),
       table: T,
-      slots: 1,
       maxBatch: 64,
-      sampleSize: 4,
-      localCap: 64,
-      pullBlockMs: 20,
-      reclaimEveryMs: 60_000,
-      reclaimIdleMs: 60_000,
-      clock: epochMs,
-      classes: 10,
     });
     loops.push(loop);
     loop.start();

@@ -9,8 +9,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBroker, MemoryQueue } from '../../src/queue/memory-queue.js';
 import type { Delivery } from '../../src/queue/types.js';
 import { buildPolicy } from '../../src/scheduler/registry.js';
-import { epochMs, WorkerLoop } from '../../src/worker/worker-loop.js';
+import type { WorkerLoop } from '../../src/worker/worker-loop.js';
 import { table } from '../sched-fixtures.js';
+import { testLoop } from '../worker-fixture.js';
 
 class FlakyPullQueue extends MemoryQueue {
   readonly pulls: number[] = [];
@@ -38,22 +39,13 @@ afterEach(async () => {
 
 function startLoop(queue: FlakyPullQueue): void {
   const t = table();
-  const loop = new WorkerLoop({
+  const loop = testLoop({
     id: 'w-test',
-    model: 'm',
     queue,
     executor: { run: () => Promise.reject(new Error('no batches in this test')) },
     policy: buildPolicy('slackfit', t),
     table: t,
-    slots: 1,
     maxBatch: 8,
-    sampleSize: 4,
-    localCap: 8,
-    pullBlockMs: 20,
-    reclaimEveryMs: 60_000,
-    reclaimIdleMs: 60_000,
-    clock: epochMs,
-    classes: 10,
   });
   loops.push(loop);
   loop.start();
