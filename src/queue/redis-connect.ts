@@ -116,6 +116,7 @@ export function connectRedis(target: RedisTarget | string, extra: Partial<RedisO
  * unless the caller asked for `lazyConnect`.
  */
 function connectQuietly(c: Redis, extra: Partial<RedisOptions>): Redis {
+  reviveUnlessClosed(c);
   const connector = (c as unknown as { connector?: { connect: (...a: unknown[]) => Promise<NodeJS.EventEmitter> } }).connector;
   if (connector) {
     const connect = connector.connect.bind(connector);
@@ -127,4 +128,37 @@ function connectQuietly(c: Redis, extra: Partial<RedisOptions>): Redis {
   }
   if (extra.lazyConnect !== true) c.connect().catch(() => undefined); // failures surface as 'error' and in commands
   return c;
+}
+
+/** After an unasked-for end, how long before connecting again. */
+const REVIVE_AFTER_MS = 100;
+
+/**
+ * A connection we did not close never stays closed. ioredis ends a connection for good (status
+ * "end", no retry) when its connector is disconnected while a connect is in flight: the connect
+ * rejects "Connection is closed." and nothing schedules another. With Sentinels that is what the
+ * failover detector does when a sentinel announces +switch-master while the client is still
+ * resolving the master after losing the old one: seen in redis-sentinel.test.ts under load, where
+ * every connection of the frontend and the worker ended at once and the frontend answered
+ * UNAVAILABLE for the rest of the run. So an 'end' that neither `disconnect()` nor `quit()` asked
+ * for connects again.
+ */
+function reviveUnlessClosed(c: Redis): void {
+  let closing = false;
+  const disconnect = c.disconnect.bind(c);
+  c.disconnect = (reconnect = false): void => {
+    if (!reconnect) closing = true;
+    disconnect(reconnect);
+  };
+  const quit = c.quit.bind(c);
+  c.quit = ((...a: Parameters<typeof quit>) => {
+    closing = true;
+    return quit(...a);
+  }) as typeof c.quit;
+  c.on('end', () => {
+    if (closing) return;
+    setTimeout(() => {
+      if (!closing && c.status === 'end') c.connect().catch(() => undefined);
+    }, REVIVE_AFTER_MS).unref();
+  });
 }
