@@ -35,7 +35,8 @@ const DRIVER_TEXT = /max retries|Reached the|ioredis|ECONNREFUSED|Connection is 
 const procs: Proc[] = [];
 const cleanups: (() => void)[] = [];
 afterAll(async () => {
-  // SENTINEL_DEBUG=DIR: every process's whole output to DIR/<n>-<program>.log
+  // SENTINEL_DEBUG=DIR: every process's whole output to DIR/<n>-<program>.log, with ioredis's debug
+  // (SENTINEL_DEBUG_FILTER: its DEBUG filter; default the sentinel connector and connections)
   if (process.env.SENTINEL_DEBUG) procs.forEach((p, i) => writeFileSync(`${process.env.SENTINEL_DEBUG}/${i}-${basename(p.child.spawnargs[2] ?? p.child.spawnargs[0] ?? 'proc')}.log`, p.output()));
   for (const p of procs.reverse()) await p.kill();
   for (const c of cleanups) c();
@@ -108,7 +109,7 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
       SLACKSERVE_REDIS_SENTINELS: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
       SLACKSERVE_REDIS_SENTINEL_NAME: NAME,
       SLACKSERVE_REDIS_SENTINEL_PASSWORD: SENTINEL_PW,
-      ...(process.env.SENTINEL_DEBUG ? { DEBUG: 'ioredis:SentinelConnector,ioredis:connection' } : {}),
+      ...(process.env.SENTINEL_DEBUG ? { DEBUG: process.env.SENTINEL_DEBUG_FILTER ?? 'ioredis:SentinelConnector,ioredis:connection' } : {}),
     };
     const worker = await startWorker([], env);
     procs.push(worker);
