@@ -13,6 +13,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { SlackserveError } from '../errors.js';
 import { asBuffer, decodeMeta, encodeMeta, ownBytes, validateRequest } from './codec.js';
 import { connectRedis, isSentinel, targetAddress, type RedisTarget } from './redis-connect.js';
+import { MasterFollower } from './redis-master-follow.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
 import { RedisReachability } from './redis-reachability.js';
 import { RedisReplies, type ReplyTransport } from './redis-replies.js';
@@ -127,9 +128,12 @@ export class RedisQueue implements RequestQueue {
   readonly address: string;
   /** Whether Redis is reachable (and what follows a change); turns Redis failures into client errors. */
   private readonly reach: RedisReachability;
+  /** With Sentinels: every connection follows the master the latest reconnect reached (redis-master-follow.ts). */
+  private readonly follower: MasterFollower | undefined;
 
   constructor(opts: RedisQueueOptions) {
     this.target = opts;
+    this.follower = isSentinel(opts) ? new MasterFollower(opts.log ?? (() => undefined)) : undefined;
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.maxPending = opts.maxPending ?? DEFAULT_MAX_PENDING;
     this.transport = opts.replyTransport ?? DEFAULT_REPLY_TRANSPORT;
@@ -210,7 +214,9 @@ export class RedisQueue implements RequestQueue {
 
   /** Fails fast when Redis is down (BACKEND_UNAVAILABLE, not a hang); see connectRedis. */
   private connection(extra: Partial<RedisOptions> = {}): Redis {
-    return connectRedis(this.target, extra);
+    const c = connectRedis(this.target, extra);
+    this.follower?.add(c);
+    return c;
   }
 
   private script(name: ScriptName, args: (string | Buffer | number)[]): Promise<unknown> {
