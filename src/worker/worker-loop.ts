@@ -19,6 +19,7 @@ import { EdfQueue } from '../scheduler/edf-queue.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Dispatch, Drop, Policy, QueuedRequest } from '../scheduler/types.js';
 import { ExitSnapshots } from './exit-snapshots.js';
+import { PullWatch } from './pull-watch.js';
 import { Responder } from './respond.js';
 import { runBatch, type BatchRun } from './run-batch.js';
 import { concatBatch } from './tensors.js';
@@ -62,7 +63,12 @@ export interface WorkerLoopOptions {
   readonly exitSaveCompute?: boolean;
   /** Batches allowed at once right now (<= slots); e.g. fewer while the event loop lags (loop-guard.ts). */
   readonly slotLimit?: () => number;
+  /** A pull-loop step that lasts longer than this is logged once (pull-watch.ts); default 3 s. */
+  readonly stallLogMs?: number;
 }
+
+/** Default of WorkerLoopOptions.stallLogMs: well above a pull's block time and round trip. */
+const STALL_LOG_MS = 3_000;
 
 interface Held {
   readonly delivery: Delivery;
@@ -93,6 +99,8 @@ export class WorkerLoop {
   private readonly arrivals = new ArrivalRate();
   /** Replies and acks (respond.ts). */
   private readonly respond: Responder;
+  /** Where the pull loop is; logged when it stays too long (pull-watch.ts). */
+  private readonly watch: PullWatch;
   /** Batches run and requests answered, for tests and health reporting. */
   readonly stats = { batches: 0, answered: 0, expired: 0, dropped: 0, reclaimed: 0 };
 
@@ -102,6 +110,13 @@ export class WorkerLoop {
     this.accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
     this.exitViews = o.exits ? new ExitSnapshots(o.exits) : undefined;
     this.respond = new Responder(o);
+    this.watch = new PullWatch({
+      stallMs: o.stallLogMs ?? STALL_LOG_MS,
+      now: () => Date.now(),
+      log: o.log,
+      state: () =>
+        `local queue ${this.local.length} of ${this.o.localCap}, ${this.free} of ${this.o.slots} slots free, backend ${this.o.queue.backendDown?.() === true ? 'down' : 'reachable'}`,
+    });
   }
 
   start(): void {
@@ -109,7 +124,10 @@ export class WorkerLoop {
     this.running = true;
     this.offCancel = this.o.queue.onCancel((id) => this.onCancel(id));
     this.pulling = this.pullLoop();
-    this.reclaimTimer = setInterval(() => void this.reclaim(), this.o.reclaimEveryMs);
+    this.reclaimTimer = setInterval(() => {
+      this.watch.check();
+      void this.reclaim();
+    }, this.o.reclaimEveryMs);
     this.reclaimTimer.unref();
   }
 
@@ -166,12 +184,14 @@ export class WorkerLoop {
     while (this.running) {
       const room = this.o.localCap - this.local.length;
       if (room <= 0) {
+        this.watch.at('waiting for room in the local queue');
         await new Promise<void>((res) => (this.wakePuller = res));
         this.wakePuller = null;
         continue;
       }
       let got: Delivery[];
       try {
+        this.watch.at('pulling', this.o.pullBlockMs);
         got = await this.o.queue.pull(this.o.id, room, this.o.pullBlockMs);
         failures = 0;
       } catch (e) {
@@ -179,9 +199,11 @@ export class WorkerLoop {
         // back; logged once per streak (the queue itself logs the backend's reachability)
         failures++;
         if (failures === 1) this.respond.logFailure('pull', e);
+        this.watch.at('backing off after a failed pull', 5_000);
         await this.backoff(failures);
         continue;
       }
+      this.watch.at('admitting pulled requests');
       await this.admit(got).catch((e: unknown) => this.o.log?.(`admitting pulled requests failed: ${asSlackserveError(e).message}`));
     }
   }

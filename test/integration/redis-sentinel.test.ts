@@ -186,6 +186,9 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
     const byStatus: Record<string, number> = {};
     for (const f of failed) byStatus[`${grpc.status[f.code]} ${f.details}`] = (byStatus[`${grpc.status[f.code]} ${f.details}`] ?? 0) + 1;
     console.log(`sentinel failovers: ${seen.length} calls, ${seen.length - failed.length} ok, failed: ${JSON.stringify(byStatus)}`);
+    // a worker whose pull loop stalled says where (pull-watch.ts): shown here, since a CI failure keeps only this output
+    const stalls = worker.output().split('\n').filter((l) => l.includes('pull loop'));
+    if (stalls.length > 0) console.log(`sentinel failovers: worker stalls: ${JSON.stringify(stalls)}`);
     expect(seen.length).toBeGreaterThan(700);
     // Calls arriving while there is no master wait for the failover (within their deadline), so
     // nearly all are answered; the rest get a clear UNAVAILABLE: a command cut mid-flight, a

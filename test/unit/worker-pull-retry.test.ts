@@ -79,3 +79,62 @@ describe('worker pull retries', () => {
     expect(gaps[3]).toBeGreaterThanOrEqual(700);
   });
 });
+
+/** A queue whose pull does not return until let go (a hung command). */
+class HangingPullQueue extends MemoryQueue {
+  private hung: ((d: Delivery[]) => void)[] = [];
+  private hang = true;
+  constructor() {
+    super(new MemoryBroker());
+  }
+  override async pull(worker: string, max: number, blockMs: number): Promise<Delivery[]> {
+    if (this.hang) return new Promise<Delivery[]>((res) => this.hung.push(res));
+    return super.pull(worker, max, Math.min(blockMs, 20));
+  }
+  letGo(): void {
+    this.hang = false;
+    for (const r of this.hung.splice(0)) r([]);
+  }
+}
+
+describe('a stalled pull loop says where it is', () => {
+  const queues: HangingPullQueue[] = [];
+  afterEach(() => queues.splice(0).forEach((q) => q.letGo())); // before the loops stop (registered later, runs first)
+
+  function watched(lines: string[], hang: boolean): void {
+    const t = table();
+    const queue = new HangingPullQueue();
+    queues.push(queue);
+    if (!hang) queue.letGo();
+    const loop = testLoop({
+      id: 'w-watch',
+      queue,
+      executor: { run: () => Promise.reject(new Error('no batches in this test')) },
+      policy: buildPolicy('slackfit', t),
+      table: t,
+      maxBatch: 8,
+      reclaimEveryMs: 50,
+      stallLogMs: 150,
+      log: (l) => lines.push(l),
+    });
+    loops.push(loop);
+    loop.start();
+  }
+
+  it('a pull that does not return is logged once, with the step and the local state', async () => {
+    const lines: string[] = [];
+    watched(lines, true);
+    await until(() => lines.some((l) => l.includes('pull loop')), 3_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const stalls = lines.filter((l) => l.includes('pull loop'));
+    expect(stalls).toHaveLength(1);
+    expect(stalls[0]).toMatch(/^worker: its pull loop has been pulling for \d+\.\d s \(local queue 0 of 8, 1 of 1 slots free, backend reachable\)$/);
+  });
+
+  it('a loop whose pulls return is never logged', async () => {
+    const quiet: string[] = [];
+    watched(quiet, false);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(quiet.filter((l) => l.includes('pull loop'))).toEqual([]);
+  });
+});
