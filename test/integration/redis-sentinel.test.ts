@@ -94,7 +94,11 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
     for (const port of [pB, pC]) procs.push(await startRedisServer(port, [...auth, '--replicaof', '127.0.0.1', String(pA)]));
     const sentinelPorts = [s1!, s2!, s3!];
     for (const port of sentinelPorts) {
-      const s = await startSentinel({ port, name: NAME, masterPort: pA!, masterPassword: PW, password: SENTINEL_PW });
+      // down-after 1.5 s, not 1 s: on a loaded machine a just-promoted replica can miss the
+      // sentinels' pings for over a second, and they then fail it over too; after such an extra,
+      // load-induced failover a worker has stalled for 5-13 s, cause not known (docs/queue.md).
+      // That is a known open bug, not what this test is about (a killed master, then a forced failover)
+      const s = await startSentinel({ port, name: NAME, masterPort: pA!, masterPassword: PW, password: SENTINEL_PW, downAfterMs: 1_500 });
       procs.push(s);
       cleanups.push(s.cleanup);
     }
