@@ -6,9 +6,9 @@
  * detector hears a sentinel's `+switch-master`. A master that was demoted while still alive (the
  * sentinels took a slow one for down and promoted a replica) keeps its clients and answers them
  * as a master until the sentinels reconfigure it, seconds later; a connection whose detector
- * missed the message (it subscribes anew after every reconnect) stays on it. Seen under load in
- * redis-sentinel.test.ts: the worker pulled nothing for ~5 s after a second, load-induced failover
- * while the frontend wrote to the new master. So when one connection becomes ready on another
+ * missed the message (it subscribes anew after every reconnect) stays on it, reading and writing
+ * where nobody else does. (Suspected, not shown, in a worker stall under load; a later stall had
+ * every connection on the new master: docs/queue.md.) So when one connection becomes ready on another
  * server than the handle last saw, the ones still ready elsewhere reconnect (and ask the
  * sentinels again). A reconnect always reaches the master the sentinels name now, so the newest
  * is the one to follow.
@@ -36,11 +36,6 @@ export class MasterFollower {
       this.seen(c);
     });
     c.on('end', () => this.conns.delete(c));
-  }
-
-  /** Connections followed right now (tests). */
-  get size(): number {
-    return this.conns.size;
   }
 
   private seen(c: Redis): void {
