@@ -443,7 +443,7 @@ export const SCHEMA = {
     min: -1,
     max: 16,
     env: 'SLACKSERVE_REDIS_WAIT_REPLICAS',
-    doc: 'A request is accepted only once this many replicas hold it (Redis `WAIT` after the write; fewer within `redisWaitTimeoutMs`: the write is withdrawn and the call gets UNAVAILABLE). Replication is asynchronous, so without it a failover loses the last accepted requests. -1: 1 with `redisSentinels`, 0 without.',
+    doc: 'A request is accepted only once this many replicas hold it (Redis `WAIT` after the write; fewer within `redisWaitTimeoutMs`: the write is withdrawn and the call gets UNAVAILABLE). Replication is asynchronous, so without it a failover loses the last accepted requests. The writes and their WAITs use a connection of their own, one WAIT at a time for every write before it. -1: 1 with `redisSentinels`, 0 without.',
   },
   redisWaitTimeoutMs: {
     type: 'int',

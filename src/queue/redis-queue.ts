@@ -16,6 +16,7 @@ import { connectRedis, isSentinel, targetAddress, type RedisTarget } from './red
 import { MasterFollower } from './redis-master-follow.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
 import { RedisReachability } from './redis-reachability.js';
+import { ReplicaWait } from './redis-replica-wait.js';
 import { RedisReplies, type ReplyTransport } from './redis-replies.js';
 import { backend, F_DATA, F_META, field, streamEntries, type RawEntry } from './redis-wire.js';
 import { RedisWorkers } from './redis-workers.js';
@@ -94,11 +95,18 @@ export class RedisQueue implements RequestQueue {
   private readonly readyTimeoutMs: number;
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
+  private readonly autoPipelining: boolean;
   private readonly key: string;
   private readonly cancelChannel: string;
 
   /** Commands (auto-pipelined: concurrent calls in one tick go out as one write). */
   private readonly cmd: Redis;
+  /**
+   * With `waitReplicas`: request writes and their WAITs go through a connection of their own, made
+   * on the first enqueue, so a WAIT (which blocks the connection that sends it) never holds up
+   * the commands on `cmd` (cancels, the lost-request check, replies' upkeep).
+   */
+  private writer: { conn: Redis; wait: ReplicaWait } | undefined;
   /** Pub/sub connection (cancellations; replies with the pubsub transport), made on first use. */
   private sub: Redis | undefined;
   private subCancels: Promise<unknown> | undefined;
@@ -144,7 +152,8 @@ export class RedisQueue implements RequestQueue {
     this.key = `${this.prefix}:requests`;
     this.cancelChannel = `${this.prefix}:cancel`;
     this.address = targetAddress(opts);
-    this.cmd = this.connection({ enableAutoPipelining: opts.autoPipelining ?? DEFAULT_AUTO_PIPELINING, scripts: SCRIPTS });
+    this.autoPipelining = opts.autoPipelining ?? DEFAULT_AUTO_PIPELINING;
+    this.cmd = this.connection({ enableAutoPipelining: this.autoPipelining, scripts: SCRIPTS });
     this.reach = new RedisReachability({
       cmd: this.cmd,
       key: this.key,
@@ -219,9 +228,19 @@ export class RedisQueue implements RequestQueue {
     return c;
   }
 
-  private script(name: ScriptName, args: (string | Buffer | number)[]): Promise<unknown> {
-    const fn = (this.cmd as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name]!;
-    return fn.apply(this.cmd, args);
+  private script(name: ScriptName, args: (string | Buffer | number)[], conn: Redis = this.cmd): Promise<unknown> {
+    const fn = (conn as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name]!;
+    return fn.apply(conn, args);
+  }
+
+  /** The writes' own connection and their shared WAIT (waitReplicas > 0 only). */
+  private replicaWriter(): { conn: Redis; wait: ReplicaWait } {
+    if (!this.writer) {
+      const conn = this.connection({ enableAutoPipelining: this.autoPipelining, scripts: SCRIPTS });
+      const wait = new ReplicaWait(async () => Number(await conn.call('WAIT', this.waitReplicas, this.waitTimeoutMs)));
+      this.writer = { conn, wait };
+    }
+    return this.writer;
   }
 
   /**
@@ -313,31 +332,29 @@ export class RedisQueue implements RequestQueue {
     if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
     await this.init();
     let entry: unknown;
+    const writer = this.waitReplicas > 0 ? this.replicaWriter() : undefined;
     try {
-      entry = await this.script('ssEnqueue', [this.key, GROUP, this.maxPending, encodeMeta(r), asBuffer(r.data)]);
+      entry = await this.script('ssEnqueue', [this.key, GROUP, this.maxPending, encodeMeta(r), asBuffer(r.data)], writer?.conn);
     } catch (err) {
       throw this.reach.fail(err);
     }
     if (entry === null) throw new SlackserveError('QUEUE_FULL', QUEUE_FULL_MESSAGE, { maxPending: this.maxPending });
     this.entries.set(r.id, { entry: String(entry), deadlineMs: r.deadlineMs });
     this.ensureTimer();
-    if (this.waitReplicas > 0) await this.replicated(r.id);
+    if (writer) await this.replicated(r.id, writer.wait);
   }
 
   /**
    * Resolves once `waitReplicas` replicas hold everything this connection wrote so far (WAIT);
    * otherwise the request is withdrawn and enqueue() fails UNAVAILABLE: it was never accepted. A
    * failover that promotes a replica holding it keeps it; one that promotes another (a forced
-   * failover's split-brain window) can still drop it (measured: docs/serving.md). WAIT holds up
-   * the commands queued behind it on this connection until the replicas answer (well under a
-   * millisecond on a LAN; at most the timeout).
+   * failover's split-brain window) can still drop it (measured: docs/serving.md). One WAIT at a
+   * time answers for every write before it (redis-replica-wait.ts), on the writes' own connection.
    */
-  private async replicated(id: string): Promise<void> {
+  private async replicated(id: string, wait: ReplicaWait): Promise<void> {
     let acked: number;
     try {
-      // WAIT counts the replicas that acknowledged this client's writes: it must be the
-      // connection that wrote (cmd); with auto-pipelining it queues behind the write.
-      acked = Number(await this.cmd.call('WAIT', this.waitReplicas, this.waitTimeoutMs));
+      acked = await wait.acked();
     } catch (err) {
       await this.cancel(id).catch(() => false);
       throw this.reach.fail(err);
@@ -550,6 +567,7 @@ export class RedisQueue implements RequestQueue {
     this.blockers.clear();
     const replyKeys = this.replies.stopAll();
     this.sub?.disconnect();
+    this.writer?.conn.disconnect();
     // Tell the others at once: this handle's workers are dead (what they hold becomes
     // reclaimable without waiting for the heartbeat to lapse), its reply streams are unread.
     const keys = this.workers.aliveKeys();
