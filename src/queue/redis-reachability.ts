@@ -124,7 +124,8 @@ export class RedisReachability {
     if (lost.length === 0) return;
     for (const id of lost) entries.delete(id);
     const sentinel = this.h.sentinel;
-    this.h.log(`redis at ${this.h.address} ${sentinel ? 'changed master (failover or restart)' : 'restarted'} and lost ${lost.length} queued request(s)`);
+    const some = lost.slice(0, 5).join(', ') + (lost.length > 5 ? ', ...' : '');
+    this.h.log(`redis at ${this.h.address} ${sentinel ? 'changed master (failover or restart)' : 'restarted'} and lost ${lost.length} queued request(s): ${some}`);
     for (const l of this.lostListeners) l(lost, sentinel ? 'redis master changed' : 'redis restarted');
   }
 
