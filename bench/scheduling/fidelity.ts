@@ -40,6 +40,8 @@ const { values: opt } = parseArgs({
     'bursty-base': { type: 'string', default: '100' },
     'bursty-burst': { type: 'string', default: '200' },
     'slo-ms': { type: 'string', default: '50' },
+    /** bursty: every request's accuracy floor (0..1; default none) */
+    'min-accuracy': { type: 'string' },
     seed: { type: 'string', default: '1' },
     out: { type: 'string', default: 'bench/results/fidelity.json' },
     plots: { type: 'string', default: 'docs/scheduling/live' },
@@ -125,7 +127,15 @@ const traces: Record<string, TraceRequest[]> = {};
 for (const name of opt.traces.split(',')) {
   if (name === 'demo') traces[name] = await readTraceFile('traces/demo-maf-burst.csv');
   else if (name === 'bursty')
-    traces[name] = bursty({ baseRate: Number(opt['bursty-base']), burstRate: Number(opt['bursty-burst']), cv2: 8, durationS: 30, seed: Number(opt.seed), sloMs: Number(opt['slo-ms']) });
+    traces[name] = bursty({
+      baseRate: Number(opt['bursty-base']),
+      burstRate: Number(opt['bursty-burst']),
+      cv2: 8,
+      durationS: 30,
+      seed: Number(opt.seed),
+      sloMs: Number(opt['slo-ms']),
+      ...(opt['min-accuracy'] !== undefined ? { minAccuracy: Number(opt['min-accuracy']) } : {}),
+    });
   else traces[name] = await readTraceFile(name);
 }
 
