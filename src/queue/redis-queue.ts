@@ -11,18 +11,18 @@
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import { SlackserveError } from '../errors.js';
-import { asBuffer, decodeMeta, encodeMeta, ownBytes, validateRequest } from './codec.js';
+import { asBuffer, decodeMeta, encodeMeta, ownBytes } from './codec.js';
 import { connectRedis, isSentinel, targetAddress, type RedisTarget } from './redis-connect.js';
 import { MasterFollower } from './redis-master-follow.js';
+import { HeardCancels } from './redis-cancels.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
 import { RedisReachability } from './redis-reachability.js';
-import { ReplicaWait } from './redis-replica-wait.js';
+import { type EntryIds, FAILOVER_WAIT_MS, RedisEnqueue } from './redis-enqueue.js';
 import { RedisReplies, type ReplyTransport } from './redis-replies.js';
-import { backend, F_DATA, F_META, field, streamEntries, type RawEntry } from './redis-wire.js';
+import { F_DATA, F_META, field, streamEntries, type RawEntry } from './redis-wire.js';
 import { RedisWorkers } from './redis-workers.js';
 import {
   DEFAULT_MAX_PENDING,
-  QUEUE_FULL_MESSAGE,
   type Delivery,
   type InferenceReply,
   type QueuedInference,
@@ -43,16 +43,7 @@ export const DEFAULT_REPLY_MAXLEN = 100_000;
 export const DEFAULT_REPLY_TRANSPORT: ReplyTransport = 'stream';
 export const DEFAULT_AUTO_PIPELINING = true;
 export const DEFAULT_WAIT_TIMEOUT_MS = 200;
-/** How long a worker remembers a cancelled id (to drop it if it is pulled or reclaimed later). */
-const CANCEL_MEMORY_MS = 60_000;
-/** The frontend forgets the stream entry id of a request this long after its deadline. */
-const ENTRY_ID_GRACE_MS = 60_000;
 const GROUP = 'workers';
-/**
- * Sentinel mode: how long an enqueue waits for a failover to end (a master again) before failing
- * BACKEND_UNAVAILABLE; never past the request's deadline.
- */
-const FAILOVER_WAIT_MS = 5_000;
 /** Lua's unpack() limit is ~8,000 values; ack in chunks well below it. */
 const ACK_CHUNK = 1_000;
 
@@ -93,23 +84,13 @@ export class RedisQueue implements RequestQueue {
   private readonly transport: ReplyTransport;
   private readonly workerTtlMs: number;
   private readonly readyTimeoutMs: number;
-  private readonly waitReplicas: number;
-  private readonly waitTimeoutMs: number;
-  private readonly autoPipelining: boolean;
   private readonly key: string;
   private readonly cancelChannel: string;
 
   /** Commands (auto-pipelined: concurrent calls in one tick go out as one write). */
   private readonly cmd: Redis;
-  /**
-   * With `waitReplicas`: request writes and their WAITs go through a connection of their own, made
-   * on the first enqueue, so a WAIT (which blocks the connection that sends it) never holds up
-   * the commands on `cmd` (cancels, the lost-request check, replies' upkeep).
-   */
-  private writer: { conn: Redis; wait: ReplicaWait } | undefined;
   /** Pub/sub connection (cancellations; replies with the pubsub transport), made on first use. */
   private sub: Redis | undefined;
-  private subCancels: Promise<unknown> | undefined;
   /** Blocking XREADGROUP needs a connection of its own per concurrent pull. */
   private readonly idleBlockers: Redis[] = [];
   private readonly blockers = new Set<Redis>();
@@ -122,11 +103,12 @@ export class RedisQueue implements RequestQueue {
   private readonly pullsInFlight = new Set<{ readonly startMs: number }>();
   /** Requests pulled through this handle, not yet acked or released: request id -> entry id. */
   private readonly held = new Map<string, string>();
-  private readonly cancelListeners = new Set<(id: string) => void>();
-  /** Cancelled ids heard on the channel, with when heard (insertion order = time order). */
-  private readonly cancelled = new Map<string, number>();
+  /** Worker: cancellations heard on the channel. */
+  private readonly cancels: HeardCancels;
   /** Frontend: request id -> stream entry id, so cancel can delete it before it is pulled. */
-  private readonly entries = new Map<string, { entry: string; deadlineMs: number }>();
+  private readonly entries: EntryIds = new Map();
+  /** Frontend: enqueue (with the replicas' WAIT) and cancel. */
+  private readonly enq: RedisEnqueue;
   /** Reply streams (or channels) this handle reads, and replies waiting for this turn's flush. */
   private readonly replies: RedisReplies;
   /** Heartbeats of the workers pulling here, whether any is alive, reclaiming what the dead held. */
@@ -147,13 +129,11 @@ export class RedisQueue implements RequestQueue {
     this.transport = opts.replyTransport ?? DEFAULT_REPLY_TRANSPORT;
     this.workerTtlMs = opts.workerTtlMs ?? DEFAULT_WORKER_TTL_MS;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    this.waitReplicas = opts.waitReplicas ?? 0;
-    this.waitTimeoutMs = opts.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
     this.key = `${this.prefix}:requests`;
     this.cancelChannel = `${this.prefix}:cancel`;
     this.address = targetAddress(opts);
-    this.autoPipelining = opts.autoPipelining ?? DEFAULT_AUTO_PIPELINING;
-    this.cmd = this.connection({ enableAutoPipelining: this.autoPipelining, scripts: SCRIPTS });
+    const autoPipelining = opts.autoPipelining ?? DEFAULT_AUTO_PIPELINING;
+    this.cmd = this.connection({ enableAutoPipelining: autoPipelining, scripts: SCRIPTS });
     this.reach = new RedisReachability({
       cmd: this.cmd,
       key: this.key,
@@ -166,6 +146,26 @@ export class RedisQueue implements RequestQueue {
       changed: () => this.workers.forgetAlive(),
       reconnected: () => (this.group = undefined), // a restarted Redis has no consumer group: create it again
       recovered: () => void this.maintain(), // heartbeats and reply streams back at once
+      closed: () => this.closed,
+    });
+    this.cancels = new HeardCancels({ channel: this.cancelChannel, held: this.held, subscriber: () => this.subscriber(), fail: (e) => this.reach.fail(e) });
+    this.enq = new RedisEnqueue({
+      cmd: this.cmd,
+      key: this.key,
+      group: GROUP,
+      cancelChannel: this.cancelChannel,
+      address: this.address,
+      sentinel: isSentinel(opts),
+      maxPending: this.maxPending,
+      waitReplicas: opts.waitReplicas ?? 0,
+      waitTimeoutMs: opts.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS,
+      autoPipelining,
+      entries: this.entries,
+      reach: this.reach,
+      connection: (extra) => this.connection(extra),
+      script: (name, args, conn) => this.script(name, args, conn),
+      init: () => this.init(),
+      ensureTimer: () => this.ensureTimer(),
       closed: () => this.closed,
     });
     this.replies = new RedisReplies({
@@ -233,16 +233,6 @@ export class RedisQueue implements RequestQueue {
     return fn.apply(conn, args);
   }
 
-  /** The writes' own connection and their shared WAIT (waitReplicas > 0 only). */
-  private replicaWriter(): { conn: Redis; wait: ReplicaWait } {
-    if (!this.writer) {
-      const conn = this.connection({ enableAutoPipelining: this.autoPipelining, scripts: SCRIPTS });
-      const wait = new ReplicaWait(async () => Number(await conn.call('WAIT', this.waitReplicas, this.waitTimeoutMs)));
-      this.writer = { conn, wait };
-    }
-    return this.writer;
-  }
-
   /**
    * A command with Buffer replies on the auto-pipelined connection. Not `callBuffer`: with
    * auto-pipelining, ioredis 6.0.0 drops its command name (only `call` puts it back); the
@@ -279,8 +269,8 @@ export class RedisQueue implements RequestQueue {
     const jobs: Promise<unknown>[] = [];
     jobs.push(...this.workers.heartbeats());
     jobs.push(...this.replies.maintain(this.reach.checkingRestart));
-    for (const [id, e] of this.entries) if (e.deadlineMs + ENTRY_ID_GRACE_MS < now) this.entries.delete(id);
-    this.forgetCancels(now);
+    this.enq.forgetOld(now);
+    this.cancels.forget(now);
     await Promise.allSettled(jobs);
   }
 
@@ -289,109 +279,30 @@ export class RedisQueue implements RequestQueue {
     const sub = this.connection();
     sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       const ch = channel.toString();
-      if (ch === this.cancelChannel) return this.heardCancel(message.toString());
+      if (ch === this.cancelChannel) return this.cancels.heard(message.toString());
       this.replies.fromChannel(ch, message);
     });
     this.sub = sub;
     return sub;
   }
 
-  /** Workers listen to the cancel channel before their first pull, so no cancel is missed after. */
-  private listenCancels(): Promise<unknown> {
-    this.subCancels ??= this.subscriber()
-      .subscribe(this.cancelChannel)
-      .catch((e: unknown) => {
-        this.subCancels = undefined;
-        throw this.reach.fail(e);
-      });
-    return this.subCancels;
+  enqueue(r: QueuedInference): Promise<void> {
+    return this.enq.enqueue(r);
   }
 
-  private heardCancel(id: string): void {
-    const now = Date.now();
-    this.cancelled.set(id, now);
-    this.forgetCancels(now);
-    if (this.held.has(id)) for (const l of this.cancelListeners) l(id);
-  }
-
-  private forgetCancels(now: number): void {
-    for (const [id, t] of this.cancelled) {
-      if (t + CANCEL_MEMORY_MS >= now) break;
-      this.cancelled.delete(id);
-    }
-  }
-
-  async enqueue(r: QueuedInference): Promise<void> {
-    if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
-    validateRequest(r);
-    // Known down: fail at once (the client learns now, not after the driver's reconnect attempts).
-    // With Sentinels a master's loss is usually a failover that ends in seconds: wait for it, as
-    // long as the request's deadline allows (at most FAILOVER_WAIT_MS), then go on or fail.
-    if (this.reach.down && !(isSentinel(this.target) && (await this.reach.waitUp(Math.min(FAILOVER_WAIT_MS, r.deadlineMs - Date.now())))))
-      throw backend(new Error('unreachable'), this.address);
-    if (this.closed) throw new SlackserveError('BACKEND_UNAVAILABLE', 'request queue is closed');
-    await this.init();
-    let entry: unknown;
-    const writer = this.waitReplicas > 0 ? this.replicaWriter() : undefined;
-    try {
-      entry = await this.script('ssEnqueue', [this.key, GROUP, this.maxPending, encodeMeta(r), asBuffer(r.data)], writer?.conn);
-    } catch (err) {
-      throw this.reach.fail(err);
-    }
-    if (entry === null) throw new SlackserveError('QUEUE_FULL', QUEUE_FULL_MESSAGE, { maxPending: this.maxPending });
-    this.entries.set(r.id, { entry: String(entry), deadlineMs: r.deadlineMs });
-    this.ensureTimer();
-    if (writer) await this.replicated(r.id, writer.wait);
-  }
-
-  /**
-   * Resolves once `waitReplicas` replicas hold everything this connection wrote so far (WAIT);
-   * otherwise the request is withdrawn and enqueue() fails UNAVAILABLE: it was never accepted. A
-   * failover that promotes a replica holding it keeps it; one that promotes another (a forced
-   * failover's split-brain window) can still drop it (measured: docs/serving.md). One WAIT at a
-   * time answers for every write before it (redis-replica-wait.ts), on the writes' own connection.
-   */
-  private async replicated(id: string, wait: ReplicaWait): Promise<void> {
-    let acked: number;
-    try {
-      acked = await wait.acked();
-    } catch (err) {
-      await this.cancel(id).catch(() => false);
-      throw this.reach.fail(err);
-    }
-    if (acked >= this.waitReplicas) return;
-    await this.cancel(id).catch(() => false);
-    throw new SlackserveError(
-      'BACKEND_UNAVAILABLE',
-      `queue backend unavailable (${this.address}): the request reached ${acked} of ${this.waitReplicas} replica(s) within ${this.waitTimeoutMs} ms (redisWaitReplicas), so it was not accepted`,
-    );
-  }
-
-  async cancel(id: string): Promise<boolean> {
-    const e = this.entries.get(id);
-    this.entries.delete(id);
-    try {
-      if (!e) {
-        // Unknown here (another handle enqueued it, or it was forgotten): workers drop it.
-        await this.cmd.publish(this.cancelChannel, id);
-        return false;
-      }
-      return (await this.script('ssCancel', [this.key, GROUP, e.entry, this.cancelChannel, id])) === 1;
-    } catch (err) {
-      throw this.reach.fail(err);
-    }
+  cancel(id: string): Promise<boolean> {
+    return this.enq.cancel(id);
   }
 
   onCancel(listener: (id: string) => void): () => void {
-    this.cancelListeners.add(listener);
-    return () => this.cancelListeners.delete(listener);
+    return this.cancels.onCancel(listener);
   }
 
   async pull(worker: string, max: number, blockMs: number): Promise<Delivery[]> {
     if (this.closed) return [];
     await this.init();
     await this.workers.touch(worker);
-    await this.listenCancels();
+    await this.cancels.listen();
     if (this.closed) return []; // closed while connecting: open no blocking connection now
     const args: (string | number)[] = ['GROUP', GROUP, worker, 'COUNT', Math.max(1, Math.floor(max))];
     if (blockMs > 0) args.push('BLOCK', Math.ceil(blockMs));
@@ -440,7 +351,7 @@ export class RedisQueue implements RequestQueue {
         drop.push(entry); // a poison entry would otherwise be redelivered forever
         continue;
       }
-      if (this.cancelled.has(request.id)) {
+      if (this.cancels.has(request.id)) {
         drop.push(entry);
         continue;
       }
@@ -484,7 +395,7 @@ export class RedisQueue implements RequestQueue {
     const cancelled: string[] = [];
     for (const d of ds) {
       this.held.delete(d.request.id);
-      if (this.cancelled.has(d.request.id)) {
+      if (this.cancels.has(d.request.id)) {
         cancelled.push(d.entry);
         continue;
       }
@@ -504,7 +415,7 @@ export class RedisQueue implements RequestQueue {
     if (this.closed) return [];
     await this.init();
     await this.workers.touch(worker);
-    await this.listenCancels();
+    await this.cancels.listen();
     try {
       return await this.workers.claim(worker, Math.max(0, Math.floor(minIdleMs)), max);
     } catch (err) {
@@ -567,7 +478,7 @@ export class RedisQueue implements RequestQueue {
     this.blockers.clear();
     const replyKeys = this.replies.stopAll();
     this.sub?.disconnect();
-    this.writer?.conn.disconnect();
+    this.enq.close();
     // Tell the others at once: this handle's workers are dead (what they hold becomes
     // reclaimable without waiting for the heartbeat to lapse), its reply streams are unread.
     const keys = this.workers.aliveKeys();

@@ -147,6 +147,12 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
         expect(f.details).toMatch(/^Deadline exceeded: the request's deadline/);
         continue;
       }
+      if (f.code === grpc.status.RESOURCE_EXHAUSTED) {
+        // while answers stall, calls pile up and the edge's adaptive limit refuses new ones (seen
+        // under load: the door's status, before the request was accepted)
+        expect(f.details).toMatch(/^the server is shedding load/);
+        continue;
+      }
       expect(f.code, f.details).toBe(grpc.status.UNAVAILABLE);
       expect(f.details).toMatch(/^queue backend (unavailable|lost the request)|^Request timeout expired: /);
       expect(f.details).not.toMatch(DRIVER_TEXT);

@@ -1,0 +1,128 @@
+/**
+ * The queue's and workers' settings (part of the schema in config-schema.ts, which has the
+ * contract): Redis (direct, Sentinels, TLS, replicas a request must reach), the queue's bounds,
+ * workers' liveness and reclaiming, and draining. Kept apart because the schema is long.
+ */
+import type { Field } from './config-schema.js';
+
+export const QUEUE_FIELDS = {
+  redisUrl: {
+    type: 'string',
+    default: 'embedded',
+    secret: 'url',
+    env: 'SLACKSERVE_REDIS_URL',
+    doc: 'Redis URL for the request queue (e.g. redis://127.0.0.1:6379), or `embedded` for the in-process queue (serve only).',
+  },
+  redisSentinels: {
+    type: 'string',
+    optional: true,
+    default: '',
+    env: 'SLACKSERVE_REDIS_SENTINELS',
+    doc: 'Comma-separated Redis Sentinels (`host:port,host:port`): the queue asks them for the master of `redisSentinelName` and follows failovers; `redisUrl` then gives only the master\'s user, password and db (its host and port are ignored; `embedded` means none). Unset: `redisUrl` alone.',
+  },
+  redisSentinelName: {
+    type: 'string',
+    default: 'mymaster',
+    env: 'SLACKSERVE_REDIS_SENTINEL_NAME',
+    doc: 'Name of the master the Sentinels monitor (`sentinel monitor <name> ...`); used with `redisSentinels`.',
+  },
+  redisSentinelPassword: {
+    type: 'string',
+    optional: true,
+    secret: 'value',
+    default: '',
+    env: 'SLACKSERVE_REDIS_SENTINEL_PASSWORD',
+    doc: "Password of the Sentinels themselves (their `requirepass`), if they have one; the master's password goes in `redisUrl`.",
+  },
+  redisTlsCa: {
+    type: 'string',
+    optional: true,
+    default: '',
+    env: 'SLACKSERVE_REDIS_TLS_CA',
+    doc: 'PEM CA bundle (a file) that Redis\'s and the Sentinels\' TLS certificates must chain to; TLS itself is turned on by a `rediss://` redisUrl (with Sentinels: both they and the master over TLS). Empty: the system\'s roots.',
+  },
+  redisWaitReplicas: {
+    type: 'int',
+    default: -1,
+    min: -1,
+    max: 16,
+    env: 'SLACKSERVE_REDIS_WAIT_REPLICAS',
+    doc: 'A request is accepted only once this many replicas hold it (Redis `WAIT` after the write; fewer within `redisWaitTimeoutMs`: the write is withdrawn and the call gets UNAVAILABLE). Replication is asynchronous, so without it a failover loses the last accepted requests. The writes and their WAITs use a connection of their own, one WAIT at a time for every write before it. -1: 1 with `redisSentinels`, 0 without.',
+  },
+  redisWaitTimeoutMs: {
+    type: 'int',
+    default: 200,
+    min: 1,
+    max: 60000,
+    env: 'SLACKSERVE_REDIS_WAIT_TIMEOUT_MS',
+    doc: 'How long a request write waits for `redisWaitReplicas` replicas before it is withdrawn.',
+  },
+  queuePrefix: {
+    type: 'string',
+    default: 'slackserve',
+    env: 'SLACKSERVE_QUEUE_PREFIX',
+    doc: 'Prefix of every Redis key the queue uses (deployments sharing one Redis need distinct prefixes).',
+  },
+  maxPending: {
+    type: 'int',
+    default: 100000,
+    min: 1,
+    max: 10000000,
+    env: 'SLACKSERVE_MAX_PENDING',
+    doc: 'Requests the shared queue holds before rejecting with UNAVAILABLE "Exceeds maximum queue size".',
+  },
+  defaultSloMs: {
+    type: 'number',
+    default: 100,
+    min: 0.1,
+    max: 3600000,
+    env: 'SLACKSERVE_DEFAULT_SLO_MS',
+    doc: 'Latency budget of requests that carry no SLO parameter, no Triton timeout and no gRPC deadline, ms.',
+  },
+  modelVersion: {
+    type: 'string',
+    default: '1',
+    env: 'SLACKSERVE_MODEL_VERSION',
+    doc: 'Version string the model is served under (the model name is the manifest name).',
+  },
+  workerLocalCap: {
+    type: 'int',
+    default: 256,
+    min: 1,
+    max: 100000,
+    env: 'SLACKSERVE_WORKER_LOCAL_CAP',
+    doc: "Requests a worker pulls into its local EDF queue at most; the rest stay shared for other workers.",
+  },
+  workerTtlMs: {
+    type: 'int',
+    default: 600,
+    min: 30,
+    max: 600000,
+    env: 'SLACKSERVE_WORKER_TTL_MS',
+    doc: 'A worker whose Redis heartbeat (refreshed every TTL/3) is older than this is dead: what it holds is reclaimed. Every process sharing a queue should use the same value.',
+  },
+  reclaimIdleMs: {
+    type: 'int',
+    default: 300,
+    min: 10,
+    max: 600000,
+    env: 'SLACKSERVE_RECLAIM_IDLE_MS',
+    doc: 'A dead worker\'s pulled-but-unanswered requests are taken over by another worker once they sat this long (checked every reclaimIdleMs/2); a frontend waits deadline + workerTtlMs + 2 * reclaimIdleMs + 2 s before failing a call no worker answered.',
+  },
+  drainDelayMs: {
+    type: 'int',
+    default: 5000,
+    min: 0,
+    max: 600000,
+    env: 'SLACKSERVE_DRAIN_DELAY_MS',
+    doc: 'On SIGTERM/SIGINT a frontend reports not-ready at once but keeps serving this long (load balancers stop sending), then refuses new calls with UNAVAILABLE "server is draining".',
+  },
+  drainTimeoutMs: {
+    type: 'int',
+    default: 30000,
+    min: 0,
+    max: 3600000,
+    env: 'SLACKSERVE_DRAIN_TIMEOUT_MS',
+    doc: 'After the drain delay, how long calls in flight may still take to finish before the process stops anyway (they then fail UNAVAILABLE).',
+  },
+} as const satisfies Record<string, Field>;
