@@ -4,6 +4,8 @@
  * password), the env that points a frontend and a worker at them, and calls with a recorded
  * outcome. Every process goes into `procs`, every temporary directory into `cleanups`.
  */
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import type { OipClient } from '../src/client/oip-client.js';
@@ -69,6 +71,8 @@ export interface SentinelCluster {
   env(prefix: string): Record<string, string>;
   /** The redis-server process serving `port`. */
   server(port: number): Proc | undefined;
+  /** Kills the first master (SIGKILL); resolves with the port of the replica the sentinels promote once the other follows it. */
+  killFirstMaster(): Promise<number>;
 }
 
 /**
@@ -106,6 +110,19 @@ export async function startSentinelCluster(procs: Proc[], cleanups: (() => void)
     sentinels,
     sentinelPorts,
     server: (port) => servers.get(port),
+    killFirstMaster: async () => {
+      await redisA.kill();
+      let promoted = 0;
+      await waitFor(
+        'a replica promoted after A was killed, the other following it',
+        async () => {
+          promoted = await masterPort(sentinels[0]!);
+          return promoted === pA ? 'A still master' : settled(sentinels, promoted, 1);
+        },
+        20_000,
+      );
+      return promoted;
+    },
     env: (prefix) => ({
       SLACKSERVE_QUEUE_PREFIX: prefix,
       SLACKSERVE_REDIS_URL: `redis://:${PW}@unused`,
@@ -115,6 +132,18 @@ export async function startSentinelCluster(procs: Proc[], cleanups: (() => void)
       ...(process.env.SENTINEL_DEBUG ? { DEBUG: process.env.SENTINEL_DEBUG_FILTER ?? 'ioredis:SentinelConnector,ioredis:connection' } : {}),
     }),
   };
+}
+
+/**
+ * After the test: SENTINEL_DEBUG=DIR writes every process's whole output to DIR/<n>-<program>.log,
+ * with ioredis's debug (SENTINEL_DEBUG_FILTER: its DEBUG filter; default the sentinel connector and
+ * connections); then every process is killed and every temporary directory removed.
+ */
+export async function stopSentinelTest(procs: Proc[], cleanups: (() => void)[]): Promise<void> {
+  const dir = process.env.SENTINEL_DEBUG;
+  if (dir) procs.forEach((p, i) => writeFileSync(`${dir}/${i}-${basename(p.child.spawnargs[2] ?? p.child.spawnargs[0] ?? 'proc')}.log`, p.output()));
+  for (const p of procs.reverse()) await p.kill();
+  for (const c of cleanups) c();
 }
 
 /** One inference call; its outcome instead of a rejection. */

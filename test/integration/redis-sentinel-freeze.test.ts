@@ -9,15 +9,13 @@
  * before it, on the writes' own connection (src/queue/redis-replica-wait.ts): each call ends within
  * a fraction of a second, answered, or refused UNAVAILABLE because no replica holds it.
  */
-import { writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OipClient } from '../../src/client/oip-client.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { type Proc, sleep, startFrontend, startWorker } from '../cluster-procs.js';
 import { loadSample, SUPERNET_DIR } from '../helpers.js';
-import { DRIVER_TEXT, HAS_SENTINEL, inferOutcome, masterPort, type Outcome, PW, SENTINEL_PW, settled, startSentinelCluster, waitFor } from '../sentinel-fixture.js';
+import { DRIVER_TEXT, HAS_SENTINEL, inferOutcome, masterPort, type Outcome, PW, SENTINEL_PW, startSentinelCluster, stopSentinelTest, waitFor } from '../sentinel-fixture.js';
 
 if (!HAS_SENTINEL) console.warn('redis-sentinel-freeze.test.ts: SKIPPED: redis-sentinel (or redis-server) is not installed');
 
@@ -27,11 +25,7 @@ const { x } = loadSample(cat);
 
 const procs: Proc[] = [];
 const cleanups: (() => void)[] = [];
-afterAll(async () => {
-  if (process.env.SENTINEL_DEBUG) procs.forEach((p, i) => writeFileSync(`${process.env.SENTINEL_DEBUG}/${i}-${basename(p.child.spawnargs[2] ?? p.child.spawnargs[0] ?? 'proc')}.log`, p.output()));
-  for (const p of procs.reverse()) await p.kill();
-  for (const c of cleanups) c();
-});
+afterAll(() => stopSentinelTest(procs, cleanups));
 
 interface Call {
   readonly sentMs: number;
@@ -42,7 +36,7 @@ interface Call {
 describe.skipIf(!HAS_SENTINEL)('Redis Sentinel: a frozen new master', () => {
   it('after a frozen master is failed over, every call ends within a second (answered, or refused because no replica holds it)', async () => {
     const cluster = await startSentinelCluster(procs, cleanups, 1_500);
-    const { redisA, pA, sentinels } = cluster;
+    const { sentinels } = cluster;
     const env = cluster.env(prefix);
     const worker = await startWorker([], env);
     procs.push(worker);
@@ -76,16 +70,7 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel: a frozen new master', () => {
 
     // 1. the master crashes: the sentinels promote B (or C)
     await sleep(2_000);
-    await redisA.kill();
-    let promoted = 0;
-    await waitFor(
-      'a replica promoted after A was killed',
-      async () => {
-        promoted = await masterPort(sentinels[0]!);
-        return promoted === pA ? 'A still master' : settled(sentinels, promoted, 1);
-      },
-      20_000,
-    );
+    const promoted = await cluster.killFirstMaster();
     // 2. the new master freezes for 4 s (SIGSTOP: its connections stay open) and is failed over
     await sleep(500);
     const frozen = cluster.server(promoted)!;

@@ -8,8 +8,6 @@
  * must end with an answer or a clear status (none unanswered, none with the driver's text or a
  * password), and the server must serve normally on the last master.
  */
-import { writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,7 +16,7 @@ import { startStandaloneDashboard } from '../../src/dashboard/standalone.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { type Proc, sleep, startFrontend, startRedisServer, startWorker } from '../cluster-procs.js';
 import { dashboardTotal, loadSample, SUPERNET_DIR } from '../helpers.js';
-import { DRIVER_TEXT, HAS_SENTINEL, inferOutcome, masterPort, NAME, type Outcome, PW, SENTINEL_PW, settled, startSentinelCluster, waitFor } from '../sentinel-fixture.js';
+import { DRIVER_TEXT, HAS_SENTINEL, inferOutcome, masterPort, NAME, type Outcome, PW, SENTINEL_PW, settled, startSentinelCluster, stopSentinelTest, waitFor } from '../sentinel-fixture.js';
 
 if (!HAS_SENTINEL) console.warn('redis-sentinel.test.ts: SKIPPED: redis-sentinel (or redis-server) is not installed');
 
@@ -30,13 +28,7 @@ const INPUT = cat.manifest.input.name;
 
 const procs: Proc[] = [];
 const cleanups: (() => void)[] = [];
-afterAll(async () => {
-  // SENTINEL_DEBUG=DIR: every process's whole output to DIR/<n>-<program>.log, with ioredis's debug
-  // (SENTINEL_DEBUG_FILTER: its DEBUG filter; default the sentinel connector and connections)
-  if (process.env.SENTINEL_DEBUG) procs.forEach((p, i) => writeFileSync(`${process.env.SENTINEL_DEBUG}/${i}-${basename(p.child.spawnargs[2] ?? p.child.spawnargs[0] ?? 'proc')}.log`, p.output()));
-  for (const p of procs.reverse()) await p.kill();
-  for (const c of cleanups) c();
-});
+afterAll(() => stopSentinelTest(procs, cleanups));
 
 describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
   it('a frontend and a worker on sentinel config answer every call, or fail it clearly, through a killed master and a forced failover', async () => {
@@ -44,7 +36,7 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
     // sentinels' pings for over a second, and they then fail it over too (a frozen new master is
     // redis-sentinel-freeze.test.ts's case, not this test's: a killed master, then a forced failover)
     const cluster = await startSentinelCluster(procs, cleanups, 1_500);
-    const { redisA, pA, auth, sentinels } = cluster;
+    const { pA, auth, sentinels } = cluster;
     const env = cluster.env(prefix);
     const worker = await startWorker([], env);
     procs.push(worker);
@@ -72,16 +64,7 @@ describe.skipIf(!HAS_SENTINEL)('Redis Sentinel', () => {
 
     // 1. the master crashes (SIGKILL): the sentinels agree it is down (1 s) and promote a replica
     await sleep(2_000);
-    await redisA.kill();
-    let promoted = 0;
-    await waitFor(
-      'a replica promoted after A was killed, the other following it',
-      async () => {
-        promoted = await masterPort(sentinels[0]!);
-        return promoted === pA ? 'A still master' : settled(sentinels, promoted, 1);
-      },
-      20_000,
-    );
+    let promoted = await cluster.killFirstMaster();
     // 2. A comes back as the new master's replica; then a forced failover (`SENTINEL FAILOVER`)
     //    promotes one of its replicas and demotes it (the sentinel kills its clients)
     await sleep(1_000);
