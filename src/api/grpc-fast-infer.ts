@@ -77,6 +77,10 @@ const RESPONSE_HEADERS = Object.freeze({
   'grpc-encoding': 'identity',
 });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': grpc.status.OK, 'grpc-message': 'OK' });
+const RESPOND_OPTIONS: http2.ServerStreamResponseOptions = Object.freeze({ waitForTrailers: true });
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
 
 /** True when the fast path takes this stream; anything else goes to grpc-js unchanged. */
 function takes(headers: http2.IncomingHttpHeaders): boolean {
@@ -231,8 +235,9 @@ class FastCall implements GuardedCall {
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
     try {
-      stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-      stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
+      stream.respond(RESPONSE_HEADERS, RESPOND_OPTIONS);
+      // 'wantTrailers' comes once per stream: a shared listener, no closure or once-wrapper per call
+      stream.on('wantTrailers', sendOkTrailers);
       stream.end(frame);
     } catch {
       // the stream closed between the check and the write: the client is gone

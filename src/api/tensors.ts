@@ -12,8 +12,8 @@ import { boundText, SlackserveError } from '../errors.js';
 import { BytesTensor, float32Into, float32ToLE, floatTensor, int64ToLE, LITTLE_ENDIAN_HOST } from './fp32.js';
 import type { Manifest } from '../supernet/manifest-types.js';
 import { CLASSIFICATION_PARAM, classCountOf, classificationStrings, NO_OUTPUT_OPTIONS, type OutputOptions, serializeBytesTensor } from './outputs.js';
-import { type OutParam, toWireParams } from './params.js';
-import type { WireInferOutputTensor, WireInferParameter, WireLong, WireModelInferRequest, WireModelInferResponse, WireTensorContents } from './proto.js';
+import type { OutParam } from './params.js';
+import type { WireInferOutputTensor, WireInferParameter, WireLong, WireModelInferRequest, WireModelInferResponse, WireParameters, WireTensorContents } from './proto.js';
 import {
   type DecodedTensor,
   type InferAnswer,
@@ -260,6 +260,28 @@ export function servedByParams(s: ServedBy): Array<readonly [string, OutParam]> 
   ];
 }
 
+/**
+ * The same parameters as `servedByParams`, built straight as the gRPC response's InferParameter map
+ * (what `toWireParams(servedByParams(s))` gives, same keys in the same order): one object and its
+ * ten values per answer instead of the tuples, value objects and copies in between. It is built
+ * for every gRPC answer, so it is on the request path's allocation budget.
+ */
+export function servedByWireParams(s: ServedBy): WireParameters {
+  const out: WireParameters = {
+    'slackserve.subnet': { string_param: s.subnet },
+    'slackserve.exit': { string_param: s.exit },
+    'slackserve.confidence': { double_param: s.confidence },
+    'slackserve.queue_us': { int64_param: Math.round(s.queueUs) },
+    'slackserve.compute_us': { int64_param: Math.round(s.computeUs) },
+  };
+  if (s.serverUs !== undefined) out['slackserve.server_us'] = { int64_param: Math.round(s.serverUs) };
+  out['slackserve.deadline_met'] = { bool_param: s.deadlineMet };
+  out['slackserve.downgraded'] = { bool_param: s.downgraded };
+  out['slackserve.early'] = { bool_param: s.early ?? false };
+  out['slackserve.deadline_answer'] = { bool_param: s.deadlineAnswer ?? false };
+  return out;
+}
+
 /** argmax per row. */
 export function argmaxRows(logits: Float32Array, classes: number): Int32Array {
   const batch = logits.length / classes;
@@ -346,7 +368,7 @@ export function encodeGrpcResponse(args: EncodeArgs & { readonly raw: boolean })
     model_name: args.model,
     model_version: args.version,
     id: args.id,
-    parameters: toWireParams(servedByParams(args.answer.servedBy)),
+    parameters: servedByWireParams(args.answer.servedBy),
     outputs,
     raw_output_contents: rawOut,
   };

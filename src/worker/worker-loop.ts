@@ -225,19 +225,21 @@ export class WorkerLoop {
   /** Pulled requests enter the local queue, unless already expired or cancelled. */
   private async admit(got: readonly Delivery[]): Promise<void> {
     const now = this.o.clock();
-    const done: Delivery[] = [];
-    const expired: Delivery[] = [];
-    const replies: Promise<boolean>[] = [];
+    // cancelled and expired deliveries are rare: their lists (and the awaits that settle them) are
+    // made only when there are some, since admit runs once per pull, often for one request
+    let done: Delivery[] | undefined;
+    let expired: Delivery[] | undefined;
+    let replies: Promise<boolean>[] | undefined;
     for (const d of got) {
       const q = d.request;
       if (this.cancelled.delete(q.id)) {
-        done.push(d);
+        (done ??= []).push(d);
         continue;
       }
       if (q.deadlineMs <= now) {
         this.stats.expired++;
-        replies.push(this.respond.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: the deadline passed while it waited in the queue')));
-        expired.push(d);
+        (replies ??= []).push(this.respond.replyError(q.id, q.frontend, new SlackserveError('DEADLINE_EXPIRED', 'Request timeout expired: the deadline passed while it waited in the queue')));
+        (expired ??= []).push(d);
         continue;
       }
       const key = this.seq++;
@@ -249,8 +251,8 @@ export class WorkerLoop {
       this.byId.set(q.id, r);
       this.local.push(r);
     }
-    await this.respond.ack(done);
-    await this.respond.settle(expired, await Promise.all(replies));
+    if (done) await this.respond.ack(done);
+    if (expired && replies) await this.respond.settle(expired, await Promise.all(replies));
     this.o.metrics?.queueDepth.set({ where: 'local' }, this.local.length);
     this.kick();
   }

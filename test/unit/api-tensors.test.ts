@@ -8,9 +8,12 @@ import {
   float32FromLE,
   float32ToLE,
   modelMetadataFromManifest,
+  servedByParams,
+  servedByWireParams,
   tensorSpecOf,
 } from '../../src/api/tensors.js';
-import type { InferAnswer } from '../../src/api/types.js';
+import { toWireParams } from '../../src/api/params.js';
+import type { InferAnswer, ServedBy } from '../../src/api/types.js';
 import type { Manifest } from '../../src/supernet/manifest-types.js';
 import { readManifestJson } from '../helpers.js';
 
@@ -231,6 +234,24 @@ describe('decodeRestInfer', () => {
     huge[3] = 1e39; // beyond FP32: Infinity
     invalid(() => decodeRestInfer(body({}, { data: huge }), SPEC), 'non-finite value Infinity at element 3');
     invalid(() => decodeRestInfer(body({ parameters: 'x' }), SPEC), 'parameters must be a JSON object');
+  });
+});
+
+describe('servedByWireParams', () => {
+  it('is what the generic path (servedByParams, then toWireParams) builds, keys in the same order', () => {
+    const base = { subnet: 'r20_d111_w16-32-64', exit: 'final', confidence: 0.91, queueUs: 1234.4, computeUs: 5678.6, deadlineMet: true, downgraded: false };
+    const variants: ServedBy[] = [
+      base,
+      { ...base, serverUs: 9000.5, early: true, deadlineAnswer: false },
+      { ...base, exit: 's2', confidence: 0, queueUs: 0, computeUs: 1e9 + 0.5, serverUs: 0, deadlineMet: false, downgraded: true, deadlineAnswer: true },
+      { ...base, subnet: 'é-unicode', early: false },
+    ];
+    for (const s of variants) {
+      const direct = servedByWireParams(s);
+      const generic = toWireParams(servedByParams(s));
+      expect(direct).toEqual(generic);
+      expect(Object.keys(direct)).toEqual(Object.keys(generic));
+    }
   });
 });
 
