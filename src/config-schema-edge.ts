@@ -141,7 +141,7 @@ export const EDGE_FIELDS = {
     min: 0,
     max: 1000,
     env: 'SLACKSERVE_INFLIGHT_SLO_FACTOR',
-    doc: 'While calls are being shed (within 1 s of the last), inference calls in flight are held to this many times (peak answers/s of the last 10 s) x defaultSloMs, at least inflightFloor; past it RESOURCE_EXHAUSTED / HTTP 429 before the message is read. 0: off (maxInflight only).',
+    doc: 'While calls are being shed (within 1 s of the last), inference calls in flight are held to this many times (peak answers/s of the last 10 s) x the mean latency budget of recent gRPC calls (defaultSloMs until one is read), at least inflightFloor; past it RESOURCE_EXHAUSTED / HTTP 429 before the message is read. 0: off (maxInflight only).',
   },
   inflightIntakeLagFraction: {
     type: 'number',

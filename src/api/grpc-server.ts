@@ -381,12 +381,15 @@ export class GrpcInferenceServer {
    * The call's message is in (just decoded): if reading it took a large part of its own budget,
    * the edge is behind (a burst's bodies queue behind one another in HTTP/2 flow control), and
    * the calls behind it will reach admission after their deadlines. Its own budget, not a fixed
-   * time: a burst of calls with long budgets is still queued, not refused.
+   * time: a burst of calls with long budgets is still queued, not refused. The call's budget also
+   * goes to the in-flight limit (the SLO its Little's law uses).
    */
   private noteIntake(slo: { readonly arrivalMs: number; readonly budgetMs: number }): void {
     const f = this.opts.intakeLagFraction;
     const limit = this.opts.inflightLimit;
-    if (f === undefined || f <= 0 || limit === undefined) return;
+    if (limit === undefined) return;
+    limit.budget(slo.budgetMs); // the SLO the door's Little's law uses
+    if (f === undefined || f <= 0) return;
     const now = this.now();
     if (now - slo.arrivalMs > f * slo.budgetMs) limit.behind(now);
   }

@@ -3,8 +3,9 @@
  * shedding load (admission or a worker shed a call within the last `holdMs`, or the edge was
  * behind on reading calls' messages: `behind`), with the adaptive
  * limit on (`inflightSloFactor` > 0), what it can actually finish within an SLO (Little's law):
- * the peak rate of successful answers of the last `memoryMs`, times the reference SLO
- * (`defaultSloMs`), times `inflightSloFactor`, never below `inflightFloor`.
+ * the peak rate of successful answers of the last `memoryMs`, times the SLO the calls carry (the
+ * running mean of the budgets of the calls read lately; `defaultSloMs` until one is), times
+ * `inflightSloFactor`, never below `inflightFloor`.
  *
  * Why: once calls are being shed, a call let in past that many waits behind more work than the
  * server clears in an SLO, so it is shed too, after the edge spent the cores reading and decoding
@@ -19,12 +20,15 @@
  */
 import { RecentPeak } from '../metrics/recent-peak.js';
 
+/** The calls' mean budget follows about this many recent calls (an exponential mean). */
+const BUDGET_MEAN_CALLS = 32;
+
 export interface InflightLimitOptions {
   /** The hard cap (`maxInflight`). */
   readonly max: number;
   /** Calls per (answers/s x SLO): 0 turns the adaptive limit off (only `max` applies). */
   readonly sloFactor: number;
-  /** The reference SLO, ms (`defaultSloMs`). */
+  /** The reference SLO, ms (`defaultSloMs`): the calls' budget until the first is seen (budget()). */
   readonly sloMs: number;
   /** The adaptive limit never goes below this many calls. */
   readonly floor: number;
@@ -44,11 +48,14 @@ export class InflightLimit {
   private readonly windowMs: number;
   private readonly holdMs: number;
   private lastShed = -Infinity;
+  /** Running mean of the calls' budgets, ms. */
+  private meanBudgetMs: number;
 
   constructor(private readonly o: InflightLimitOptions) {
     this.windowMs = o.windowMs ?? 250;
     this.rates = new RecentPeak(o.memoryMs ?? 10_000);
     this.holdMs = o.holdMs ?? 1_000;
+    this.meanBudgetMs = o.sloMs;
   }
 
   get adaptive(): boolean {
@@ -60,6 +67,16 @@ export class InflightLimit {
     if (!this.adaptive) return;
     this.roll(now);
     this.windowAnswers++;
+  }
+
+  /**
+   * A call's latency budget, once its message is read. Calls that may wait 3 s can be held in
+   * flight 30 times as many as calls of 100 ms at the same answer rate: with the reference SLO
+   * alone, a failover's stalled answers made the door refuse calls whose budgets would have
+   * outlasted it (seen in redis-sentinel.test.ts under load).
+   */
+  budget(ms: number): void {
+    if (ms > 0 && Number.isFinite(ms)) this.meanBudgetMs += (ms - this.meanBudgetMs) / BUDGET_MEAN_CALLS;
   }
 
   /** A call was shed (admission, or a worker that could not finish it in time): the server is overloaded. */
@@ -90,7 +107,7 @@ export class InflightLimit {
     let peak = this.rates.peak(now) ?? 0;
     // the window in progress counts too once it has run a while (a burst's first answers)
     if (this.windowStart !== undefined && now - this.windowStart >= this.windowMs / 4) peak = Math.max(peak, this.windowAnswers / (now - this.windowStart));
-    const byRate = Math.ceil(peak * this.o.sloMs * this.o.sloFactor);
+    const byRate = Math.ceil(peak * this.meanBudgetMs * this.o.sloFactor);
     return Math.min(this.o.max, Math.max(this.o.floor, byRate));
   }
 
@@ -98,7 +115,7 @@ export class InflightLimit {
   reason(now: number, what: 'calls' | 'requests' = 'calls'): string {
     const l = this.limit(now);
     return l < this.o.max
-      ? `the server is shedding load and holds ${l} ${what}, what it answers within ${this.o.sloMs} ms at its recent rate (inflightSloFactor ${this.o.sloFactor}); retry later`
+      ? `the server is shedding load and holds ${l} ${what}, what it answers within ${Math.round(this.meanBudgetMs)} ms (its calls' budget) at its recent rate (inflightSloFactor ${this.o.sloFactor}); retry later`
       : `the server holds ${l} ${what}, its limit (maxInflight); retry later`;
   }
 

@@ -57,6 +57,33 @@ describe('InflightLimit', () => {
     expect(fast.reason(1_001)).toMatch(/its limit \(maxInflight\)/);
   });
 
+  it("while shedding, holds as many calls as the rate clears within the calls' own budgets, not the reference SLO", () => {
+    const short = make();
+    const long = make();
+    answer(short, 0, 1_000, 400);
+    answer(long, 0, 1_000, 400);
+    for (let k = 0; k < 500; k++) {
+      short.budget(100);
+      long.budget(3_000);
+    }
+    short.shed(1_000);
+    long.shed(1_000);
+    expect(short.limit(1_001)).toBe(60); // 0.4 answers/ms x 100 ms x 1.5
+    // 3 s budgets: 0.4 x ~3,000 x 1.5, within a call of 1,800 (the mean converges)
+    expect(long.limit(1_001)).toBeGreaterThan(1_790);
+    expect(long.limit(1_001)).toBeLessThanOrEqual(1_800);
+    expect(long.reason(1_001)).toMatch(/what it answers within 3000 ms \(its calls' budget\)/);
+    // a mix follows the mean, and a nonsense budget is ignored
+    const mix = make();
+    answer(mix, 0, 1_000, 400);
+    for (let k = 0; k < 500; k++) mix.budget(k % 2 === 0 ? 100 : 300);
+    mix.budget(Number.NaN);
+    mix.budget(-5);
+    mix.shed(1_000);
+    expect(mix.limit(1_001)).toBeGreaterThanOrEqual(110);
+    expect(mix.limit(1_001)).toBeLessThanOrEqual(130);
+  });
+
   it('turns off holdMs after the last shed call, and forgets rates after memoryMs', () => {
     const l = make();
     answer(l, 0, 1_000, 400);
