@@ -154,14 +154,18 @@ export interface SlackserveOptions {
   readonly cli?: string | undefined;
   /** Preload the probe into every server process (default true). */
   readonly probe?: boolean;
+  /** Preload this module instead (with `env`), and no probe: alloc.ts's heap sampler. */
+  readonly preload?: { readonly module: string; readonly env: Readonly<Record<string, string>> } | undefined;
 }
 
 export async function startServer(name: ServerName, o: SlackserveOptions): Promise<Server> {
   const cli = o.cli ?? 'bin/slackserve.js';
   const common = ['--host', '127.0.0.1', ...(o.threads ? ['--threads', String(o.threads)] : [])];
+  const pre = o.preload ? { ...o.preload.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${o.preload.module}`.trim() } : {};
+  const probed = o.preload ? false : (o.probe ?? true);
   if (name === 'echo') {
     const port = await freePort();
-    const p = new Proc('echo', [ECHO, String(port)], {}, o.probe ?? true);
+    const p = new Proc('echo', [ECHO, String(port)], pre, probed);
     await waitFor('echo', () => probeTcp(port), [p]);
     return { name, grpcPort: port, metricsPort: undefined, procs: [p], stop: () => p.stop() };
   }
@@ -169,7 +173,7 @@ export async function startServer(name: ServerName, o: SlackserveOptions): Promi
   const httpPort = await freePort();
   const edge = ['--grpc-port', String(grpcPort), '--http-port', String(httpPort)];
   if (name === 'embedded') {
-    const p = new Proc('serve', [cli, 'serve', '--policy', o.policy, ...edge, ...common], {}, o.probe ?? true);
+    const p = new Proc('serve', [cli, 'serve', '--policy', o.policy, ...edge, ...common], pre, probed);
     await waitFor('embedded', httpOk(httpPort, '/v2/health/ready'), [p]);
     return { name, grpcPort, metricsPort: httpPort, procs: [p], stop: () => p.stop() };
   }

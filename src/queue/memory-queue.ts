@@ -37,7 +37,8 @@ interface Waiter {
   readonly worker: string;
   readonly max: number;
   readonly resolve: (d: Delivery[]) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** When its blocking pull gives up with nothing (epoch ms). */
+  readonly deadline: number;
 }
 
 export interface MemoryQueueOptions {
@@ -51,6 +52,13 @@ export class MemoryBroker {
   readonly pending = new Map<string, QueuedInference>();
   readonly held = new Map<string, Held>();
   readonly waiters: Waiter[] = [];
+  /**
+   * One timer for every blocked pull, set for the earliest deadline: a worker pulls once per
+   * request or so under load, and a timer made and cleared per pull was a good part of what the
+   * request path allocated (a timer that fires finds who is due and is set again for the next).
+   */
+  private expiry: NodeJS.Timeout | undefined;
+  private expiryAt = Infinity;
   readonly replyListeners = new Map<string, Set<(r: InferenceReply) => void>>();
   readonly handles = new Set<MemoryQueue>();
   private outbox: Array<() => void> = [];
@@ -103,9 +111,47 @@ export class MemoryBroker {
   wake(): void {
     while (this.pending.size > 0 && this.waiters.length > 0) {
       const w = this.waiters.shift()!;
-      clearTimeout(w.timer);
       w.resolve(this.take(w.handle, w.worker, w.max));
     }
+  }
+
+  /** A pull blocks until work comes (wake) or its deadline passes (with nothing). */
+  block(w: Waiter): void {
+    this.waiters.push(w);
+    if (w.deadline < this.expiryAt) this.expireAt(w.deadline);
+  }
+
+  /** Resolves `w` with nothing, if it is still waiting. */
+  unblock(w: Waiter): void {
+    const i = this.waiters.indexOf(w);
+    if (i < 0) return;
+    this.waiters.splice(i, 1);
+    w.resolve([]);
+  }
+
+  private expireAt(at: number): void {
+    clearTimeout(this.expiry);
+    this.expiryAt = at;
+    this.expiry = at === Infinity ? undefined : setTimeout(() => this.expire(), Math.max(0, at - Date.now()));
+  }
+
+  /** The timer fired: pulls past their deadline get nothing; set again for the next one. */
+  private expire(): void {
+    const now = Date.now();
+    let next = Infinity;
+    for (let i = 0; i < this.waiters.length; ) {
+      const w = this.waiters[i]!;
+      if (w.deadline <= now) {
+        this.waiters.splice(i, 1);
+        w.resolve([]);
+      } else {
+        next = Math.min(next, w.deadline);
+        i++;
+      }
+    }
+    this.expiry = undefined;
+    this.expiryAt = Infinity;
+    if (next !== Infinity) this.expireAt(next);
   }
 }
 
@@ -162,15 +208,7 @@ export class MemoryQueue implements RequestQueue {
     const b = this.broker;
     if (b.pending.size > 0) return b.take(this, worker, max);
     if (blockMs <= 0) return [];
-    return new Promise<Delivery[]>((resolve) => {
-      const w: Waiter = { handle: this, worker, max, resolve, timer: undefined };
-      w.timer = setTimeout(() => {
-        const i = b.waiters.indexOf(w);
-        if (i >= 0) b.waiters.splice(i, 1);
-        resolve([]);
-      }, blockMs);
-      b.waiters.push(w);
-    });
+    return new Promise<Delivery[]>((resolve) => b.block({ handle: this, worker, max, resolve, deadline: Date.now() + blockMs }));
   }
 
   async ack(deliveries: readonly Delivery[]): Promise<void> {
@@ -250,13 +288,7 @@ export class MemoryQueue implements RequestQueue {
     this.closed = true;
     const b = this.broker;
     b.handles.delete(this); // its workers are dead from now on: what they hold is reclaimable
-    for (let i = b.waiters.length - 1; i >= 0; i--) {
-      const w = b.waiters[i]!;
-      if (w.handle !== this) continue;
-      clearTimeout(w.timer);
-      b.waiters.splice(i, 1);
-      w.resolve([]);
-    }
+    for (const w of b.waiters.filter((x) => x.handle === this)) b.unblock(w);
     for (const s of this.subscriptions.splice(0)) this.unlisten(s.frontend, s.listener);
     this.cancelListeners.clear();
   }
