@@ -157,7 +157,9 @@ export function parseSlo(params: Params, opts: SloOptions): Slo {
 
   let binding = candidates[0]!;
   for (const c of candidates) if (c.deadline < binding.deadline) binding = c;
-  const sources = [binding.source, ...candidates.filter((c) => c !== binding).map((c) => c.source)];
+  // the binding one first, the rest in order (one array: this runs for every request)
+  const sources = [binding.source];
+  for (const c of candidates) if (c !== binding) sources.push(c.source);
 
   let minAccuracy = 0;
   const accP = params.get(SLO_PARAMS.minAccuracy);
