@@ -11,15 +11,15 @@
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import { SlackserveError } from '../errors.js';
-import { asBuffer, decodeMeta, encodeMeta, ownBytes } from './codec.js';
 import { connectRedis, isSentinel, targetAddress, type RedisTarget } from './redis-connect.js';
 import { MasterFollower } from './redis-master-follow.js';
 import { HeardCancels } from './redis-cancels.js';
+import { RedisDeliveries } from './redis-deliveries.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
 import { RedisReachability } from './redis-reachability.js';
 import { type EntryIds, FAILOVER_WAIT_MS, RedisEnqueue } from './redis-enqueue.js';
 import { RedisReplies, type ReplyTransport } from './redis-replies.js';
-import { F_DATA, F_META, field, streamEntries, type RawEntry } from './redis-wire.js';
+import { streamEntries } from './redis-wire.js';
 import { RedisWorkers } from './redis-workers.js';
 import {
   DEFAULT_MAX_PENDING,
@@ -44,8 +44,6 @@ export const DEFAULT_REPLY_TRANSPORT: ReplyTransport = 'stream';
 export const DEFAULT_AUTO_PIPELINING = true;
 export const DEFAULT_WAIT_TIMEOUT_MS = 200;
 const GROUP = 'workers';
-/** Lua's unpack() limit is ~8,000 values; ack in chunks well below it. */
-const ACK_CHUNK = 1_000;
 
 export interface RedisQueueOptions extends RedisTarget {
   readonly prefix?: string;
@@ -65,16 +63,6 @@ export interface RedisQueueOptions extends RedisTarget {
   readonly waitTimeoutMs?: number | undefined;
   /** Server log: one line per change of Redis's reachability, and the driver's error text. */
   readonly log?: (line: string) => void;
-}
-
-class RedisDelivery implements Delivery {
-  constructor(
-    readonly request: QueuedInference,
-    /** Stream entry id. */
-    readonly entry: string,
-    /** The consumer (worker) that holds it. */
-    readonly worker: string,
-  ) {}
 }
 
 export class RedisQueue implements RequestQueue {
@@ -101,8 +89,8 @@ export class RedisQueue implements RequestQueue {
 
   /** Start times (ms) of the pulls in flight on this handle. */
   private readonly pullsInFlight = new Set<{ readonly startMs: number }>();
-  /** Requests pulled through this handle, not yet acked or released: request id -> entry id. */
-  private readonly held = new Map<string, string>();
+  /** Worker: what this handle holds, and decoding, acking and releasing deliveries. */
+  private readonly deliveries: RedisDeliveries;
   /** Worker: cancellations heard on the channel. */
   private readonly cancels: HeardCancels;
   /** Frontend: request id -> stream entry id, so cancel can delete it before it is pulled. */
@@ -148,7 +136,14 @@ export class RedisQueue implements RequestQueue {
       recovered: () => void this.maintain(), // heartbeats and reply streams back at once
       closed: () => this.closed,
     });
-    this.cancels = new HeardCancels({ channel: this.cancelChannel, held: this.held, subscriber: () => this.subscriber(), fail: (e) => this.reach.fail(e) });
+    this.deliveries = new RedisDeliveries({
+      key: this.key,
+      group: GROUP,
+      cancelled: (id) => this.cancels.has(id),
+      script: (name, args) => this.script(name, args),
+      fail: (e) => this.reach.fail(e),
+    });
+    this.cancels = new HeardCancels({ channel: this.cancelChannel, held: this.deliveries.held, subscriber: () => this.subscriber(), fail: (e) => this.reach.fail(e) });
     this.enq = new RedisEnqueue({
       cmd: this.cmd,
       key: this.key,
@@ -187,10 +182,10 @@ export class RedisQueue implements RequestQueue {
       key: this.key,
       group: GROUP,
       pullsInFlight: this.pullsInFlight,
-      held: this.held,
+      held: this.deliveries.held,
       script: (name, args) => this.script(name, args),
       buffered: (command, args) => this.buffered(command, args),
-      accept: (worker, raw) => this.accept(worker, raw),
+      accept: (worker, raw) => this.deliveries.accept(worker, raw),
       fail: (e) => this.reach.fail(e),
       ensureTimer: () => this.ensureTimer(),
       down: () => this.reach.down,
@@ -323,7 +318,7 @@ export class RedisQueue implements RequestQueue {
       if (this.closed) conn.disconnect();
       else this.idleBlockers.push(conn);
     }
-    return this.accept(worker, streamEntries(res));
+    return this.deliveries.accept(worker, streamEntries(res));
   }
 
   private newBlocker(): Redis {
@@ -332,83 +327,12 @@ export class RedisQueue implements RequestQueue {
     return c;
   }
 
-  /** Decodes pulled or claimed entries; drops (acks) cancelled and unreadable ones. */
-  private async accept(worker: string, raw: RawEntry[]): Promise<Delivery[]> {
-    const out: RedisDelivery[] = [];
-    const drop: string[] = [];
-    for (const [idBuf, fields] of raw) {
-      const entry = idBuf.toString();
-      const meta = fields && field(fields, F_META);
-      const data = fields && field(fields, F_DATA);
-      if (!meta || !data) {
-        drop.push(entry);
-        continue;
-      }
-      let request: QueuedInference;
-      try {
-        request = decodeMeta(meta.toString(), ownBytes(data));
-      } catch {
-        drop.push(entry); // a poison entry would otherwise be redelivered forever
-        continue;
-      }
-      if (this.cancels.has(request.id)) {
-        drop.push(entry);
-        continue;
-      }
-      this.held.set(request.id, entry);
-      out.push(new RedisDelivery(request, entry, worker));
-    }
-    // If this ack fails the dropped entries stay pending in our name; after our death whoever
-    // reclaims them drops them again. Never lose the good deliveries over it.
-    if (drop.length > 0) await this.ackEntries(drop).catch(() => undefined);
-    return out;
+  ack(deliveries: readonly Delivery[]): Promise<void> {
+    return this.deliveries.ack(deliveries);
   }
 
-  private async ackEntries(ids: readonly string[]): Promise<void> {
-    try {
-      const jobs: Promise<unknown>[] = [];
-      for (let i = 0; i < ids.length; i += ACK_CHUNK)
-        jobs.push(this.script('ssAck', [this.key, GROUP, ...ids.slice(i, i + ACK_CHUNK)]));
-      await Promise.all(jobs);
-    } catch (err) {
-      throw this.reach.fail(err);
-    }
-  }
-
-  private own(deliveries: readonly Delivery[]): RedisDelivery[] {
-    return deliveries.map((d) => {
-      if (!(d instanceof RedisDelivery)) throw new SlackserveError('INTERNAL', 'delivery from another queue');
-      return d;
-    });
-  }
-
-  async ack(deliveries: readonly Delivery[]): Promise<void> {
-    const ds = this.own(deliveries);
-    if (ds.length === 0) return;
-    for (const d of ds) this.held.delete(d.request.id);
-    await this.ackEntries(ds.map((d) => d.entry));
-  }
-
-  async release(deliveries: readonly Delivery[]): Promise<void> {
-    const ds = this.own(deliveries);
-    const byWorker = new Map<string, (string | Buffer)[]>();
-    const cancelled: string[] = [];
-    for (const d of ds) {
-      this.held.delete(d.request.id);
-      if (this.cancels.has(d.request.id)) {
-        cancelled.push(d.entry);
-        continue;
-      }
-      let args = byWorker.get(d.worker);
-      if (!args) byWorker.set(d.worker, (args = [this.key, GROUP, d.worker]));
-      args.push(d.entry, encodeMeta(d.request), asBuffer(d.request.data));
-    }
-    try {
-      await Promise.all([...byWorker.values()].map((args) => this.script('ssRelease', args)));
-    } catch (err) {
-      throw this.reach.fail(err);
-    }
-    if (cancelled.length > 0) await this.ackEntries(cancelled);
+  release(deliveries: readonly Delivery[]): Promise<void> {
+    return this.deliveries.release(deliveries);
   }
 
   async reclaim(worker: string, minIdleMs: number, max: number): Promise<Delivery[]> {
@@ -440,7 +364,7 @@ export class RedisQueue implements RequestQueue {
   }
 
   unhold(deliveries: readonly Delivery[]): void {
-    for (const d of this.own(deliveries)) this.held.delete(d.request.id);
+    this.deliveries.unhold(deliveries);
   }
 
   async subscribeReplies(frontend: string, onReply: (r: InferenceReply) => void): Promise<() => Promise<void>> {
