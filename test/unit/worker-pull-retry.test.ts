@@ -7,9 +7,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBroker, MemoryQueue } from '../../src/queue/memory-queue.js';
-import type { Delivery } from '../../src/queue/types.js';
+import type { Delivery, RequestQueue } from '../../src/queue/types.js';
 import { buildPolicy } from '../../src/scheduler/registry.js';
-import type { WorkerLoop } from '../../src/worker/worker-loop.js';
+import type { WorkerLoop, WorkerLoopOptions } from '../../src/worker/worker-loop.js';
 import { table } from '../sched-fixtures.js';
 import { testLoop } from '../worker-fixture.js';
 
@@ -37,18 +37,16 @@ afterEach(async () => {
   await Promise.all(loops.splice(0).map((l) => l.stop()));
 });
 
-function startLoop(queue: FlakyPullQueue): void {
+/** A started loop on `queue` that never runs a batch (these tests are about its pulls). */
+function startNoBatchLoop(queue: RequestQueue, id: string, more: Partial<WorkerLoopOptions> = {}): void {
   const t = table();
-  const loop = testLoop({
-    id: 'w-test',
-    queue,
-    executor: { run: () => Promise.reject(new Error('no batches in this test')) },
-    policy: buildPolicy('slackfit', t),
-    table: t,
-    maxBatch: 8,
-  });
+  const loop = testLoop({ id, queue, executor: { run: () => Promise.reject(new Error('no batches in this test')) }, policy: buildPolicy('slackfit', t), table: t, maxBatch: 8, ...more });
   loops.push(loop);
   loop.start();
+}
+
+function startLoop(queue: FlakyPullQueue): void {
+  startNoBatchLoop(queue, 'w-test');
 }
 
 const until = async (cond: () => boolean, ms: number): Promise<void> => {
@@ -102,23 +100,10 @@ describe('a stalled pull loop says where it is', () => {
   afterEach(() => queues.splice(0).forEach((q) => q.letGo())); // before the loops stop (registered later, runs first)
 
   function watched(lines: string[], hang: boolean): void {
-    const t = table();
     const queue = new HangingPullQueue();
     queues.push(queue);
     if (!hang) queue.letGo();
-    const loop = testLoop({
-      id: 'w-watch',
-      queue,
-      executor: { run: () => Promise.reject(new Error('no batches in this test')) },
-      policy: buildPolicy('slackfit', t),
-      table: t,
-      maxBatch: 8,
-      reclaimEveryMs: 50,
-      stallLogMs: 150,
-      log: (l) => lines.push(l),
-    });
-    loops.push(loop);
-    loop.start();
+    startNoBatchLoop(queue, 'w-watch', { reclaimEveryMs: 50, stallLogMs: 150, log: (l) => lines.push(l) });
   }
 
   it('a pull that does not return is logged once, with the step and the local state', async () => {
