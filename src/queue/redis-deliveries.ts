@@ -39,6 +39,16 @@ export interface DeliveriesHost {
 export class RedisDeliveries {
   /** Requests pulled through this handle, not yet acked or released: request id -> entry id. */
   readonly held = new Map<string, string>();
+  /**
+   * Entry ids no longer held whose ack or release is still on its way to Redis: they are still
+   * pending in this worker's name, but not lost (RedisWorkers must not take them back).
+   */
+  private readonly ending = new Set<string>();
+  /**
+   * Entry ids whose ack failed (Redis unreachable): answered, yet still pending in our name.
+   * Acked again by retryAcks() (the handle's upkeep), and never taken back as lost meanwhile.
+   */
+  private readonly unacked = new Set<string>();
 
   constructor(private readonly h: DeliveriesHost) {}
 
@@ -78,7 +88,43 @@ export class RedisDeliveries {
     const ds = this.own(deliveries);
     if (ds.length === 0) return;
     for (const d of ds) this.held.delete(d.request.id);
-    await this.ackEntries(ds.map((d) => d.entry));
+    const entries = ds.map((d) => d.entry);
+    await this.whileEnding(ds, async () => {
+      try {
+        await this.ackEntries(entries);
+      } catch (err) {
+        for (const e of entries) this.unacked.add(e);
+        throw err;
+      }
+    });
+  }
+
+  /** Whether `entry`, pending in our name but not held, is on its way out (not lost). */
+  leaving(entry: string): boolean {
+    return this.ending.has(entry) || this.unacked.has(entry);
+  }
+
+  /** How many entries leaving() is true of (at most). */
+  get leavingCount(): number {
+    return this.ending.size + this.unacked.size;
+  }
+
+  /** Acks again the entries whose ack failed; they stay remembered if it fails again. */
+  async retryAcks(): Promise<void> {
+    if (this.unacked.size === 0) return;
+    const ids = [...this.unacked];
+    await this.ackEntries(ids);
+    for (const id of ids) this.unacked.delete(id);
+  }
+
+  /** Runs `end` (an ack or a release of `ds`) with their entries marked ending until it settles. */
+  private async whileEnding(ds: readonly RedisDelivery[], end: () => Promise<void>): Promise<void> {
+    for (const d of ds) this.ending.add(d.entry);
+    try {
+      await end();
+    } finally {
+      for (const d of ds) this.ending.delete(d.entry);
+    }
   }
 
   async release(deliveries: readonly Delivery[]): Promise<void> {
@@ -96,12 +142,14 @@ export class RedisDeliveries {
       if (!args) byWorker.set(d.worker, (args = [h.key, h.group, d.worker]));
       args.push(d.entry, encodeMeta(d.request), asBuffer(d.request.data));
     }
-    try {
-      await Promise.all([...byWorker.values()].map((args) => h.script('ssRelease', args)));
-    } catch (err) {
-      throw h.fail(err);
-    }
-    if (cancelled.length > 0) await this.ackEntries(cancelled);
+    await this.whileEnding(ds, async () => {
+      try {
+        await Promise.all([...byWorker.values()].map((args) => h.script('ssRelease', args)));
+      } catch (err) {
+        throw h.fail(err);
+      }
+      if (cancelled.length > 0) await this.ackEntries(cancelled);
+    });
   }
 
   /** Forgets deliveries without acking them (the worker answered them another way). */

@@ -10,6 +10,12 @@ import type { Redis } from 'ioredis';
 import { SlackserveError } from '../errors.js';
 import { backend } from './redis-wire.js';
 
+/**
+ * A command connection whose probe PING has gone unanswered this long is taken for stuck on a
+ * server that stopped answering with its sockets open (a frozen master, a half-open TCP link)
+ * and reconnected; Redis answers a PING in well under a millisecond when it runs at all.
+ */
+export const STUCK_AFTER_MS = 1_500;
 /** A failing command (Redis reachable) is logged at most this often per distinct message. */
 const COMMAND_ERROR_LOG_EVERY_MS = 10_000;
 /** What the reachability state uses of its queue handle. */
@@ -50,6 +56,12 @@ export class RedisReachability {
   private readonly downListeners = new Set<() => void>();
   private readonly lostListeners = new Set<(ids: readonly string[], cause: string) => void>();
   private readonly commandErrorsLogged = new Map<string, number>();
+  /** When the probe PING now unanswered was sent (undefined: none outstanding). */
+  private probeSentAt: number | undefined;
+  /** Since when the command connection's socket has been open without the handshake answered. */
+  private handshakeSince: number | undefined;
+  /** The stuck-server reasons logged in this outage (cleared once Redis answers again). */
+  private readonly stuckLogged = new Set<string>();
 
   constructor(private readonly h: ReachabilityHost) {
     // The command connection's state is Redis's reachability, logged once per change.
@@ -81,6 +93,7 @@ export class RedisReachability {
     if (this.h.closed()) return;
     const since = this.downSince;
     this.downSince = undefined;
+    this.stuckLogged.clear();
     this.h.changed();
     if (since !== undefined) {
       this.h.log(`redis at ${this.h.address} reachable again after ${((Date.now() - since) / 1000).toFixed(1)} s`);
@@ -163,6 +176,64 @@ export class RedisReachability {
         resolve(true);
       });
     });
+  }
+
+  /**
+   * Called from the handle's upkeep (every workerTtlMs/3, down or not). A server can stop
+   * answering with its sockets open (a frozen master, a half-open TCP link): no error ever comes,
+   * and the command connection waits for it. So:
+   * - while ready, a PING is kept outstanding; one unanswered for STUCK_AFTER_MS means the
+   *   server stopped answering;
+   * - while reconnecting, a connection whose socket is open but whose handshake (ioredis's ready
+   *   check) is unanswered for STUCK_AFTER_MS has reached such a server (a stopped process's
+   *   listening socket still accepts connections).
+   * Either way the socket is destroyed: ioredis reconnects at once, a Sentinel connection asks
+   * the sentinels for the master again, and the other connections follow the master it reaches
+   * (redis-master-follow.ts). Before, a frontend stayed on a frozen master until it woke, ~3 s
+   * after the sentinels had promoted another.
+   */
+  probe(now: number): void {
+    const { cmd } = this.h;
+    if (this.h.closed()) return;
+    if (cmd.status === 'connect') {
+      this.probeSentAt = undefined;
+      this.handshakeSince ??= now;
+      if (now - this.handshakeSince >= STUCK_AFTER_MS) {
+        this.handshakeSince = undefined;
+        this.unstick(`did not answer a new connection's handshake within ${STUCK_AFTER_MS} ms`);
+      }
+      return;
+    }
+    this.handshakeSince = undefined;
+    if (this.downSince !== undefined || cmd.status !== 'ready') {
+      this.probeSentAt = undefined;
+      return;
+    }
+    if (this.probeSentAt !== undefined) {
+      if (now - this.probeSentAt < STUCK_AFTER_MS) return;
+      this.probeSentAt = undefined;
+      this.unstick(`left a PING unanswered for ${STUCK_AFTER_MS} ms`);
+      return;
+    }
+    const sent = now;
+    this.probeSentAt = sent;
+    const settle = (): void => {
+      if (this.probeSentAt === sent) this.probeSentAt = undefined;
+    };
+    cmd.ping().then(settle, settle);
+  }
+
+  /**
+   * Destroys the command connection's socket, not disconnect(true): that ends it gracefully and
+   * waits for the frozen peer's side of the close (measured ~2 s more). Each reason is logged
+   * once per outage.
+   */
+  private unstick(why: string): void {
+    if (!this.stuckLogged.has(why)) this.h.log(`redis at ${this.h.address} ${why}: reconnecting`);
+    this.stuckLogged.add(why);
+    const stream = (this.h.cmd as unknown as { stream?: { destroy(): void } }).stream;
+    if (stream) stream.destroy();
+    else this.h.cmd.disconnect(true);
   }
 
   /** Reachable now: not known down, and a PING answered within readyTimeoutMs. */

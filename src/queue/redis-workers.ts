@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import type { SlackserveError } from '../errors.js';
 import type { ScriptName } from './redis-lua.js';
-import { globEscape, type RawEntry } from './redis-wire.js';
+import { globEscape, streamEntries, type RawEntry } from './redis-wire.js';
 import type { Delivery } from './types.js';
 
 /** How long the answer to "is any worker alive?" is reused (health checks must not hammer Redis). */
@@ -30,6 +30,10 @@ export interface WorkersHost {
   readonly pullsInFlight: ReadonlySet<{ readonly startMs: number }>;
   /** Requests pulled through this handle, not yet acked or released: request id -> entry id. */
   readonly held: ReadonlyMap<string, string>;
+  /** Entries not held but on their way out: an ack or release in flight, or a failed ack (not lost). */
+  leaving(entry: string): boolean;
+  /** How many entries leaving() is true of (at most). */
+  readonly leavingCount: number;
   script(name: ScriptName, args: (string | Buffer | number)[]): Promise<unknown>;
   /** A command with Buffer replies on the command connection. */
   buffered(command: string, args: (string | Buffer | number)[]): Promise<unknown>;
@@ -48,6 +52,18 @@ export class RedisWorkers {
   /** Workers that pulled through this handle: heartbeats kept while it is open. */
   private readonly workers = new Set<string>();
   private aliveCache: { at: number; value: Promise<boolean> } | undefined;
+  /**
+   * claim() and recoverOwn() one at a time: each takes back own pending entries this handle does
+   * not hold, and an entry one of them has taken but not yet accepted (reply in flight) would
+   * look lost to the other.
+   */
+  private taking: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.taking.then(f, f);
+    this.taking = run.catch(() => undefined);
+    return run;
+  }
 
   constructor(private readonly h: WorkersHost) {}
 
@@ -106,7 +122,34 @@ export class RedisWorkers {
    * Up to `max` entries idle at least `idle` ms, taken for `worker`: its own lost in transit,
    * then those of dead workers (whose consumers, once empty, are removed). Redis errors throw.
    */
-  async claim(worker: string, idle: number, max: number): Promise<Delivery[]> {
+  claim(worker: string, idle: number, max: number): Promise<Delivery[]> {
+    return this.exclusive(() => this.claimNow(worker, idle, max));
+  }
+
+  /**
+   * Up to `max` of `worker`'s own pending entries this handle neither holds nor is ending, at
+   * once, whatever their idle time. For after a pull whose connection closed while it was in
+   * flight: Redis may have delivered entries on it (they are pending in our name) whose reply
+   * never reached us, as when a Sentinel failover cuts a blocked XREADGROUP. Waiting for them to
+   * idle OWN_LOST_MIN_IDLE_MS, as claim() does, made such requests miss their deadline.
+   * The caller guarantees no pull of `worker` is in flight. Redis errors throw.
+   */
+  recoverOwn(worker: string, max: number): Promise<Delivery[]> {
+    return this.exclusive(async () => {
+      const { key, group, held } = this.h;
+      // the own history (id 0) lists held and leaving entries too: read past them
+      const count = Math.min(held.size + this.h.leavingCount + Math.max(1, max), 10_000);
+      const res = await this.h.buffered('xreadgroup', ['GROUP', group, worker, 'COUNT', count, 'STREAMS', key, '0']);
+      const holding = new Set(held.values());
+      const lost = streamEntries(res).filter(([id]) => {
+        const entry = id.toString();
+        return !holding.has(entry) && !this.h.leaving(entry);
+      });
+      return this.h.accept(worker, lost.slice(0, Math.max(1, max)));
+    });
+  }
+
+  private async claimNow(worker: string, idle: number, max: number): Promise<Delivery[]> {
     const { cmd, key, group } = this.h;
     const out: Delivery[] = [];
     /** XCLAIM re-checks the idle time, so two reclaimers racing cannot both get an entry. */
@@ -134,7 +177,7 @@ export class RedisWorkers {
       let ownIdle = Math.max(idle, OWN_LOST_MIN_IDLE_MS);
       for (const p of this.h.pullsInFlight) ownIdle = Math.max(ownIdle, Date.now() - p.startMs + 1_000);
       const holding = new Set(this.h.held.values());
-      const lost = (await pendingOf(worker, Math.min(own.pending, 10_000), ownIdle)).filter((id) => !holding.has(id));
+      const lost = (await pendingOf(worker, Math.min(own.pending, 10_000), ownIdle)).filter((id) => !holding.has(id) && !this.h.leaving(id));
       await claim(lost.slice(0, max), ownIdle);
     }
     const others = info.filter((c) => c.name !== worker);
