@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { MemoryBroker } from '../src/queue/memory-queue.js';
 import { RedisQueue, type ReplyTransport } from '../src/queue/redis-queue.js';
 import { deleteKeysUnder } from '../src/queue/redis-keys.js';
+import { CuttableProxy } from './cuttable-proxy.js';
 import type { Delivery, InferenceReply, QueuedInference, RequestQueue } from '../src/queue/types.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -118,3 +119,23 @@ export async function waitFor(cond: () => boolean, ms = 2_000): Promise<void> {
 }
 
 export const ids = (ds: readonly Delivery[]): string[] => ds.map((d) => d.request.id);
+
+/**
+ * A frontend handle on the real Redis and a worker handle reaching it through a CuttableProxy
+ * (a Redis outage or freeze as the worker sees it); all three closed by the caller's closers.
+ */
+export async function workerBehindProxy(
+  prefix: string,
+  closers: (() => Promise<void> | void)[],
+): Promise<{ proxy: CuttableProxy; frontend: RedisQueue; worker: RedisQueue }> {
+  const proxy = new CuttableProxy();
+  const port = await proxy.listen();
+  closers.push(() => proxy.close());
+  const frontend = new RedisQueue({ url: REDIS_URL, prefix });
+  const worker = new RedisQueue({ url: `redis://127.0.0.1:${port}`, prefix });
+  closers.push(
+    () => frontend.close(),
+    () => worker.close(),
+  );
+  return { proxy, frontend, worker };
+}

@@ -9,49 +9,27 @@
  * The lost reply is made exactly: another connection delivers an entry in the worker's name (as
  * Redis did for the cut pull), then the worker's own blocked pull is cut through a proxy.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisQueue } from '../../src/queue/redis-queue.js';
-import type { Delivery, QueuedInference } from '../../src/queue/types.js';
+import type { Delivery } from '../../src/queue/types.js';
 import { CuttableProxy } from '../cuttable-proxy.js';
+import { admin, deleteKeys, request as queued, uniquePrefix, workerBehindProxy } from '../queue-fixture.js';
 
-const prefix = `test-pull-cut-${process.pid}-${randomBytes(4).toString('hex')}`;
+const prefix = uniquePrefix();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const closers: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of closers.reverse()) await c();
-  const admin = new Redis('redis://127.0.0.1:6379');
-  const keys = await admin.keys(`${prefix}:*`);
-  if (keys.length > 0) await admin.del(...keys);
+  for (const p of [prefix, `${prefix}-frozen`, `${prefix}-stuck`]) await deleteKeys(p);
   admin.disconnect();
 });
 
-function request(id: string): QueuedInference {
-  return {
-    id,
-    frontend: 'fe',
-    model: 'fmnist',
-    arrivalMs: Date.now(),
-    deadlineMs: Date.now() + 60_000,
-    minAccuracy: 0,
-    priority: 0,
-    sheddable: true,
-    sloClass: 'interactive',
-    downgraded: false,
-    shape: [1, 1, 28, 28],
-    data: new Uint8Array(randomBytes(784 * 4)),
-  };
-}
+const request = (id: string) => queued({ id, frontend: 'fe', minAccuracy: 0 });
 
 describe('a worker pull cut in flight', () => {
   it('takes back at once what Redis delivered on the cut connection, and nothing it holds or is acking', async () => {
-    const proxy = new CuttableProxy();
-    const port = await proxy.listen();
-    closers.push(() => proxy.close());
-    const frontend = new RedisQueue({ url: 'redis://127.0.0.1:6379', prefix });
-    const worker = new RedisQueue({ url: `redis://127.0.0.1:${port}`, prefix });
-    closers.push(() => frontend.close(), () => worker.close());
+    const { proxy, frontend, worker } = await workerBehindProxy(prefix, closers);
     const raw = new Redis('redis://127.0.0.1:6379');
     closers.push(() => raw.disconnect());
 
@@ -109,18 +87,10 @@ describe('a worker pull cut in flight', () => {
   }, 20_000);
 
   it('ends a pull its server leaves unanswered (frozen, sockets open) and takes back what it was given', async () => {
-    const proxy = new CuttableProxy();
-    const port = await proxy.listen();
-    closers.push(() => proxy.close());
     const p2 = `${prefix}-frozen`;
-    const frontend = new RedisQueue({ url: 'redis://127.0.0.1:6379', prefix: p2 });
-    const worker = new RedisQueue({ url: `redis://127.0.0.1:${port}`, prefix: p2 });
-    closers.push(() => frontend.close(), () => worker.close());
+    const { proxy, frontend, worker } = await workerBehindProxy(p2, closers);
     const raw = new Redis('redis://127.0.0.1:6379');
-    closers.push(async () => {
-      await raw.del(`${p2}:requests`, `${p2}:alive:w`);
-      raw.disconnect();
-    });
+    closers.push(() => raw.disconnect());
     expect(await worker.pull('w', 10, 50)).toEqual([]);
 
     const t0 = Date.now();
@@ -156,12 +126,7 @@ describe('a worker pull cut in flight', () => {
     const p3 = `${prefix}-stuck`;
     const lines: string[] = [];
     const handle = new RedisQueue({ url: `redis://127.0.0.1:${port}`, prefix: p3, log: (l) => lines.push(l) });
-    closers.push(async () => {
-      await handle.close();
-      const raw = new Redis('redis://127.0.0.1:6379');
-      await raw.del(`${p3}:requests`);
-      raw.disconnect();
-    });
+    closers.push(() => handle.close());
     await handle.enqueue(request('fe:before')); // connects, starts the upkeep timer
     expect(await handle.depth()).toBe(1);
 

@@ -11,9 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RedisQueue } from '../../src/queue/redis-queue.js';
 import type { InferenceReply, QueuedInference } from '../../src/queue/types.js';
-import { CuttableProxy } from '../cuttable-proxy.js';
+import { workerBehindProxy } from '../queue-fixture.js';
 
 const prefix = `test-reply-cut-${process.pid}-${randomBytes(4).toString('hex')}`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -60,12 +59,7 @@ const answer = (id: string): InferenceReply => ({
 
 describe('a Redis connection cut while a worker replies', () => {
   it('the reply is sent once Redis is back; an unsent one is unheld and reclaimed, not acked', async () => {
-    const proxy = new CuttableProxy();
-    const port = await proxy.listen();
-    closers.push(() => proxy.close());
-    const frontend = new RedisQueue({ url: 'redis://127.0.0.1:6379', prefix });
-    const worker = new RedisQueue({ url: `redis://127.0.0.1:${port}`, prefix });
-    closers.push(() => frontend.close(), () => worker.close());
+    const { proxy, frontend, worker } = await workerBehindProxy(prefix, closers);
     const got: string[] = [];
     await frontend.subscribeReplies('fe', (r) => got.push(r.id));
     await frontend.enqueue(request('fe:1'));
