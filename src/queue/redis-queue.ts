@@ -18,8 +18,8 @@ import { RedisDeliveries } from './redis-deliveries.js';
 import { SCRIPTS, type ScriptName } from './redis-lua.js';
 import { RedisReachability } from './redis-reachability.js';
 import { type EntryIds, FAILOVER_WAIT_MS, RedisEnqueue } from './redis-enqueue.js';
+import { RedisPulls } from './redis-pulls.js';
 import { RedisReplies, type ReplyTransport } from './redis-replies.js';
-import { streamEntries } from './redis-wire.js';
 import { RedisWorkers } from './redis-workers.js';
 import {
   DEFAULT_MAX_PENDING,
@@ -44,8 +44,6 @@ export const DEFAULT_REPLY_TRANSPORT: ReplyTransport = 'stream';
 export const DEFAULT_AUTO_PIPELINING = true;
 export const DEFAULT_WAIT_TIMEOUT_MS = 200;
 const GROUP = 'workers';
-/** A pull unanswered this long past its BLOCK time has its connection ended (see pull()). */
-export const PULL_HUNG_AFTER_MS = 1_000;
 
 export interface RedisQueueOptions extends RedisTarget {
   readonly prefix?: string;
@@ -81,24 +79,13 @@ export class RedisQueue implements RequestQueue {
   private readonly cmd: Redis;
   /** Pub/sub connection (cancellations; replies with the pubsub transport), made on first use. */
   private sub: Redis | undefined;
-  /** Blocking XREADGROUP needs a connection of its own per concurrent pull. */
-  private readonly idleBlockers: Redis[] = [];
-  private readonly blockers = new Set<Redis>();
 
   private group: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  /**
-   * Workers whose last pull's connection closed while the pull was in flight (it failed, or
-   * ioredis resent it on a new connection): Redis may have delivered entries on the old one
-   * that never reached us. Their next pull first takes those back (RedisWorkers.recoverOwn).
-   */
-  private readonly cutPulls = new Set<string>();
-  /** Times each blocking connection has closed (a pull compares before and after). */
-  private readonly closes = new WeakMap<Redis, number>();
-  /** Start times (ms) of the pulls in flight on this handle. */
-  private readonly pullsInFlight = new Set<{ readonly startMs: number }>();
+  /** Worker: the blocking pulls and their connections. */
+  private readonly pulls: RedisPulls;
   /** Worker: what this handle holds, and decoding, acking and releasing deliveries. */
   private readonly deliveries: RedisDeliveries;
   /** Worker: cancellations heard on the channel. */
@@ -185,19 +172,27 @@ export class RedisQueue implements RequestQueue {
       answered: (id) => this.entries.delete(id),
       closed: () => this.closed,
     });
-    const deliveries = this.deliveries;
+    this.pulls = new RedisPulls({
+      key: this.key,
+      group: GROUP,
+      address: this.address,
+      connection: () => this.connection(),
+      recoverOwn: (worker, max) => this.workers.recoverOwn(worker, max),
+      accept: (worker, raw) => this.deliveries.accept(worker, raw),
+      lostGroup: () => (this.group = undefined),
+      fail: (e) => this.reach.fail(e),
+      closed: () => this.closed,
+    });
     this.workers = new RedisWorkers({
       cmd: this.cmd,
       prefix: this.prefix,
       workerTtlMs: this.workerTtlMs,
       key: this.key,
       group: GROUP,
-      pullsInFlight: this.pullsInFlight,
+      pullsInFlight: this.pulls.inFlight,
       held: this.deliveries.held,
       leaving: (entry) => this.deliveries.leaving(entry),
-      get leavingCount() {
-        return deliveries.leavingCount;
-      },
+      leavingCount: () => this.deliveries.leavingCount,
       script: (name, args) => this.script(name, args),
       buffered: (command, args) => this.buffered(command, args),
       accept: (worker, raw) => this.deliveries.accept(worker, raw),
@@ -317,57 +312,7 @@ export class RedisQueue implements RequestQueue {
     await this.workers.touch(worker);
     await this.cancels.listen();
     if (this.closed) return []; // closed while connecting: open no blocking connection now
-    if (this.cutPulls.has(worker)) {
-      let back: Delivery[];
-      try {
-        back = await this.workers.recoverOwn(worker, max);
-      } catch (err) {
-        throw this.reach.fail(err);
-      }
-      if (back.length < Math.max(1, Math.floor(max))) this.cutPulls.delete(worker);
-      if (back.length > 0) return back;
-    }
-    const args: (string | number)[] = ['GROUP', GROUP, worker, 'COUNT', Math.max(1, Math.floor(max))];
-    if (blockMs > 0) args.push('BLOCK', Math.ceil(blockMs));
-    args.push('STREAMS', this.key, '>');
-    const conn = this.idleBlockers.pop() ?? this.newBlocker();
-    const inFlight = { startMs: Date.now() };
-    this.pullsInFlight.add(inFlight);
-    const closesBefore = this.closes.get(conn) ?? 0;
-    let res: unknown;
-    let hung = false;
-    // A pull Redis leaves unanswered well past its BLOCK is on a dead or frozen server (a
-    // SIGSTOPped master keeps its sockets open, so no error ever comes): end its connection,
-    // which rejects the pull, and pull again on a fresh one.
-    const watchdog = setTimeout(() => {
-      hung = true;
-      this.blockers.delete(conn);
-      conn.disconnect();
-    }, Math.max(0, blockMs) + PULL_HUNG_AFTER_MS);
-    try {
-      res = await conn.callBuffer('XREADGROUP', args);
-      if ((this.closes.get(conn) ?? 0) !== closesBefore) this.cutPulls.add(worker);
-    } catch (err) {
-      if (this.closed) return [];
-      this.cutPulls.add(worker);
-      if (hung) throw new SlackserveError('BACKEND_UNAVAILABLE', `redis at ${this.address} left a pull unanswered for ${Math.max(0, blockMs) + PULL_HUNG_AFTER_MS} ms`);
-      // The stream was deleted (and with it the group): recreate on the next call.
-      if (err instanceof Error && err.message.startsWith('NOGROUP')) this.group = undefined;
-      throw this.reach.fail(err);
-    } finally {
-      clearTimeout(watchdog);
-      this.pullsInFlight.delete(inFlight);
-      if (this.closed) conn.disconnect();
-      else if (!hung) this.idleBlockers.push(conn);
-    }
-    return this.deliveries.accept(worker, streamEntries(res));
-  }
-
-  private newBlocker(): Redis {
-    const c = this.connection();
-    c.on('close', () => this.closes.set(c, (this.closes.get(c) ?? 0) + 1));
-    this.blockers.add(c);
-    return c;
+    return this.pulls.pull(worker, max, blockMs);
   }
 
   ack(deliveries: readonly Delivery[]): Promise<void> {
@@ -441,8 +386,7 @@ export class RedisQueue implements RequestQueue {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    for (const c of this.blockers) c.disconnect(); // blocked pulls resolve []
-    this.blockers.clear();
+    this.pulls.close(); // blocked pulls resolve []
     const replyKeys = this.replies.stopAll();
     this.sub?.disconnect();
     this.enq.close();

@@ -33,7 +33,7 @@ export interface WorkersHost {
   /** Entries not held but on their way out: an ack or release in flight, or a failed ack (not lost). */
   leaving(entry: string): boolean;
   /** How many entries leaving() is true of (at most). */
-  readonly leavingCount: number;
+  leavingCount(): number;
   script(name: ScriptName, args: (string | Buffer | number)[]): Promise<unknown>;
   /** A command with Buffer replies on the command connection. */
   buffered(command: string, args: (string | Buffer | number)[]): Promise<unknown>;
@@ -138,7 +138,7 @@ export class RedisWorkers {
     return this.exclusive(async () => {
       const { key, group, held } = this.h;
       // the own history (id 0) lists held and leaving entries too: read past them
-      const count = Math.min(held.size + this.h.leavingCount + Math.max(1, max), 10_000);
+      const count = Math.min(held.size + this.h.leavingCount() + Math.max(1, max), 10_000);
       const res = await this.h.buffered('xreadgroup', ['GROUP', group, worker, 'COUNT', count, 'STREAMS', key, '0']);
       const holding = new Set(held.values());
       const lost = streamEntries(res).filter(([id]) => {
