@@ -84,8 +84,11 @@ describe('early exits while serving', () => {
   it('answers a unary call at its exit and flags a deadline answer when the batch would be late', async () => {
     const unary = await Promise.all(Array.from({ length: 32 }, (_, i) => client.infer({ model: MODEL, images: x.slice(i * 784, (i + 1) * 784), shape: [1, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 5000 } })));
     expect(unary.some((r) => String(r.params['slackserve.exit']).startsWith('s'))).toBe(true);
-    // 64 images on the largest subnet take tens of ms staged: a 4 ms budget cannot be met in full
-    const r = await client.infer({ model: MODEL, images: x.slice(0, 64 * 784), shape: [64, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 4, 'slackserve.sheddable': false } });
+    // 64 images on the largest subnet take over 30 ms staged (measured: a 30 ms budget still gets
+    // a deadline answer), so 15 ms cannot be met in full; 15, not less, because under the full
+    // suite's load the request can wait several ms before the worker admits it, and one whose
+    // deadline passed in the queue is failed, not answered (seen with 4 ms)
+    const r = await client.infer({ model: MODEL, images: x.slice(0, 64 * 784), shape: [64, 1, 28, 28], params: { 'slackserve.latency_budget_ms': 15, 'slackserve.sheddable': false } });
     expect(r.params['slackserve.deadline_answer']).toBe(true);
     expect(r.classes).toHaveLength(64);
     expect(String(r.params['slackserve.exit'])).toMatch(/^s\db\d$/);
