@@ -18,23 +18,30 @@
  * 5 ms late is flagged (client.limited_phases, and a warning line): it partly measures the client.
  * The client (--transport h2, default) sends one pre-encoded request per budget on node:http2
  * streams (src/client/h2-unary.ts); --transport grpc-js is the old OipClient.
+ * With --burst-driver h2load (default) h2load sends (factor - probe) x C of the burst and this client
+ * probe x C among them (the same bytes, so the server cannot tell them apart): the burst phase's
+ * figures are that timed sample, and h2load's calls count in the server's own outcomes. Late
+ * answers are split by the answer's own slackserve.server_us (late_answers): late by the server's
+ * clock, or only as the client timed them. --server-nice N starts the server's processes at
+ * niceness N, so the load generators get the cores first.
  *
  *   npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/bench/serving/overload.js
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { H2UnaryClient } from '../../src/client/h2-unary.js';
 import { OipClient } from '../../src/client/oip-client.js';
 import { deleteKeysUnder } from '../../src/queue/redis-keys.js';
-import { writeBody } from './edge-h2load.js';
+import { ensureH2load, runH2load, writeBody, type H2loadRun } from './edge-h2load.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { loadTestSample } from '../../src/supernet/sample.js';
 import { log, SUPERNET } from './common.js';
+import { quantile, rssMb, serverTiming, sloOutcomes, start, type Phase, type Proc, type Rec } from './overload-procs.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -52,9 +59,17 @@ const { values: opt } = parseArgs({
     'burst-s': { type: 'string', default: '2' },
     'after-s': { type: 'string', default: '5' },
     channels: { type: 'string', default: '4' },
+    // the server's processes run at this niceness, so the load generator (nice 0) gets the cores
+    // first and its clock is not what a run measures (0: same priority)
+    'server-nice': { type: 'string', default: '0' },
     // h2: pre-encoded requests on node:http2 streams (src/client/h2-unary.ts), about a third of
     // grpc-js's client CPU per call; grpc-js: OipClient, encoding every call (the old client)
     transport: { type: 'string', default: 'h2' },
+    // who sends the burst: h2load (C, ~25 µs of CPU per call) sends (factor - probe) x capacity and
+    // this client keeps sending probe x capacity among them, timed per call; or this client alone
+    // ('client': ~300 µs of CPU per call, more than a core at 10x on this machine)
+    'burst-driver': { type: 'string', default: 'h2load' },
+    probe: { type: 'string', default: '1' },
     out: { type: 'string', default: '' },
   },
 });
@@ -65,72 +80,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** p99 send lateness over which a phase is flagged client-limited (the replay's rule, docs/replay.md). */
 const CLIENT_LATE_MS = 5;
 
-/** The frontend's `slackserve_slo_outcome_total`, summed by outcome (empty when it cannot be read). */
-async function sloOutcomes(port: number | undefined): Promise<Record<string, number>> {
-  if (port === undefined) return {};
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const out: Record<string, number> = {};
-    for (const m of text.matchAll(/^slackserve_slo_outcome_total\{[^}]*outcome="([a-z]+)"[^}]*\} ([0-9.e+]+)$/gm)) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
-    return out;
-  } catch {
-    return {};
-  }
-}
-
-function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
-}
 const cat = Catalogue.load(SUPERNET);
 const sample = loadTestSample(cat);
 const MODEL = cat.manifest.name;
 const INPUT = cat.manifest.input.name;
 const images = sample.x.slice(0, IMAGES * cat.sampleSize);
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly ports: { grpc: number; http: number } | undefined;
-}
-
-function start(role: 'serve' | 'frontend' | 'worker', args: readonly string[], env: Record<string, string>): Promise<Proc> {
-  const ports = role === 'worker' ? ['--metrics-port', '0'] : ['--grpc-port', '0', '--http-port', '0'];
-  const child = spawn(process.execPath, ['bin/slackserve.js', role, '--supernet', SUPERNET, '--host', '127.0.0.1', ...ports, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${role} did not start:\n${out}`)), 60_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (!out.includes(`slackserve ${role}:`)) return;
-      clearTimeout(t);
-      const m = /gRPC :(\d+), HTTP :(\d+)/.exec(out);
-      resolve({ child, ports: m ? { grpc: Number(m[1]), http: Number(m[2]) } : undefined });
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (d: Buffer) => log(`[${role}] ${d.toString().trim()}`));
-    child.once('exit', (code) => reject(new Error(`${role} exited (${code}):\n${out}`)));
-  });
-}
-
-const rssMb = (pid: number | undefined): number => {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-};
-
-type Phase = 'before' | 'burst' | 'after';
-interface Rec {
-  readonly phase: Phase;
-  readonly sentAt: number;
-  /** How late the client sent it against its schedule (ms). */
-  readonly lateMs: number;
-  doneAt?: number;
-  ok?: boolean;
-  status?: string;
-}
 
 async function main(): Promise<void> {
   const prefix = `slackserve-overload-bench-${process.pid}`;
@@ -140,14 +94,14 @@ async function main(): Promise<void> {
   let target = '';
   let metricsPort: number | undefined;
   if (opt.server === 'embedded') {
-    const s = await start('serve', [], env);
+    const s = await start('serve', [], env, Number(opt['server-nice']));
     procs.push(s);
     frontendPid = s.child.pid;
     metricsPort = s.ports?.http;
     target = `127.0.0.1:${s.ports?.grpc}`;
   } else {
-    procs.push(await start('worker', ['--redis', opt.redis ?? ''], env));
-    const f = await start('frontend', ['--redis', opt.redis ?? ''], env);
+    procs.push(await start('worker', ['--redis', opt.redis ?? ''], env, Number(opt['server-nice'])));
+    const f = await start('frontend', ['--redis', opt.redis ?? ''], env, Number(opt['server-nice']));
     procs.push(f);
     frontendPid = f.child.pid;
     metricsPort = f.ports?.http;
@@ -171,17 +125,20 @@ async function main(): Promise<void> {
     }
     return b;
   };
+  if (opt['burst-driver'] === 'h2load') ensureH2load();
+  // h2load's copy of the request (bodyFor's temp file is removed once read)
+  const burstBody = { file: join(tmpdir(), `overload-burst-${process.pid}.bin`) };
   const masked = (code: number, details: string): string => `${grpc.status[code]} ${details.replace(/\d+(\.\d+)?/g, 'N')}`;
   try {
     if (useH2) {
       for (const c of h2) if (!(await c.connect(30_000))) throw new Error(`cannot connect to ${target}`);
     } else await clients[0]!.waitReady(30_000);
-    const call = (i: number, budgetMs: number): Promise<{ ok: boolean; status: string }> => {
+    const call = (i: number, budgetMs: number): Promise<{ ok: boolean; status: string; res?: Buffer }> => {
       if (useH2) {
         const body = bodyFor(budgetMs);
         return new Promise((resolve) =>
-          h2[i % h2.length]!.call('/inference.GRPCInferenceService/ModelInfer', body, Date.now() + 120_000, (err) =>
-            resolve(err === null ? { ok: true, status: 'OK' } : { ok: false, status: masked(err.code, err.details) }),
+          h2[i % h2.length]!.call('/inference.GRPCInferenceService/ModelInfer', body, Date.now() + 120_000, (err, res) =>
+            resolve(err === null ? { ok: true, status: 'OK', ...(res ? { res } : {}) } : { ok: false, status: masked(err.code, err.details) }),
           ),
         );
       }
@@ -222,16 +179,28 @@ async function main(): Promise<void> {
     let rssPeak = rssBefore;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(frontendPid))), 50);
     const cpu0 = process.cpuUsage();
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
     const outcomes0 = await sloOutcomes(metricsPort);
+    const byH2load = opt['burst-driver'] === 'h2load';
+    if (byH2load) writeFileSync(burstBody.file, bodyFor(SLO_MS));
+    if (!byH2load && opt['burst-driver'] !== 'client') throw new Error(`--burst-driver: h2load or client, not '${opt['burst-driver']}'`);
+    const probeRate = byH2load ? Math.min(Number(opt.probe), Number(opt.factor)) * capacity : Number(opt.factor) * capacity;
+    const h2loadRate = Number(opt.factor) * capacity - probeRate;
+    let h2loadRun: Promise<H2loadRun> | undefined;
     const phases: [Phase, number, number][] = [
       ['before', Number(opt.base) * capacity, Number(opt['before-s'])],
-      ['burst', Number(opt.factor) * capacity, Number(opt['burst-s'])],
+      ['burst', probeRate, Number(opt['burst-s'])],
       ['after', Number(opt.base) * capacity, Number(opt['after-s'])],
     ];
     const bounds: Record<Phase, [number, number]> = { before: [0, 0], burst: [0, 0], after: [0, 0] };
     let i = 0;
     for (const [phase, rate, seconds] of phases) {
-      if (phase === 'burst') rssBefore = rssMb(frontendPid);
+      if (phase === 'burst') {
+        rssBefore = rssMb(frontendPid);
+        if (byH2load && h2loadRate > 0)
+          h2loadRun = runH2load({ port: Number(target.split(':')[1]), body: burstBody.file, seconds: seconds, clients: 4, streams: 256, rate: h2loadRate });
+      }
       const start = performance.now();
       bounds[phase] = [start, start + seconds * 1000];
       for (let k = 0; ; k++) {
@@ -247,17 +216,40 @@ async function main(): Promise<void> {
             rec.doneAt = performance.now();
             rec.ok = r.ok;
             rec.status = r.status;
+            const t = serverTiming(r.res);
+            if (t) rec.server = t;
           }),
         );
       }
     }
+    const burstLoad = h2loadRun ? await h2loadRun : undefined;
     const drained = await Promise.race([Promise.all(pending).then(() => true), sleep(60_000).then(() => false)]);
     clearInterval(sampler);
     const cpu = process.cpuUsage(cpu0);
+    loopDelay.disable();
     const outcomes1 = await sloOutcomes(metricsPort);
     const rssAfter = rssMb(frontendPid);
 
     const inSlo = (r: Rec): boolean => r.ok === true && r.doneAt !== undefined && r.doneAt - r.sentAt <= SLO_MS;
+    // answers the client timed late, split by the server's own timing (server_us: arrival stamp
+    // to the reply): over the SLO there, or lost outside its clock (the client, the socket)
+    const r1 = (x: number): number => Math.round(x * 10) / 10;
+    const lateBreakdown = (late: readonly Rec[]): Record<string, unknown> => {
+      const timed = late.filter((r) => r.server !== undefined && Number.isFinite(r.server.serverMs));
+      const serverLate = timed.filter((r) => r.server!.serverMs > SLO_MS);
+      const med = (xs: number[]): number => r1(quantile(xs, 0.5));
+      return {
+        count: late.length,
+        late_by_server_clock: serverLate.length,
+        late_only_at_client: timed.length - serverLate.length,
+        median_ms: {
+          client: med(late.map((r) => r.doneAt! - r.sentAt)),
+          server: med(timed.map((r) => r.server!.serverMs)),
+          queue: med(timed.map((r) => r.server!.queueMs)),
+          compute: med(timed.map((r) => r.server!.computeMs)),
+        },
+      };
+    };
     const summary = (phase: Phase): Record<string, unknown> => {
       const rs = recs.filter((r) => r.phase === phase);
       const [from, to] = bounds[phase];
@@ -276,6 +268,7 @@ async function main(): Promise<void> {
         shed_by_status: shed,
         unanswered: rs.filter((r) => r.ok === undefined).length,
         client_p99_late_ms: Math.round(quantile(rs.map((r) => r.lateMs), 0.99) * 10) / 10,
+        late_answers: lateBreakdown(admitted.filter((r) => r.ok === true && !inSlo(r))),
       };
     };
     // recovery: first 250 ms window of sends after the burst whose calls all met the SLO
@@ -295,9 +288,22 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, loadavg_before: loadavg() },
       method:
         'capacity = closed-loop answers/s (budget 60 s); open loop base x capacity, factor x capacity for the burst, base again; SLO timed at the client from the send; admitted = answered, or failed with something else than an admission/queue-bound refusal; recovery = burst end to the first 250 ms window of sends all answered within the SLO',
-      settings: { server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels, transport: opt.transport, factor: Number(opt.factor), base: Number(opt.base) },
+      settings: { server_nice: Number(opt['server-nice']), server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels, transport: opt.transport, factor: Number(opt.factor), base: Number(opt.base) },
       capacity_rps: Math.round(capacity * 10) / 10,
+      // with --burst-driver h2load the burst phase's figures are this client's calls among h2load's
+      // (the same bytes, so the server cannot tell them apart): a sample of the burst, timed per call
       phases: { before: summary('before'), burst: summary('burst'), after: summary('after') },
+      burst_driver: burstLoad
+        ? {
+            kind: 'h2load',
+            offered_rps: Math.round(h2loadRate),
+            sent: burstLoad.done,
+            sent_rps: Math.round(burstLoad.done / burstLoad.durationS),
+            cpu_us_per_call: Math.round((burstLoad.cpuS * 1e6) / Math.max(1, burstLoad.done)),
+            // h2load cannot read grpc-status: its calls are counted by the server (server_vs_client)
+            limited: burstLoad.done / burstLoad.durationS < 0.9 * h2loadRate,
+          }
+        : { kind: 'client' },
       all_answered: drained && recs.every((r) => r.ok !== undefined),
       frontend_rss_mb: { before_burst: Math.round(rssBefore), peak: Math.round(rssPeak), after: Math.round(rssAfter) },
       recovery_ms: recoveryMs,
@@ -312,10 +318,14 @@ async function main(): Promise<void> {
       client: {
         transport: useH2 ? 'h2' : 'grpc-js',
         cpu_us_per_call: Math.round((cpu.user + cpu.system) / Math.max(1, recs.length)),
+        // the client's own event-loop delay over the open loop (perf_hooks): a stall here delays sends and answers alike
+        event_loop_delay_ms: { p50: Math.round(loopDelay.percentile(50) / 1e5) / 10, p99: Math.round(loopDelay.percentile(99) / 1e5) / 10, max: Math.round(loopDelay.max / 1e5) / 10 },
         // the client's own schedule: a phase whose sends ran late measured the client too
         limited_phases: (['before', 'burst', 'after'] as const).filter((ph) => quantile(recs.filter((r) => r.phase === ph).map((r) => r.lateMs), 0.99) > CLIENT_LATE_MS),
       },
     };
+    if (result.burst_driver.kind === 'h2load' && 'limited' in result.burst_driver && result.burst_driver.limited)
+      log(`warning: h2load sent ${result.burst_driver.sent_rps} of the ${result.burst_driver.offered_rps} calls/s asked in the burst: the burst was smaller than asked`);
     if (result.client.limited_phases.length > 0)
       log(`warning: the client fell behind its schedule (p99 send lateness > ${CLIENT_LATE_MS} ms) in: ${result.client.limited_phases.join(', ')}; those phases partly measure the load generator`);
     const text = JSON.stringify(result, null, 2);
@@ -327,6 +337,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of clients) c.close();
     for (const c of h2) c.close();
+    rmSync(burstBody.file, { force: true });
     for (const p of procs.reverse()) p.child.kill('SIGKILL');
     if (opt.server !== 'embedded') {
       const r = new Redis(opt.redis ?? '');

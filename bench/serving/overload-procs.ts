@@ -1,0 +1,87 @@
+/**
+ * The overload bench's (overload.ts) processes and records: starting the server's roles, reading
+ * the frontend's RSS and its own SLO outcome counts, and an answer's own timing parameters.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readInferResponse } from '../../src/client/wire.js';
+import { log, SUPERNET } from './common.js';
+
+/** The frontend's `slackserve_slo_outcome_total`, summed by outcome (empty when it cannot be read). */
+export async function sloOutcomes(port: number | undefined): Promise<Record<string, number>> {
+  if (port === undefined) return {};
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^slackserve_slo_outcome_total\{[^}]*outcome="([a-z]+)"[^}]*\} ([0-9.e+]+)$/gm)) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+}
+
+export interface Proc {
+  readonly child: ChildProcess;
+  readonly ports: { grpc: number; http: number } | undefined;
+}
+
+export function start(role: 'serve' | 'frontend' | 'worker', args: readonly string[], env: Record<string, string>, nice = 0): Promise<Proc> {
+  const ports = role === 'worker' ? ['--metrics-port', '0'] : ['--grpc-port', '0', '--http-port', '0'];
+  const argv = [process.execPath, 'bin/slackserve.js', role];
+  if (nice !== 0) argv.unshift('nice', '-n', String(nice));
+  const child = spawn(argv[0]!, [...argv.slice(1), '--supernet', SUPERNET, '--host', '127.0.0.1', ...ports, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${role} did not start:\n${out}`)), 60_000);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      if (!out.includes(`slackserve ${role}:`)) return;
+      clearTimeout(t);
+      const m = /gRPC :(\d+), HTTP :(\d+)/.exec(out);
+      resolve({ child, ports: m ? { grpc: Number(m[1]), http: Number(m[2]) } : undefined });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (d: Buffer) => log(`[${role}] ${d.toString().trim()}`));
+    child.once('exit', (code) => reject(new Error(`${role} exited (${code}):\n${out}`)));
+  });
+}
+
+export const rssMb = (pid: number | undefined): number => {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+};
+
+export type Phase = 'before' | 'burst' | 'after';
+export interface Rec {
+  readonly phase: Phase;
+  readonly sentAt: number;
+  /** How late the client sent it against its schedule (ms). */
+  readonly lateMs: number;
+  doneAt?: number;
+  ok?: boolean;
+  status?: string;
+  /** The answer's own timing parameters (slackserve.server_us, queue_us, compute_us), in ms. */
+  server?: { serverMs: number; queueMs: number; computeMs: number };
+}
+
+/** The server's timing of an answer (its response parameters), or undefined when absent. */
+export function serverTiming(res: Buffer | undefined): Rec['server'] {
+  if (res === undefined) return undefined;
+  try {
+    const p = readInferResponse(res).params;
+    const n = (k: string): number => Number(p[`slackserve.${k}`] ?? NaN) / 1000;
+    return { serverMs: n('server_us'), queueMs: n('queue_us'), computeMs: n('compute_us') };
+  } catch {
+    return undefined;
+  }
+}
+
