@@ -212,6 +212,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         catalogue,
         table,
         admission: cfg.admission,
+        admissionMissHalfLifeMs: cfg.admissionMissHalfLifeMs,
         dispatchOverheadMs: cfg.dispatchOverheadMs,
         executors: cfg.executorThreads,
         maxBatch: cfg.maxBatch,
