@@ -184,14 +184,6 @@ export const SCHEMA = {
     env: 'SLACKSERVE_ADMISSION',
     doc: 'A request no eligible subnet can serve in time, given the queue ahead: reject at once, downgrade (lift its minimum accuracy), or queue it anyway.',
   },
-  admissionMissHalfLifeMs: {
-    type: 'number',
-    default: 1000,
-    min: 0,
-    max: 600000,
-    env: 'SLACKSERVE_ADMISSION_MISS_HALF_LIFE_MS',
-    doc: "Admission learns from admitted calls that miss their deadline behind a backlog: it multiplies its predicted drain time by how much it under-estimated theirs (x1.1, at most 8x), decaying back to 1 with this half-life, ms (docs/scheduling.md). 0: off (the optimistic estimate alone).",
-  },
   dispatchOverheadMs: {
     type: 'number',
     default: 0.2,

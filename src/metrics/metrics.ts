@@ -82,16 +82,6 @@ export class Metrics {
   }
 
   /**
-   * Admission's correction from its misses (src/server/admission-feedback.ts), read at scrape time:
-   * the factor on its predicted drain time now, and how many misses raised it.
-   */
-  observeAdmission(factor: () => number, raised: () => number): void {
-    const r = [this.registry];
-    new Gauge({ name: `${PREFIX}_admission_drain_factor`, help: 'What admission multiplies its predicted drain time by, learnt from admitted calls that missed (1 = no correction)', registers: r, collect() { this.set(factor()); } });
-    new Gauge({ name: `${PREFIX}_admission_corrections`, help: 'Admitted calls whose miss raised the admission drain factor (a count since start)', registers: r, collect() { this.set(raised()); } });
-  }
-
-  /**
    * The early-exit loops' state per subnet, read at scrape time (bounded: served subnets x their
    * stages). `snapshot` is ExitManager.snapshot.
    */

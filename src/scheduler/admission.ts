@@ -26,26 +26,9 @@ export interface AdmissionInput {
 export type AdmissionVerdict = 'accept' | 'reject' | 'downgrade';
 
 function earliestFinish(table: LatencyTable, s: SubnetInfo, a: AdmissionInput): number {
-  const e = estimateOn(table, s, a);
-  return Math.max(a.now, a.soonestFree) + e.queueMs + e.fixedMs;
-}
-
-function estimateOn(table: LatencyTable, s: SubnetInfo, a: AdmissionInput): AdmissionEstimate {
   const B = table.maxBatch;
   const perMs = (B / table.ms(s.index, B)) * a.workers;
-  return { queueMs: a.queuedAhead / perMs, fixedMs: a.dispatchOverheadMs + table.ms(s.index, 1) };
-}
-
-/** admit()'s estimate on the fastest eligible subnet: the queue's drain time and the rest. */
-export interface AdmissionEstimate {
-  readonly queueMs: number;
-  readonly fixedMs: number;
-}
-
-/** The estimate admit() accepts a request on (the fastest subnet meeting its floor; undefined when none does). */
-export function admissionEstimate(table: LatencyTable, a: AdmissionInput): AdmissionEstimate | undefined {
-  const eligible = table.fastest(1, a.minAccuracy);
-  return eligible === null ? undefined : estimateOn(table, eligible, a);
+  return Math.max(a.now, a.soonestFree) + a.queuedAhead / perMs + a.dispatchOverheadMs + table.ms(s.index, 1);
 }
 
 export function admit(table: LatencyTable, mode: AdmissionMode, a: AdmissionInput): AdmissionVerdict {

@@ -10,10 +10,8 @@ import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { AdmissionLoad } from './backlog.js';
 
 /** `workerDeadline`: the deadline admission checked (the client's minus the edge margin). */
-/** `slower`: admission's correction from recent misses (admission-feedback.ts; 1 = none). */
-export function admissionRefusal(slo: Slo, now: number, workerDeadline: number, load: AdmissionLoad, table: LatencyTable, slower = 1): SlackserveError {
-  const corrected = slower >= 1.05 ? `; recent admitted calls drained ${slower.toFixed(1)}x slower than predicted` : '';
-  const rate = (load.drainPerMs === undefined ? '' : `, answered at ~${Math.round(load.drainPerMs * 1000)} images/s`) + corrected;
+export function admissionRefusal(slo: Slo, now: number, workerDeadline: number, load: AdmissionLoad, table: LatencyTable): SlackserveError {
+  const rate = load.drainPerMs === undefined ? '' : `, answered at ~${Math.round(load.drainPerMs * 1000)} images/s`;
   const late = now - workerDeadline;
   const why =
     slo.minAccuracy > 0 && table.fastest(1, slo.minAccuracy) === null

@@ -12,8 +12,7 @@ import { asSlackserveError, SlackserveError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ModelStatisticsView } from '../metrics/model-stats.js';
 import type { InferenceReply, QueuedInference, RequestQueue } from '../queue/types.js';
-import { admissionEstimate, admit, type AdmissionEstimate, type AdmissionMode } from '../scheduler/admission.js';
-import { AdmissionFeedback } from './admission-feedback.js';
+import { admit, type AdmissionMode } from '../scheduler/admission.js';
 import type { LatencyTable } from '../scheduler/latency-table.js';
 import type { Catalogue } from '../supernet/catalogue.js';
 import type { OutcomeEvent } from '../metrics/outcome-event.js';
@@ -34,8 +33,6 @@ export interface FrontendOptions {
   readonly catalogue: Catalogue;
   readonly table: LatencyTable;
   readonly admission: AdmissionMode;
-  /** Half-life of admission's correction from its misses (admission-feedback.ts), ms; 0 or absent: off. */
-  readonly admissionMissHalfLifeMs?: number;
   readonly dispatchOverheadMs: number;
   /** Executors serving the queue, for the admission estimate (all workers' threads). */
   readonly executors: number;
@@ -71,8 +68,6 @@ interface Call {
   queued: QueuedInference | undefined;
   /** How many times it was put there again (LOST_REQUEUE_MAX at most). */
   requeues: number;
-  /** Admission's estimate for it (before its miss correction), when it waited behind a backlog. */
-  readonly estimate: AdmissionEstimate | undefined;
 }
 
 /** A request the queue backend lost (failover, restart) is enqueued again at most this often. */
@@ -94,8 +89,6 @@ export class Frontend implements InferenceBackend {
   /** Metrics, statistics and live events of ended calls (call-outcomes.ts). */
   private readonly outcomes: CallOutcomes;
   private readonly backlog: Backlog;
-  /** Admission's correction from its own misses; undefined when off. */
-  private readonly feedback: AdmissionFeedback | undefined;
   private readonly msPerImage: Map<string, number>;
   /** The reply subscription, the depth poll, the backend's notices (queue-link.ts). */
   private readonly link: QueueLink;
@@ -103,12 +96,6 @@ export class Frontend implements InferenceBackend {
   constructor(private readonly o: FrontendOptions) {
     const accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
     this.backlog = new Backlog({ saturatedAt: o.executors });
-    const halfLife = o.admissionMissHalfLifeMs ?? 0;
-    if (halfLife > 0 && o.admission !== 'off') {
-      const fb = new AdmissionFeedback({ halfLifeMs: halfLife });
-      this.feedback = fb;
-      o.metrics?.observeAdmission(() => fb.factor(o.clock()), () => fb.raised);
-    }
     // each subnet's profiled executor ms per image at the largest batch (the backlog's efficiency)
     const B = o.table.maxBatch;
     this.msPerImage = new Map(o.table.subnets.map((s) => [s.id, o.table.ms(s.index, B) / B]));
@@ -258,13 +245,11 @@ export class Frontend implements InferenceBackend {
     const workerDeadline = req.slo.deadlineMs - Math.min(this.o.edgeMarginMs, req.slo.budgetMs / 4);
     const images = req.tensor.batch;
     const load = admissionLoad(this.backlog, this.o.table, this.o.executors, now, images, req.slo.minAccuracy); // admit()'s inputs (backlog.ts)
-    // the drain time admission predicts, corrected by how much it under-estimated recent misses
-    const slower = this.feedback?.factor(now) ?? 1;
     const input = {
       now,
       deadline: workerDeadline,
       minAccuracy: req.slo.minAccuracy,
-      queuedAhead: load.queuedAhead * slower,
+      queuedAhead: load.queuedAhead,
       workers: this.o.executors,
       soonestFree: now,
       dispatchOverheadMs: this.o.dispatchOverheadMs,
@@ -274,16 +259,15 @@ export class Frontend implements InferenceBackend {
       // refused even with nothing queued ahead (its own budget or accuracy floor): not a sign of load
       const alone = admit(this.o.table, this.o.admission, { ...input, queuedAhead: 0 }) === 'reject';
       this.outcomes.rejected(req, sloClass, now, alone);
-      throw admissionRefusal(req.slo, now, workerDeadline, load, this.o.table, slower);
+      throw admissionRefusal(req.slo, now, workerDeadline, load, this.o.table);
     }
-    const estimate = this.feedback && load.queuedAhead > 0 ? admissionEstimate(this.o.table, { ...input, queuedAhead: load.queuedAhead }) : undefined;
     const id = `${this.o.id}:${this.seq++}`;
     const downgraded = verdict === 'downgrade';
     let call!: Call;
     const answer = new Promise<InferAnswer>((resolve, reject) => {
       // a worker that died holding the request is reclaimed by another, which answers; the sweep
       // only bounds the wait if every worker is gone
-      call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, workerDeadline, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined, queued: undefined, requeues: 0, estimate };
+      call = { req, sloClass, resolve, reject, onEarly: ctx.onEarly, started: now, workerDeadline, expires: req.slo.deadlineMs + this.o.graceMs, cleanup: () => undefined, queued: undefined, requeues: 0 };
     });
     this.calls.set(id, call);
     this.backlog.admitted(images);
@@ -364,7 +348,6 @@ export class Frontend implements InferenceBackend {
     const images = c.req.tensor.batch;
     const profiledMs = outcome instanceof Error ? 0 : images * (this.msPerImage.get(outcome.servedBy.subnet) ?? 0);
     this.backlog.finished(images, !(outcome instanceof Error), this.o.clock(), profiledMs);
-    if (c.estimate && this.feedback) this.learnFromMiss(c, outcome);
     c.cleanup();
     if (this.calls.size === 0) for (const w of [...this.idleWaiters]) w();
     this.outcomes.pending(c.req.model, this.calls.size);
@@ -375,15 +358,6 @@ export class Frontend implements InferenceBackend {
     }
     this.outcomes.answered(c, outcome);
     c.resolve(outcome);
-  }
-
-  /** An admitted call that waited behind a backlog and missed its deadline corrects admission (admission-feedback.ts). */
-  private learnFromMiss(c: Call, outcome: InferAnswer | Error): void {
-    const now = this.o.clock();
-    const late = outcome instanceof Error ? outcome instanceof SlackserveError && (outcome.code === 'DEADLINE_EXPIRED' || outcome.code === 'DEADLINE_EXCEEDED') : now > c.workerDeadline;
-    if (!late || !c.estimate || !this.feedback) return;
-    // a call the worker shed before its deadline ended early only because it could not make it
-    this.feedback.missed(now, c.started, Math.max(now, c.workerDeadline), c.estimate.queueMs, c.estimate.fixedMs);
   }
 
   /** Called by the queue's subscription: a bad reply fails its own call, never the subscription. */

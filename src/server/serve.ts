@@ -212,7 +212,6 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         catalogue,
         table,
         admission: cfg.admission,
-        admissionMissHalfLifeMs: cfg.admissionMissHalfLifeMs,
         dispatchOverheadMs: cfg.dispatchOverheadMs,
         executors: cfg.executorThreads,
         maxBatch: cfg.maxBatch,
