@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { ordinaryPriority } from '../../src/client/priority.js';
 import { readInferResponse } from '../../src/client/wire.js';
 import { log, SUPERNET } from './common.js';
 
@@ -35,7 +36,8 @@ export function start(role: 'serve' | 'frontend' | 'worker', args: readonly stri
   const ports = role === 'worker' ? ['--metrics-port', '0'] : ['--grpc-port', '0', '--http-port', '0'];
   const argv = [process.execPath, 'bin/slackserve.js', role];
   if (nice !== 0) argv.unshift('nice', '-n', String(nice));
-  const child = spawn(argv[0]!, [...argv.slice(1), '--supernet', SUPERNET, '--host', '127.0.0.1', ...ports, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cmd = ordinaryPriority(argv);
+  const child = spawn(cmd[0]!, [...cmd.slice(1), '--supernet', SUPERNET, '--host', '127.0.0.1', ...ports, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${role} did not start:\n${out}`)), 60_000);

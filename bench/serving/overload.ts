@@ -40,6 +40,7 @@ import { deleteKeysUnder } from '../../src/queue/redis-keys.js';
 import { ensureH2load, runH2load, writeBody, type H2loadRun } from './edge-h2load.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { loadTestSample } from '../../src/supernet/sample.js';
+import { isRealtime, raiseToRealtime } from '../../src/client/priority.js';
 import { log, SUPERNET } from './common.js';
 import { quantile, rssMb, serverTiming, sloOutcomes, start, type Phase, type Proc, type Rec } from './overload-procs.js';
 
@@ -62,6 +63,10 @@ const { values: opt } = parseArgs({
     // the server's processes run at this niceness, so the load generator (nice 0) gets the cores
     // first and its clock is not what a run measures (0: same priority)
     'server-nice': { type: 'string', default: '0' },
+    // realtime: this client (and h2load, its child) run SCHED_RR and the server's processes
+    // SCHED_OTHER, so the load generators keep their schedule (src/client/priority.ts); auto:
+    // realtime where allowed (root), else normal
+    'client-priority': { type: 'string', default: 'auto' },
     // h2: pre-encoded requests on node:http2 streams (src/client/h2-unary.ts), about a third of
     // grpc-js's client CPU per call; grpc-js: OipClient, encoding every call (the old client)
     transport: { type: 'string', default: 'h2' },
@@ -87,6 +92,9 @@ const INPUT = cat.manifest.input.name;
 const images = sample.x.slice(0, IMAGES * cat.sampleSize);
 
 async function main(): Promise<void> {
+  const wantRt = opt['client-priority'];
+  if (wantRt !== 'auto' && wantRt !== 'realtime' && wantRt !== 'normal') throw new Error(`--client-priority: auto, realtime or normal, not '${wantRt}'`);
+  if (wantRt !== 'normal' && !raiseToRealtime() && wantRt === 'realtime') throw new Error('--client-priority realtime: chrt -r failed (needs root and util-linux chrt)');
   const prefix = `slackserve-overload-bench-${process.pid}`;
   const env = { SLACKSERVE_QUEUE_PREFIX: prefix, SLACKSERVE_EXECUTOR_THREADS: opt.threads ?? '2' };
   const procs: Proc[] = [];
@@ -288,7 +296,7 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, loadavg_before: loadavg() },
       method:
         'capacity = closed-loop answers/s (budget 60 s); open loop base x capacity, factor x capacity for the burst, base again; SLO timed at the client from the send; admitted = answered, or failed with something else than an admission/queue-bound refusal; recovery = burst end to the first 250 ms window of sends all answered within the SLO',
-      settings: { server_nice: Number(opt['server-nice']), server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels, transport: opt.transport, factor: Number(opt.factor), base: Number(opt.base) },
+      settings: { client_priority: isRealtime() ? 'realtime (SCHED_RR)' : 'normal', server_nice: Number(opt['server-nice']), server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels, transport: opt.transport, factor: Number(opt.factor), base: Number(opt.base) },
       capacity_rps: Math.round(capacity * 10) / 10,
       // with --burst-driver h2load the burst phase's figures are this client's calls among h2load's
       // (the same bytes, so the server cannot tell them apart): a sample of the burst, timed per call

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import { OipClient } from '../client/oip-client.js';
+import { ordinaryPriority, raiseToRealtime } from '../client/priority.js';
 import { DEFAULT_THREAD_YOUNG_GEN_MB, replay, RPS_PER_THREAD, type ReplayProgress } from '../replay/replayer.js';
 import { reportHtml, type ReportRun } from '../replay/report-html.js';
 import { perfCsv, requestsCsv, summarize, type ReplaySummary } from '../replay/report.js';
@@ -20,6 +21,11 @@ const positive = (v: string): number => {
 };
 
 const threadsArg = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : positiveInt(v));
+
+const priorityArg = (v: string): 'normal' | 'realtime' => {
+  if (v !== 'normal' && v !== 'realtime') throw new InvalidArgumentError(`expected normal or realtime, got "${v}"`);
+  return v;
+};
 
 const transportArg = (v: string): 'auto' | 'grpc-js' | 'h2' => {
   if (v !== 'auto' && v !== 'grpc-js' && v !== 'h2') throw new InvalidArgumentError(`expected auto, h2 or grpc-js, got "${v}"`);
@@ -37,6 +43,7 @@ interface ReplayFlags {
   threads: number | 'auto';
   transport: 'auto' | 'grpc-js' | 'h2';
   clientYoungGenMb: number;
+  clientPriority: 'normal' | 'realtime';
   images: number;
   supernet?: string;
   compare?: string;
@@ -73,7 +80,9 @@ export function progressLine(p: ReplayProgress, name: string): string {
 async function withServer<T>(policy: string, supernet: string, fn: (target: string) => Promise<T>): Promise<T> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const bin = fileURLToPath(new URL('../../bin/slackserve.js', import.meta.url));
-  const proc = spawn(process.execPath, [bin, 'serve', '--policy', policy, '--supernet', supernet, '--grpc-port', String(port), '--http-port', '0', '--host', '127.0.0.1'], {
+  // a realtime client (--client-priority) starts its servers at ordinary priority
+  const [cmd, ...args] = ordinaryPriority([process.execPath]);
+  const proc = spawn(cmd!, [...args, bin, 'serve', '--policy', policy, '--supernet', supernet, '--grpc-port', String(port), '--http-port', '0', '--host', '127.0.0.1'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const target = `127.0.0.1:${port}`;
@@ -112,12 +121,22 @@ export function registerReplayCommands(program: Command): void {
       'auto',
     )
     .option('--client-young-gen-mb <n>', `each sender thread's V8 young generation, MB; small keeps its GC pauses short (0: V8's default)`, nonNegativeInt, DEFAULT_THREAD_YOUNG_GEN_MB)
+    .option(
+      '--client-priority <p>',
+      'realtime: the sender threads run SCHED_RR (needs root and chrt) and servers started by --compare ordinary priority, so a light client keeps its schedule on a machine the server keeps busy; a busy realtime client takes its cores from the server (docs/replay.md)',
+      priorityArg,
+      'normal',
+    )
     .option('--images <n>', 'images per request', positiveInt, 1)
     .option('--supernet <dir>', 'where the labelled test images come from (config `supernet`)')
     .option('--compare <policies>', 'start a local server per policy (e.g. slackfit,static-largest) and report them side by side')
     .option('--seed <n>', 'seed of --rate-scale sampling', positiveInt, 1)
     .action(async (o: ReplayFlags, cmd: Command) => {
       const cfg = configFrom(cmd, { supernet: o.supernet });
+      if (o.clientPriority === 'realtime') {
+        if (!raiseToRealtime()) throw new InvalidArgumentError('--client-priority realtime: could not set SCHED_RR (chrt -r needs root and util-linux chrt)');
+        process.stderr.write('replay: client at realtime priority (SCHED_RR); servers it starts at ordinary priority\n');
+      }
       const cat = Catalogue.load(cfg.supernet);
       const { sample, x: images } = loadReplaySet(cat);
       const trace = await readTraceFile(o.trace);
