@@ -64,6 +64,11 @@ export class CuttableProxy {
     this.refusing = false;
   }
 
+  /** Whether Redis sees a connection of this proxy's from `port` (CLIENT LIST also lists other clients'). */
+  proxies(port: number): boolean {
+    return this.byUpstreamPort.has(port);
+  }
+
   /**
    * Freezes the one connection Redis sees from `port` for `ms`: nothing passes either way, its
    * sockets stay open (a frozen server as its client sees it); other connections are untouched.

@@ -100,5 +100,8 @@ describe('slackserve CLI', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/CONFIG_INVALID.*cpu\|cuda/);
     expect(cli('config', '--docs').out).toContain('SLACKSERVE_SUPERNET');
+    const prio = cli('replay', '--trace', 'traces/demo-maf-burst.csv', '--client-priority', 'high');
+    expect(prio.code).not.toBe(0);
+    expect(prio.err).toMatch(/--client-priority.*expected normal or realtime, got "high"/);
   });
 });

@@ -102,8 +102,12 @@ describe('a worker pull cut in flight', () => {
     let blockedPort: number | undefined;
     while (blockedPort === undefined && Date.now() - t0 < 400) {
       const list = String(await raw.call('CLIENT', 'LIST'));
-      const line = list.split('\n').find((l) => /cmd=xreadgroup/.test(l) && /flags=\S*b/.test(l));
-      blockedPort = line ? Number(/addr=127\.0\.0\.1:(\d+)/.exec(line)?.[1]) : undefined;
+      // this worker's pull, not another test file's blocked in XREADGROUP on the same Redis
+      blockedPort = list
+        .split('\n')
+        .filter((l) => /cmd=xreadgroup/.test(l) && /flags=\S*b/.test(l))
+        .map((l) => Number(/addr=127\.0\.0\.1:(\d+)/.exec(l)?.[1]))
+        .find((port) => proxy.proxies(port));
     }
     expect(blockedPort).toBeDefined();
     void proxy.freeze(blockedPort!, 5_000);
