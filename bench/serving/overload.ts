@@ -70,7 +70,7 @@ const { values: opt } = parseArgs({
     // h2: pre-encoded requests on node:http2 streams (src/client/h2-unary.ts), about a third of
     // grpc-js's client CPU per call; grpc-js: OipClient, encoding every call (the old client)
     transport: { type: 'string', default: 'h2' },
-    // who sends the burst: h2load (C, ~25 µs of CPU per call) sends (factor - probe) x capacity and
+    // who sends the burst: h2load (C, 36-81 µs of CPU per call measured here) sends (factor - probe) x capacity and
     // this client keeps sending probe x capacity among them, timed per call; or this client alone
     // ('client': ~300 µs of CPU per call, more than a core at 10x on this machine)
     'burst-driver': { type: 'string', default: 'h2load' },
@@ -94,7 +94,10 @@ const images = sample.x.slice(0, IMAGES * cat.sampleSize);
 async function main(): Promise<void> {
   const wantRt = opt['client-priority'];
   if (wantRt !== 'auto' && wantRt !== 'realtime' && wantRt !== 'normal') throw new Error(`--client-priority: auto, realtime or normal, not '${wantRt}'`);
-  if (wantRt !== 'normal' && !raiseToRealtime() && wantRt === 'realtime') throw new Error('--client-priority realtime: chrt -r failed (needs root and util-linux chrt)');
+  const byH2load = opt['burst-driver'] === 'h2load';
+  if (!byH2load && opt['burst-driver'] !== 'client') throw new Error(`--burst-driver: h2load or client, not '${opt['burst-driver']}'`);
+  const raised = wantRt !== 'normal' && raiseToRealtime();
+  if (wantRt === 'realtime' && !raised) throw new Error('--client-priority realtime: chrt -r failed (needs root and util-linux chrt)');
   const prefix = `slackserve-overload-bench-${process.pid}`;
   const env = { SLACKSERVE_QUEUE_PREFIX: prefix, SLACKSERVE_EXECUTOR_THREADS: opt.threads ?? '2' };
   const procs: Proc[] = [];
@@ -133,9 +136,9 @@ async function main(): Promise<void> {
     }
     return b;
   };
-  if (opt['burst-driver'] === 'h2load') ensureH2load();
+  if (byH2load) ensureH2load();
   // h2load's copy of the request (bodyFor's temp file is removed once read)
-  const burstBody = { file: join(tmpdir(), `overload-burst-${process.pid}.bin`) };
+  const burstBodyFile = join(tmpdir(), `overload-burst-${process.pid}.bin`);
   const masked = (code: number, details: string): string => `${grpc.status[code]} ${details.replace(/\d+(\.\d+)?/g, 'N')}`;
   try {
     if (useH2) {
@@ -190,9 +193,7 @@ async function main(): Promise<void> {
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
     loopDelay.enable();
     const outcomes0 = await sloOutcomes(metricsPort);
-    const byH2load = opt['burst-driver'] === 'h2load';
-    if (byH2load) writeFileSync(burstBody.file, bodyFor(SLO_MS));
-    if (!byH2load && opt['burst-driver'] !== 'client') throw new Error(`--burst-driver: h2load or client, not '${opt['burst-driver']}'`);
+    if (byH2load) writeFileSync(burstBodyFile, bodyFor(SLO_MS));
     const probeRate = byH2load ? Math.min(Number(opt.probe), Number(opt.factor)) * capacity : Number(opt.factor) * capacity;
     const h2loadRate = Number(opt.factor) * capacity - probeRate;
     let h2loadRun: Promise<H2loadRun> | undefined;
@@ -207,7 +208,7 @@ async function main(): Promise<void> {
       if (phase === 'burst') {
         rssBefore = rssMb(frontendPid);
         if (byH2load && h2loadRate > 0)
-          h2loadRun = runH2load({ port: Number(target.split(':')[1]), body: burstBody.file, seconds: seconds, clients: 4, streams: 256, rate: h2loadRate });
+          h2loadRun = runH2load({ port: Number(target.split(':')[1]), body: burstBodyFile, seconds, clients: 4, streams: 256, rate: h2loadRate });
       }
       const start = performance.now();
       bounds[phase] = [start, start + seconds * 1000];
@@ -345,7 +346,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of clients) c.close();
     for (const c of h2) c.close();
-    rmSync(burstBody.file, { force: true });
+    rmSync(burstBodyFile, { force: true });
     for (const p of procs.reverse()) p.child.kill('SIGKILL');
     if (opt.server !== 'embedded') {
       const r = new Redis(opt.redis ?? '');

@@ -9,6 +9,7 @@ import { ordinaryPriority, raiseToRealtime } from '../client/priority.js';
 import { DEFAULT_THREAD_YOUNG_GEN_MB, replay, RPS_PER_THREAD, type ReplayProgress } from '../replay/replayer.js';
 import { reportHtml, type ReportRun } from '../replay/report-html.js';
 import { perfCsv, requestsCsv, summarize, type ReplaySummary } from '../replay/report.js';
+import { SlackserveError } from '../errors.js';
 import { Catalogue } from '../supernet/catalogue.js';
 import { loadReplaySet } from '../supernet/sample.js';
 import { readTraceFile } from '../trace/format.js';
@@ -134,7 +135,7 @@ export function registerReplayCommands(program: Command): void {
     .action(async (o: ReplayFlags, cmd: Command) => {
       const cfg = configFrom(cmd, { supernet: o.supernet });
       if (o.clientPriority === 'realtime') {
-        if (!raiseToRealtime()) throw new InvalidArgumentError('--client-priority realtime: could not set SCHED_RR (chrt -r needs root and util-linux chrt)');
+        if (!raiseToRealtime()) throw new SlackserveError('INPUT_INVALID', '--client-priority realtime: could not set SCHED_RR (chrt -r needs root and util-linux chrt)');
         process.stderr.write('replay: client at realtime priority (SCHED_RR); servers it starts at ordinary priority\n');
       }
       const cat = Catalogue.load(cfg.supernet);

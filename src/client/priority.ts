@@ -4,9 +4,9 @@
  * Why: on a machine with few cores, a client that is idle most of the time still waits for a core
  * whenever it wakes to send (its timers fire late behind the server's busy threads). Measured on
  * this 2-core machine (docs/serving.md, overload bench): the probe client's p99 send lateness was
- * 10-60 ms at ordinary priority, even at half the server's capacity and with the server at nice 10
- * (CFS weights do not bound wake-up latency); with SCHED_RR it kept its schedule (no phase
- * flagged). So the client can run SCHED_RR, and the server processes it starts are put back to
+ * 14-69 ms at ordinary priority, and still 5-19 ms (every phase over the 5 ms rule, half capacity
+ * before the burst included) with the server at nice 10 (CFS weights do not bound wake-up
+ * latency); with SCHED_RR one phase of three runs was flagged. So the client can run SCHED_RR, and the server processes it starts are put back to
  * SCHED_OTHER (`chrt -o 0`), since children inherit the policy.
  *
  * Only for a client that is light: a realtime thread that keeps a core busy takes it from the
