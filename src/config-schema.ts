@@ -170,6 +170,14 @@ export const SCHEMA = {
     env: 'SLACKSERVE_SLACKFIT_MODEL_QUANTILE',
     doc: 'drain rule: quantile of observed/profiled batch latency the online latency model plans with (0.5 measured best here: 0.75 and 0.95 shed more than they save, docs/scheduling.md).',
   },
+  slackfitContentionAlpha: {
+    type: 'number',
+    default: 0.2,
+    min: 0,
+    max: 1,
+    env: 'SLACKSERVE_SLACKFIT_CONTENTION_ALPHA',
+    doc: 'drain rule: weight of the newest batch in the contention term (how much slower than planned all batches run now; scales every plan past a 15% dead band, so a subnet idle since a calm spell is not planned calm mid-burst). 0 turns it off.',
+  },
   latencyQuantile: {
     type: 'enum',
     values: ['p95', 'p50'],
@@ -215,6 +223,14 @@ export const SCHEMA = {
     max: 10000,
     env: 'SLACKSERVE_EDGE_MARGIN_MS',
     doc: 'Frontend: the worker must finish this long before the client\'s deadline, leaving time to send the answer back (gRPC/HTTP, reply hop).',
+  },
+  edgeMarginQuantile: {
+    type: 'number',
+    default: 0.9,
+    min: 0,
+    max: 0.999,
+    env: 'SLACKSERVE_EDGE_MARGIN_QUANTILE',
+    doc: 'Frontend: when this quantile of the reply path (batch end to the answer at the frontend) over the last second\'s answers is above edgeMarginMs, the worker plans with it instead (capped at a quarter of the budget). 0: edgeMarginMs alone.',
   },
   dropInfeasible: {
     type: 'enum',

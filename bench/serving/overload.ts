@@ -257,6 +257,13 @@ async function main(): Promise<void> {
           queue: med(timed.map((r) => r.server!.queueMs)),
           compute: med(timed.map((r) => r.server!.computeMs)),
         },
+        // the first late answers one by one (ms after the phase began), to see which subnet,
+        // and which part of the server's time, each one lost
+        samples: late.slice(0, 24).map((r) => ({
+          at_ms: Math.round(r.sentAt - bounds[r.phase][0]),
+          client_ms: r1(r.doneAt! - r.sentAt),
+          ...(r.server ? { server_ms: r1(r.server.serverMs), queue_ms: r1(r.server.queueMs), compute_ms: r1(r.server.computeMs), subnet: r.server.subnet } : {}),
+        })),
       };
     };
     const summary = (phase: Phase): Record<string, unknown> => {
@@ -278,6 +285,13 @@ async function main(): Promise<void> {
         unanswered: rs.filter((r) => r.ok === undefined).length,
         client_p99_late_ms: Math.round(quantile(rs.map((r) => r.lateMs), 0.99) * 10) / 10,
         late_answers: lateBreakdown(admitted.filter((r) => r.ok === true && !inSlo(r))),
+        // which subnets answered in time, and their median compute (against the late ones above)
+        in_time: (() => {
+          const good = admitted.filter((r) => inSlo(r) && r.server !== undefined);
+          const mix: Record<string, number> = {};
+          for (const r of good) mix[r.server!.subnet] = (mix[r.server!.subnet] ?? 0) + 1;
+          return { subnets: mix, median_ms: { server: r1(quantile(good.map((r) => r.server!.serverMs), 0.5)), queue: r1(quantile(good.map((r) => r.server!.queueMs), 0.5)), compute: r1(quantile(good.map((r) => r.server!.computeMs), 0.5)) } };
+        })(),
       };
     };
     // recovery: first 250 ms window of sends after the burst whose calls all met the SLO

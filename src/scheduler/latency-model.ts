@@ -12,7 +12,15 @@
  * and it falls back slowly. Keys with few samples plan with the estimate pooled over subnets for
  * their (bucket, running) cell, then with the estimate for their running count, then with 1.
  *
- * The planned latency of a pair is `profiled median x ratio quantile x headroom`. The headroom is
+ * Contention moves every cell at once (a burst at the edge takes the cores from all batches), but a
+ * cell learns only from its own batches: a subnet that last ran on a calm machine is planned calm
+ * in the middle of a burst, and SlackFit then picks exactly that stale, slow subnet (measured in
+ * the overload bench: the largest subnets chosen mid-burst, running 3x their plan). So the model
+ * also keeps one fast EWMA over all batches of how far each batch ran above the estimate it was
+ * planned with (log residual); past a dead band it scales every plan. It is a bridge: once the
+ * cells themselves have caught up, the residuals fall back to zero and so does the term.
+ *
+ * The planned latency of a pair is `profiled median x ratio quantile x contention x headroom`. The headroom is
  * applied after the ratio, so the ratio can never cancel it: a slow controller raises it while the
  * recent miss rate (misses counted by the worker against each request's deadline) is above its
  * target and lowers it back toward 1 while misses are rare.
@@ -37,6 +45,10 @@ export interface LatencyModelOptions {
   /** Relative headroom change per batch while the miss rate is off target. */
   readonly headroomGain: number;
   readonly headroomMax: number;
+  /** Weight of the newest batch in the contention EWMA (0 turns the term off). */
+  readonly contentionAlpha: number;
+  /** Dead band of the contention term, as a ratio: residuals below it are noise (1.15 = 15%). */
+  readonly contentionDeadband: number;
 }
 
 export const LATENCY_MODEL_DEFAULTS: LatencyModelOptions = Object.freeze({
@@ -48,6 +60,8 @@ export const LATENCY_MODEL_DEFAULTS: LatencyModelOptions = Object.freeze({
   missAlpha: 0.02,
   headroomGain: 0.01,
   headroomMax: 2,
+  contentionAlpha: 0.2,
+  contentionDeadband: 1.15,
 });
 
 /** Batch-size buckets: 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64+ (powers of two). */
@@ -67,6 +81,8 @@ export interface LatencyModelState {
   readonly runLogQ: Float64Array;
   readonly runCount: Uint32Array;
   readonly headroom: number;
+  /** EWMA over all batches of log(observed / planned ratio): how much slower than planned batches run now. */
+  readonly contention: number;
   /** Recent fraction of requests that missed (EWMA per batch). */
   readonly missRate: number;
   readonly batches: number;
@@ -107,6 +123,7 @@ export class LatencyModel {
       runLogQ: new Float64Array(this.o.maxRunning),
       runCount: new Uint32Array(this.o.maxRunning),
       headroom: 1,
+      contention: 0,
       missRate: 0,
       batches: 0,
     };
@@ -145,9 +162,14 @@ export class LatencyModel {
     return 1;
   }
 
+  /** The factor every plan is scaled by while batches run slower than their cells expect (>= 1). */
+  contention(st: LatencyModelState): number {
+    return Math.exp(Math.max(0, st.contention - Math.log(this.o.contentionDeadband)));
+  }
+
   /** Planned latency of `b` images on subnet `index` with `running` batches at once, ms. */
   plan(st: LatencyModelState, index: number, b: number, running: number): number {
-    return this.base(index, b) * this.ratio(st, index, b, running) * st.headroom;
+    return this.base(index, b) * this.ratio(st, index, b, running) * this.contention(st) * st.headroom;
   }
 
   observe(st: LatencyModelState, x: LatencyObservation): LatencyModelState {
@@ -156,6 +178,10 @@ export class LatencyModel {
     const r = this.run(x.running);
     const pool = sizeBucket(x.batch) * this.o.maxRunning + r;
     const cell = x.subnetIndex * SIZE_BUCKETS * this.o.maxRunning + pool;
+    // residual against what the batch was planned with (before this sample moves its cell)
+    const residual = lr - Math.log(this.ratio(st, x.subnetIndex, x.batch, x.running));
+    const ca = this.o.contentionAlpha;
+    const contention = (1 - ca) * st.contention + ca * Math.max(-1, Math.min(3, residual));
     const next = {
       logQ: st.logQ.slice(),
       logM: st.logM.slice(),
@@ -175,7 +201,7 @@ export class LatencyModel {
     let headroom = st.headroom;
     if (missRate > this.o.missTarget) headroom = Math.min(this.o.headroomMax, headroom * (1 + this.o.headroomGain));
     else if (missRate < this.o.missTarget / 2) headroom = Math.max(1, headroom * (1 - this.o.headroomGain / 4));
-    return { ...next, headroom, missRate, batches: st.batches + 1 };
+    return { ...next, headroom, contention, missRate, batches: st.batches + 1 };
   }
 
   /**

@@ -70,7 +70,7 @@ export function policyOptionsFrom(cfg: Config): PolicyOptions {
       exitAware: cfg.slackfitExitAware === 'on',
       rule: cfg.slackfitRule,
       drainMargin: cfg.slackfitDrainMargin,
-      model: { quantile: cfg.slackfitModelQuantile },
+      model: { quantile: cfg.slackfitModelQuantile, contentionAlpha: cfg.slackfitContentionAlpha },
     },
   };
 }

@@ -45,18 +45,20 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
   const nb = SIZE_BUCKETS;
   const ratio = new Float64Array(table.subnets.length * nb).fill(NaN);
   const median = new Float64Array(table.subnets.length * nb).fill(NaN);
+  // batches running slower than their cells expect right now (a burst at the edge): every pair
+  const contention = model.contention(st);
   const plan = (s: SubnetInfo, b: number): number => {
     const k = s.index * nb + sizeBucket(b);
     let r = ratio[k] as number;
     if (Number.isNaN(r)) ratio[k] = r = model.ratio(st, s.index, b, running);
-    return model.base(s.index, b) * r * st.headroom;
+    return model.base(s.index, b) * r * contention * st.headroom;
   };
   /** Images per ms one executor drains with this pair, at its typical (median) latency. */
   const drains = (s: SubnetInfo, b: number): number => {
     const k = s.index * nb + sizeBucket(b);
     let r = median[k] as number;
     if (Number.isNaN(r)) median[k] = r = model.median(st, s.index, b, running);
-    return b / (model.base(s.index, b) * r);
+    return b / (model.base(s.index, b) * r * contention);
   };
   const alone = (r: QueuedRequest): number => {
     const b = Math.min(r.size ?? 1, table.maxBatch);

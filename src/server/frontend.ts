@@ -21,6 +21,7 @@ import { admissionLoad, Backlog } from './backlog.js';
 import { CallOutcomes } from './call-outcomes.js';
 import { deadlineOutcome } from './deadline-outcome.js';
 import { answerOf } from './frontend-info.js';
+import { ReplyMargin } from './reply-margin.js';
 import { ModelInfo } from './model-info.js';
 import { QueueLink } from './queue-link.js';
 
@@ -41,6 +42,11 @@ export interface FrontendOptions {
   readonly graceMs: number;
   /** The worker's deadline is the client's minus this (time to send the answer back). */
   readonly edgeMarginMs: number;
+  /**
+   * Plan with this quantile of the measured reply path of the last second's answers when it is
+   * above `edgeMarginMs` (reply-margin.ts); 0 or absent: the fixed margin alone.
+   */
+  readonly edgeMarginQuantile?: number;
   readonly clock: () => number;
   readonly version: string;
   readonly metrics?: Metrics;
@@ -89,6 +95,8 @@ export class Frontend implements InferenceBackend {
   /** Metrics, statistics and live events of ended calls (call-outcomes.ts). */
   private readonly outcomes: CallOutcomes;
   private readonly backlog: Backlog;
+  /** The edge margin from the reply path measured on recent answers (reply-margin.ts). */
+  private readonly replyMargin: ReplyMargin;
   private readonly msPerImage: Map<string, number>;
   /** The reply subscription, the depth poll, the backend's notices (queue-link.ts). */
   private readonly link: QueueLink;
@@ -96,6 +104,7 @@ export class Frontend implements InferenceBackend {
   constructor(private readonly o: FrontendOptions) {
     const accuracy = new Map(o.table.subnets.map((s) => [s.id, s.accuracy]));
     this.backlog = new Backlog({ saturatedAt: o.executors });
+    this.replyMargin = new ReplyMargin({ quantile: o.edgeMarginQuantile ?? 0, windowMs: 1000, floorMs: o.edgeMarginMs });
     // each subnet's profiled executor ms per image at the largest batch (the backlog's efficiency)
     const B = o.table.maxBatch;
     this.msPerImage = new Map(o.table.subnets.map((s) => [s.id, o.table.ms(s.index, B) / B]));
@@ -242,7 +251,7 @@ export class Frontend implements InferenceBackend {
     const sloClass = m?.classLabel(req.slo.sloClass) ?? req.slo.sloClass;
     const now = this.o.clock();
     // the answer must still travel back after the worker finishes
-    const workerDeadline = req.slo.deadlineMs - Math.min(this.o.edgeMarginMs, req.slo.budgetMs / 4);
+    const workerDeadline = req.slo.deadlineMs - Math.min(this.replyMargin.marginMs(now), req.slo.budgetMs / 4);
     const images = req.tensor.batch;
     const load = admissionLoad(this.backlog, this.o.table, this.o.executors, now, images, req.slo.minAccuracy); // admit()'s inputs (backlog.ts)
     const input = {
@@ -357,6 +366,9 @@ export class Frontend implements InferenceBackend {
       return;
     }
     this.outcomes.answered(c, outcome);
+    const sb = outcome.servedBy;
+    // the reply path of this answer: from its batch's end to here (the margin later calls plan with)
+    if (sb.serverUs !== undefined) this.replyMargin.observe(this.o.clock(), (sb.serverUs - sb.queueUs - sb.computeUs) / 1000);
     c.resolve(outcome);
   }
 

@@ -218,6 +218,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         // a dead worker's requests are reclaimed once its heartbeat lapses (TTL) and they sat idle
         graceMs: cfg.workerTtlMs + 2 * cfg.reclaimIdleMs + 2000,
         edgeMarginMs: cfg.edgeMarginMs,
+        edgeMarginQuantile: cfg.edgeMarginQuantile,
         clock: epochMs,
         version: cfg.modelVersion,
         metrics,
@@ -237,6 +238,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
             'slackserve.admission': cfg.admission,
             'slackserve.default_slo_ms': String(cfg.defaultSloMs),
             'slackserve.edge_margin_ms': String(cfg.edgeMarginMs),
+            'slackserve.edge_margin_quantile': String(cfg.edgeMarginQuantile),
             'slackserve.exits': cfg.exits,
             'slackserve.exit_mode': cfg.exitMode,
             'slackserve.exit_accuracy_budget': String(cfg.exitAccuracyBudget),

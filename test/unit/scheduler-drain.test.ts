@@ -58,4 +58,19 @@ describe('SlackFit drain rule', () => {
     const high = p.decide(ctx(0, rs, 8, 2), p.init()).decision.dispatch;
     expect(T.subnet(high?.subnet as string).accuracy).toBeLessThan(T.subnet(low?.subnet as string).accuracy);
   });
+
+  it('mid-burst, does not pick a subnet whose plan dates from a calm spell (the contention term; off, it does)', () => {
+    const pick = (contentionAlpha: number): string | undefined => {
+      const q = slackFit(T, { bucketMs: 1, dispatchOverheadMs: 0, rule: 'drain', drainMargin: 1, model: { contentionAlpha } });
+      let st = q.init();
+      const ran = (subnet: string, ratio: number) => ({ subnet, batch: 1, latencyMs: ratio * T.stats(T.subnet(subnet).index, 1).p50, tightestSloMs: 100, missed: 0, requests: 1, running: 1 });
+      // a calm spell on both subnets, then a burst at the edge: only the fast subnet runs, 3x slower
+      for (let i = 0; i < 50; i++) st = q.observe(q.observe(st, ran('slow', 1)), ran('fast', 1));
+      for (let i = 0; i < 10; i++) st = q.observe(st, ran('fast', 3));
+      // 4 ms of slack: the slow subnet's calm plan (2.5 ms) fits, its real latency now (~7.5 ms) does not
+      return q.decide(ctx(0, [req(4)], 0.01), st).decision.dispatch?.subnet;
+    };
+    expect(pick(0)).toBe('slow');
+    expect(pick(0.2)).not.toBe('slow');
+  });
 });

@@ -62,6 +62,50 @@ describe('online latency model', () => {
     expect(sizeBucket(4)).toBe(sizeBucket(7));
   });
 
+  it('carries a burst seen on one subnet to a subnet that last ran on a calm machine, and lets go once the cells catch up', () => {
+    const m = new LatencyModel(T);
+    let st = m.init();
+    const obs = (s: typeof slow, ratio: number) => ({ subnetIndex: s.index, batch: 8, latencyMs: ratio * T.stats(s.index, 8).p50, running: 1, missed: 0, requests: 8 });
+    for (let i = 0; i < 100; i++) st = m.observe(m.observe(st, obs(slow, 1)), obs(fast, 1));
+    expect(m.plan(st, slow.index, 8, 1) / m.base(slow.index, 8)).toBeCloseTo(1, 1);
+    // the edge takes the cores: only the fast subnet runs, 3x slower than planned
+    for (let i = 0; i < 10; i++) st = m.observe(st, obs(fast, 3));
+    // the slow subnet's own cell has not seen a batch since; its plan rises anyway
+    expect(m.ratio(st, slow.index, 8, 1)).toBeCloseTo(1, 1);
+    expect(m.plan(st, slow.index, 8, 1) / m.base(slow.index, 8)).toBeGreaterThan(1.5);
+    // once the fast cell has learnt the new speed, its batches run as planned and the term decays
+    for (let i = 0; i < 300; i++) st = m.observe(st, obs(fast, 3));
+    expect(m.ratio(st, fast.index, 8, 1)).toBeGreaterThan(2.7);
+    expect(m.contention(st)).toBeLessThan(1.05);
+  });
+
+  it('does not read steady noise as contention (log-normal noise, sd 0.2, around the plan)', () => {
+    const r = rng(11);
+    const m = new LatencyModel(T);
+    let st = m.init();
+    let sum = 0;
+    let above = 0;
+    const n = 4000;
+    for (let i = 0; i < n; i++) {
+      const z = (r() + r() + r() + r() - 2) * Math.sqrt(3); // ~N(0, 1)
+      st = m.observe(st, { subnetIndex: slow.index, batch: 8, latencyMs: Math.exp(0.2 * z) * T.stats(slow.index, 8).p50, running: 1, missed: 0, requests: 8 });
+      if (i >= 500) {
+        sum += m.contention(st);
+        if (m.contention(st) > 1.2) above++;
+      }
+    }
+    expect(sum / (n - 500)).toBeLessThan(1.03);
+    expect(above / (n - 500)).toBeLessThan(0.02);
+  });
+
+  it('contentionAlpha 0 turns the term off', () => {
+    const m = new LatencyModel(T, { contentionAlpha: 0 });
+    let st = m.init();
+    for (let i = 0; i < 50; i++) st = m.observe(st, { subnetIndex: fast.index, batch: 8, latencyMs: 1, running: 1, missed: 0, requests: 8 });
+    for (let i = 0; i < 10; i++) st = m.observe(st, { subnetIndex: fast.index, batch: 8, latencyMs: 5, running: 1, missed: 0, requests: 8 });
+    expect(m.contention(st)).toBe(1);
+  });
+
   it('raises the headroom while misses stay above target and lowers it back when they stop', () => {
     const m = new LatencyModel(T);
     let st = m.init();
