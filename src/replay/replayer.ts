@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { isRealtime } from '../client/priority.js';
 import { SlackserveError } from '../errors.js';
 import type { TraceRequest } from '../trace/format.js';
 import { preEncode } from './encoded.js';
@@ -263,6 +264,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     client: {
       threads,
       transport,
+      priority: isRealtime() ? 'realtime' : 'normal',
       sent: progress.reduce((a, p) => a + p.sent, 0),
       cpuUs: cpu.user + cpu.system,
       wallS: runWallS,

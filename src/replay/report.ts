@@ -31,6 +31,8 @@ export interface ReplaySummary {
   readonly client_threads: number | null;
   /** 'grpc-js' or 'h2' (null when unknown). */
   readonly client_transport: string | null;
+  /** 'realtime' (SCHED_RR, `--client-priority realtime`) or 'normal' (null when unknown). */
+  readonly client_priority: string | null;
   /** The client process's CPU (all its threads) over the run / requests sent. */
   readonly client_cpu_us_per_request: number | null;
   /** The client process's CPU-seconds per wall-second over the run (cores it kept busy). */
@@ -152,6 +154,7 @@ export function summarize(records: readonly RequestRecord[], scheduleS: number, 
     client_behind_ms: { p50: bq(0.5), p99: bq(0.99), max: r4(behindMax) },
     client_threads: client?.threads ?? null,
     client_transport: client?.transport ?? null,
+    client_priority: client?.priority ?? null,
     client_cpu_us_per_request: client ? Math.round(client.cpuUs / Math.max(1, client.sent)) : null,
     client_cpu_cores: cpuCores === null ? null : r4(cpuCores),
     client_cpu_includes_server: client ? client.cpuIncludesServer : null,

@@ -46,6 +46,8 @@ export interface ClientStats {
   readonly threads: number;
   /** How calls were made ('grpc-js' or 'h2'). */
   readonly transport: string;
+  /** The client's scheduling class: 'realtime' after `--client-priority realtime` (SCHED_RR), else 'normal'. */
+  readonly priority: 'realtime' | 'normal';
   /** Requests sent. */
   readonly sent: number;
   /** CPU of the whole client process (all threads: senders, main, GC, libuv) from the schedule's start to the last answer, µs. */

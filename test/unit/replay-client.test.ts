@@ -28,7 +28,7 @@ const rec = (i: number, behindMs: number): RequestRecord => ({
   serverDeadlineMet: true,
 });
 
-const stats = (o: Partial<ClientStats> = {}): ClientStats => ({ threads: 1, transport: 'grpc-js', sent: 1000, cpuUs: 200_000, wallS: 2, threadBusyMax: 0.3, machineCores: 2, sharesMachine: true, cpuIncludesServer: false, ...o });
+const stats = (o: Partial<ClientStats> = {}): ClientStats => ({ threads: 1, transport: 'grpc-js', priority: 'normal', sent: 1000, cpuUs: 200_000, wallS: 2, threadBusyMax: 0.3, machineCores: 2, sharesMachine: true, cpuIncludesServer: false, ...o });
 const base = { behindP99Ms: 1, cpuCores: 0.1, machineCores: 2, sharesMachine: true, threadBusyMax: 0.3 };
 
 describe('client-limited rule', () => {
@@ -54,6 +54,8 @@ describe('client-limited rule', () => {
     expect(ok.client_cpu_us_per_request).toBe(200);
     expect(ok.client_cpu_cores).toBe(0.1);
     expect(ok.client_threads).toBe(1);
+    expect(ok.client_priority).toBe('normal');
+    expect(summarize(records, 1, 40, stats({ priority: 'realtime' })).client_priority).toBe('realtime');
     expect(ok.client_limited).toBe(true);
     expect(ok.client_limited_reason).toMatch(/p99 send lateness 40\.0 ms/);
     const fine = summarize(records.slice(0, 98), 1, 0.2, stats());
@@ -66,6 +68,7 @@ describe('client-limited rule', () => {
     // without client stats (fixtures, other callers): lateness only, CPU unknown
     const bare = summarize(records, 1);
     expect(bare.client_cpu_us_per_request).toBeNull();
+    expect(bare.client_priority).toBeNull();
     expect(bare.client_limited).toBe(true);
   });
 
