@@ -14,6 +14,7 @@ import { createMemoryQueue } from '../../src/queue/memory-queue.js';
 import { Frontend } from '../../src/server/frontend.js';
 import { latencyTableFor } from '../../src/server/serve.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
+import { decodedInfer } from '../frontend-fixtures.js';
 import { SUPERNET_DIR } from '../helpers.js';
 
 describe('frontend SLO outcomes', () => {
@@ -25,18 +26,7 @@ describe('frontend SLO outcomes', () => {
     const metrics = new Metrics('frontend');
     const f = new Frontend({ id: 'fe', queue, catalogue: cat, table, admission: 'off', dispatchOverheadMs: 0, executors: 1, maxBatch: 64, graceMs: 10_000, edgeMarginMs: 5, clock: () => now, version: '1', metrics });
     await f.start();
-    const bytes = new Uint8Array(784 * 4);
-    const request = (id: string): DecodedInfer => ({
-      id,
-      model: cat.manifest.name,
-      version: '',
-      tensor: { bytes, data: new Float32Array(bytes.buffer), batch: 1, shape: [1, 1, 28, 28] },
-      slo: parseSlo(EMPTY_PARAMS, { now, defaultBudgetMs: 50 }),
-      outputs: ['logits', 'class'],
-      wantsRaw: true,
-      protocol: 'grpc',
-      params: EMPTY_PARAMS,
-    });
+    const request = (id: string): DecodedInfer => decodedInfer(cat, id, EMPTY_PARAMS, now);
     const answerAfter = async (ms: number): Promise<void> => {
       const call = f.infer(request(`r${ms}`), { cancel: NEVER_CANCELLED });
       const [d] = await queue.pull('w', 1, 1000);

@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { NEVER_CANCELLED } from '../../src/api/cancel.js';
-import { parseSlo } from '../../src/api/slo.js';
 import type { DecodedInfer } from '../../src/api/types.js';
 import { loadConfig } from '../../src/config.js';
 import { createMemoryQueue } from '../../src/queue/memory-queue.js';
@@ -13,6 +12,7 @@ import { Frontend } from '../../src/server/frontend.js';
 import { ReplyMargin } from '../../src/server/reply-margin.js';
 import { latencyTableFor } from '../../src/server/serve.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
+import { decodedInfer } from '../frontend-fixtures.js';
 import { rng, SUPERNET_DIR } from '../helpers.js';
 
 describe('ReplyMargin', () => {
@@ -59,19 +59,8 @@ describe('frontend edge margin', () => {
     const queue = createMemoryQueue();
     const f = new Frontend({ id: 'fe', queue, catalogue: cat, table, admission: 'off', dispatchOverheadMs: 0, executors: 1, maxBatch: 64, graceMs: 10_000, edgeMarginMs: 5, edgeMarginQuantile: quantile, clock: () => now, version: '1' });
     await f.start();
-    const bytes = new Uint8Array(784 * 4);
     const budget = new Map([['slackserve.latency_budget_ms', { kind: 'int64', value: BigInt(budgetMs) } as const]]);
-    const request = (id: string): DecodedInfer => ({
-      id,
-      model: cat.manifest.name,
-      version: '',
-      tensor: { bytes, data: new Float32Array(bytes.buffer), batch: 1, shape: [1, 1, 28, 28] },
-      slo: parseSlo(budget, { now, defaultBudgetMs: 50 }),
-      outputs: ['logits', 'class'],
-      wantsRaw: true,
-      protocol: 'grpc',
-      params: budget,
-    });
+    const request = (id: string): DecodedInfer => decodedInfer(cat, id, budget, now);
     for (let i = 0; i < 20; i++) {
       const call = f.infer(request(`r${i}`), { cancel: NEVER_CANCELLED });
       const [d] = await queue.pull('w', 1, 1000);
