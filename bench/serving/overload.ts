@@ -266,6 +266,13 @@ async function main(): Promise<void> {
         })),
       };
     };
+    /** Which subnets answered in time, and their median timings (against the late ones above). */
+    const inTimeBreakdown = (good: readonly Rec[]): Record<string, unknown> => {
+      const mix: Record<string, number> = {};
+      for (const r of good) mix[r.server!.subnet] = (mix[r.server!.subnet] ?? 0) + 1;
+      const med = (xs: number[]): number => r1(quantile(xs, 0.5));
+      return { subnets: mix, median_ms: { server: med(good.map((r) => r.server!.serverMs)), queue: med(good.map((r) => r.server!.queueMs)), compute: med(good.map((r) => r.server!.computeMs)) } };
+    };
     const summary = (phase: Phase): Record<string, unknown> => {
       const rs = recs.filter((r) => r.phase === phase);
       const [from, to] = bounds[phase];
@@ -285,13 +292,7 @@ async function main(): Promise<void> {
         unanswered: rs.filter((r) => r.ok === undefined).length,
         client_p99_late_ms: Math.round(quantile(rs.map((r) => r.lateMs), 0.99) * 10) / 10,
         late_answers: lateBreakdown(admitted.filter((r) => r.ok === true && !inSlo(r))),
-        // which subnets answered in time, and their median compute (against the late ones above)
-        in_time: (() => {
-          const good = admitted.filter((r) => inSlo(r) && r.server !== undefined);
-          const mix: Record<string, number> = {};
-          for (const r of good) mix[r.server!.subnet] = (mix[r.server!.subnet] ?? 0) + 1;
-          return { subnets: mix, median_ms: { server: r1(quantile(good.map((r) => r.server!.serverMs), 0.5)), queue: r1(quantile(good.map((r) => r.server!.queueMs), 0.5)), compute: r1(quantile(good.map((r) => r.server!.computeMs), 0.5)) } };
-        })(),
+        in_time: inTimeBreakdown(admitted.filter((r) => inSlo(r) && r.server !== undefined)),
       };
     };
     // recovery: first 250 ms window of sends after the burst whose calls all met the SLO

@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, startServer, type Server } from './edge-procs.js';
 import { ensureH2load, runH2load, writeBody } from './edge-h2load.js';
-import { log } from './common.js';
+import { log, median } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,12 +36,6 @@ interface Figure {
   readonly calls_per_s: number;
   readonly cpu_us_per_call: number;
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 async function measure(server: Server, body: string): Promise<Figure> {
   const pids = server.procs.map((p) => p.pid);

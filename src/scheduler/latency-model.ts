@@ -181,6 +181,8 @@ export class LatencyModel {
     // residual against what the batch was planned with (before this sample moves its cell)
     const residual = lr - Math.log(this.ratio(st, x.subnetIndex, x.batch, x.running));
     const ca = this.o.contentionAlpha;
+    // clamped to e^-1..e^3 (0.37x..20x): one pathological batch (a GC pause, a cold subnet) moves
+    // the term at most this far
     const contention = (1 - ca) * st.contention + ca * Math.max(-1, Math.min(3, residual));
     const next = {
       logQ: st.logQ.slice(),

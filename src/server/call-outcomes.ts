@@ -10,6 +10,7 @@ import { SlackserveError } from '../errors.js';
 import type { Metrics, SloOutcome } from '../metrics/metrics.js';
 import { failureReasonOf, type ModelStats } from '../metrics/model-stats.js';
 import type { OutcomeEvent } from '../metrics/outcome-event.js';
+import { replyPathMs } from './reply-margin.js';
 
 export interface CallOutcomesOptions {
   /** The served model's version (Triton's statistics are per model and version). */
@@ -111,6 +112,7 @@ export class CallOutcomes {
     this.emit({ ok: true, code: null, sloClass: c.sloClass, met, shed: false, downgraded: sb.downgraded, subnet: sb.subnet, exit: sb.exit, accuracy: acc ?? null, latencyMs: done - c.started, budgetMs: c.req.slo.budgetMs, deadlineAnswer: sb.deadlineAnswer === true });
     // time outside the queue and the executor: from the batch's end to the answer here (the reply
     // path inside the server), exported so the policy's edge margin can be checked against it
-    if (sb.serverUs !== undefined) m?.of(m.replyDuration, model).observe(Math.max(0, sb.serverUs - sb.queueUs - sb.computeUs) / 1e6);
+    const reply = replyPathMs(sb);
+    if (reply !== undefined) m?.of(m.replyDuration, model).observe(reply / 1000);
   }
 }

@@ -21,9 +21,9 @@ import { admissionLoad, Backlog } from './backlog.js';
 import { CallOutcomes } from './call-outcomes.js';
 import { deadlineOutcome } from './deadline-outcome.js';
 import { answerOf } from './frontend-info.js';
-import { ReplyMargin } from './reply-margin.js';
 import { ModelInfo } from './model-info.js';
 import { QueueLink } from './queue-link.js';
+import { ReplyMargin, replyPathMs } from './reply-margin.js';
 
 export type { OutcomeEvent } from '../metrics/outcome-event.js';
 export { minConfidence, SERVER_EXTENSIONS } from './frontend-info.js';
@@ -366,9 +366,9 @@ export class Frontend implements InferenceBackend {
       return;
     }
     this.outcomes.answered(c, outcome);
-    const sb = outcome.servedBy;
     // the reply path of this answer: from its batch's end to here (the margin later calls plan with)
-    if (sb.serverUs !== undefined) this.replyMargin.observe(this.o.clock(), (sb.serverUs - sb.queueUs - sb.computeUs) / 1000);
+    const reply = replyPathMs(outcome.servedBy);
+    if (reply !== undefined) this.replyMargin.observe(this.o.clock(), reply);
     c.resolve(outcome);
   }
 

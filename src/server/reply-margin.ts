@@ -10,6 +10,17 @@
  * call's budget). Old samples age out, so the margin falls back to the floor within a window of
  * the burst ending. Pure bookkeeping: the caller passes the clock.
  */
+import type { ServedBy } from '../api/types.js';
+
+/**
+ * An answer's reply path inside the server, ms: from its batch's end to its arrival at the
+ * frontend (arrival-to-answer time less queue and compute); undefined for answers without
+ * `serverUs` (early answers).
+ */
+export function replyPathMs(sb: ServedBy): number | undefined {
+  return sb.serverUs === undefined ? undefined : Math.max(0, sb.serverUs - sb.queueUs - sb.computeUs) / 1000;
+}
+
 export interface ReplyMarginOptions {
   /** Quantile of the reply path (0 < q < 1); 0 turns the measured margin off (the floor alone). */
   readonly quantile: number;
