@@ -71,8 +71,8 @@ export interface Rec {
   doneAt?: number;
   ok?: boolean;
   status?: string;
-  /** The answer's own timing parameters (slackserve.server_us, queue_us, compute_us), in ms. */
-  server?: { serverMs: number; queueMs: number; computeMs: number; subnet: string };
+  /** The answer's own timing parameters (slackserve.server_us, queue_us, compute_us, output_us), in ms. */
+  server?: { serverMs: number; queueMs: number; computeMs: number; outputMs: number; subnet: string };
 }
 
 /** The server's timing of an answer (its response parameters), or undefined when absent. */
@@ -81,7 +81,7 @@ export function serverTiming(res: Buffer | undefined): Rec['server'] {
   try {
     const p = readInferResponse(res).params;
     const n = (k: string): number => Number(p[`slackserve.${k}`] ?? NaN) / 1000;
-    return { serverMs: n('server_us'), queueMs: n('queue_us'), computeMs: n('compute_us'), subnet: String(p['slackserve.subnet'] ?? '') };
+    return { serverMs: n('server_us'), queueMs: n('queue_us'), computeMs: n('compute_us'), outputMs: n('output_us'), subnet: String(p['slackserve.subnet'] ?? '') };
   } catch {
     return undefined;
   }

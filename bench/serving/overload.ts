@@ -74,6 +74,8 @@ const { values: opt } = parseArgs({
     // this client keeps sending probe x capacity among them, timed per call; or this client alone
     // ('client': ~300 µs of CPU per call, more than a core at 10x on this machine)
     'burst-driver': { type: 'string', default: 'h2load' },
+    // h2load's concurrent streams per connection (-m, 4 connections): how hard the burst leans on the door
+    'burst-streams': { type: 'string', default: '256' },
     probe: { type: 'string', default: '1' },
     out: { type: 'string', default: '' },
   },
@@ -208,7 +210,7 @@ async function main(): Promise<void> {
       if (phase === 'burst') {
         rssBefore = rssMb(frontendPid);
         if (byH2load && h2loadRate > 0)
-          h2loadRun = runH2load({ port: Number(target.split(':')[1]), body: burstBodyFile, seconds, clients: 4, streams: 256, rate: h2loadRate });
+          h2loadRun = runH2load({ port: Number(target.split(':')[1]), body: burstBodyFile, seconds, clients: 4, streams: Number(opt['burst-streams']), rate: h2loadRate });
       }
       const start = performance.now();
       bounds[phase] = [start, start + seconds * 1000];
@@ -262,7 +264,7 @@ async function main(): Promise<void> {
         samples: late.slice(0, 24).map((r) => ({
           at_ms: Math.round(r.sentAt - bounds[r.phase][0]),
           client_ms: r1(r.doneAt! - r.sentAt),
-          ...(r.server ? { server_ms: r1(r.server.serverMs), queue_ms: r1(r.server.queueMs), compute_ms: r1(r.server.computeMs), subnet: r.server.subnet } : {}),
+          ...(r.server ? { server_ms: r1(r.server.serverMs), queue_ms: r1(r.server.queueMs), compute_ms: r1(r.server.computeMs), output_ms: r1(r.server.outputMs), subnet: r.server.subnet } : {}),
         })),
       };
     };

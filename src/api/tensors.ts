@@ -253,6 +253,7 @@ export function servedByParams(s: ServedBy): Array<readonly [string, OutParam]> 
     ['slackserve.queue_us', { kind: 'int64', value: s.queueUs }],
     ['slackserve.compute_us', { kind: 'int64', value: s.computeUs }],
     ...(s.serverUs !== undefined ? [['slackserve.server_us', { kind: 'int64', value: s.serverUs }] as const] : []),
+    ...(s.outputUs !== undefined ? [['slackserve.output_us', { kind: 'int64', value: s.outputUs }] as const] : []),
     ['slackserve.deadline_met', { kind: 'bool', value: s.deadlineMet }],
     ['slackserve.downgraded', { kind: 'bool', value: s.downgraded }],
     ['slackserve.early', { kind: 'bool', value: s.early ?? false }],
@@ -275,6 +276,7 @@ export function servedByWireParams(s: ServedBy): WireParameters {
     'slackserve.compute_us': { int64_param: Math.round(s.computeUs) },
   };
   if (s.serverUs !== undefined) out['slackserve.server_us'] = { int64_param: Math.round(s.serverUs) };
+  if (s.outputUs !== undefined) out['slackserve.output_us'] = { int64_param: Math.round(s.outputUs) };
   out['slackserve.deadline_met'] = { bool_param: s.deadlineMet };
   out['slackserve.downgraded'] = { bool_param: s.downgraded };
   out['slackserve.early'] = { bool_param: s.early ?? false };

@@ -242,7 +242,7 @@ describe('servedByWireParams', () => {
     const base = { subnet: 'r20_d111_w16-32-64', exit: 'final', confidence: 0.91, queueUs: 1234.4, computeUs: 5678.6, deadlineMet: true, downgraded: false };
     const variants: ServedBy[] = [
       base,
-      { ...base, serverUs: 9000.5, early: true, deadlineAnswer: false },
+      { ...base, serverUs: 9000.5, outputUs: 310.4, early: true, deadlineAnswer: false },
       { ...base, exit: 's2', confidence: 0, queueUs: 0, computeUs: 1e9 + 0.5, serverUs: 0, deadlineMet: false, downgraded: true, deadlineAnswer: true },
       { ...base, subnet: 'é-unicode', early: false },
     ];
