@@ -88,6 +88,14 @@ export const EDGE_FIELDS = {
     env: 'SLACKSERVE_GRPC_MAX_CONCURRENT_STREAMS',
     doc: 'HTTP/2 streams one gRPC connection may have open at once (`grpc.max_concurrent_streams`); clients queue the calls past it.',
   },
+  grpcSheddingStreams: {
+    type: 'int',
+    default: 16,
+    min: 0,
+    max: 1000000,
+    env: 'SLACKSERVE_GRPC_SHEDDING_STREAMS',
+    doc: 'A gRPC connection whose unary ModelInfer calls the door refused (RESOURCE_EXHAUSTED) more than twice this many times within 100 ms may then hold only this many streams (SETTINGS_MAX_CONCURRENT_STREAMS), back to `grpcMaxConcurrentStreams` 1 s after its last refusal: a flooding connection cannot fill an event-loop turn with refusals while answers wait; 0: never reduced (src/api/shed-streams.ts).',
+  },
   grpcFastInfer: {
     type: 'enum',
     values: ['on', 'off'],

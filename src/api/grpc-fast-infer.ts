@@ -46,6 +46,8 @@ export interface FastInferHandler {
   reportError(err: unknown, rpc: string): void;
   /** Counts a call that failed before `serve` (framing errors). */
   edgeFailure(err: unknown, arrivalMs: number): void;
+  /** The door refused a call for load (OVERLOADED) on this connection (shed-streams.ts). */
+  refusedOn?(session: http2.Http2Session): void;
 }
 
 export interface FastInferStats {
@@ -149,6 +151,7 @@ class FastCall implements GuardedCall {
     const refusal = this.h.guard.enter(this, MODEL_INFER_PATH, this.arrival, typeof auth === 'string' ? auth : undefined);
     if (refusal !== undefined) {
       this.finished = true;
+      if (refusal.error.code === 'OVERLOADED' && stream.session !== undefined) this.h.refusedOn?.(stream.session);
       this.trailersOnly(refusal.code, refusal.details, refusal.error.code);
       // The client queued the message with the headers: RST_STREAM(NO_ERROR) after the complete
       // answer tells it to stop sending it (RFC 9113 8.1), so a burst's refused bodies do not

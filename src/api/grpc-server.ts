@@ -20,6 +20,7 @@ import { CallCancel } from './cancel.js';
 import { ARRIVAL, CallGuard, type Stamped } from './grpc-guard.js';
 import type { InflightLimit } from './inflight-limit.js';
 import { attachFastInfer, type FastInferStats } from './grpc-fast-infer.js';
+import { ShedStreams } from './shed-streams.js';
 import { HEALTH_SERVICES, HealthWatches } from './grpc-health.js';
 import { decodeModelInferRequest, grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
 import { encodeModelInferResponseFramed } from './infer-wire-encode.js';
@@ -45,6 +46,8 @@ export interface GrpcServerOptions {
   readonly maxReceiveMessageBytes?: number;
   /** HTTP/2 streams per connection (default 1000). */
   readonly maxConcurrentStreams?: number;
+  /** Streams for a connection that floods the refusing door (shed-streams.ts; 0 or absent: never reduced). */
+  readonly sheddingStreams?: number;
   /** Server keepalive ping interval and timeout (ms; defaults 60 s and 20 s). */
   readonly keepaliveTimeMs?: number;
   readonly keepaliveTimeoutMs?: number;
@@ -114,6 +117,7 @@ function modelMetadataToWire(m: ModelMetadata): WireModelMetadataResponse {
 export class GrpcInferenceServer {
   private readonly server: grpc.Server;
   private readonly guard: CallGuard;
+  private readonly shedStreams: ShedStreams;
   private readonly health: HealthWatches;
   private readonly now: () => number;
   private boundPort: number | undefined;
@@ -126,6 +130,7 @@ export class GrpcInferenceServer {
     this.now = opts.now ?? Date.now;
     this.health = new HealthWatches(() => this.healthStatus(), opts.healthWatchIntervalMs ?? 1000);
     const protos = loadProtos();
+    this.shedStreams = new ShedStreams({ normal: opts.maxConcurrentStreams ?? 1000, shedding: opts.sheddingStreams ?? 0, now: this.now });
     this.guard = new CallGuard({
       maxInflight: opts.maxInflight ?? 20_000,
       limit: opts.inflightLimit,
@@ -226,6 +231,11 @@ export class GrpcInferenceServer {
     return f === undefined ? undefined : { attached: f.attached, calls: f.stats().calls };
   }
 
+  /** Connections held to `sheddingStreams` for flooding the door: now, and times so far. */
+  get streamShedding(): { readonly reduced: number; readonly reductions: number } {
+    return { reduced: this.shedStreams.reduced, reductions: this.shedStreams.reductions };
+  }
+
   private attachFast(): void {
     this.fast = attachFastInfer(this.server, {
       guard: this.guard,
@@ -237,6 +247,7 @@ export class GrpcInferenceServer {
         return encodeModelInferResponseFramed(await this.inferCore(req, deadline, cancel));
       },
       reportError: (err, rpc) => this.reportError(err, rpc),
+      refusedOn: (session) => this.shedStreams.refusedOn(session),
       edgeFailure: (err, arrival) => this.edgeFailure({ [ARRIVAL]: arrival } as WireModelInferRequest, err),
     });
   }
@@ -244,6 +255,7 @@ export class GrpcInferenceServer {
   /** Stops accepting calls and lets running ones finish; after `timeoutMs`, cancels the rest. */
   stop(timeoutMs = 5000): Promise<void> {
     this.guard.close();
+    this.shedStreams.close();
     this.health.endAll();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

@@ -82,6 +82,30 @@ export class Metrics {
   }
 
   /**
+   * The gRPC edge's connections held to fewer streams for flooding its door (src/api/shed-streams.ts),
+   * read at scrape time: how many now, and how many times so far.
+   */
+  observeStreamShedding(read: () => { readonly reduced: number; readonly reductions: number }): void {
+    const r = [this.registry];
+    new Gauge({
+      name: `${PREFIX}_edge_connections_stream_limited`,
+      help: 'gRPC connections held to grpcSheddingStreams now, for flooding the refusing door',
+      registers: r,
+      collect() {
+        this.set(read().reduced);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}_edge_stream_limit_reductions`,
+      help: 'Times a gRPC connection was held to grpcSheddingStreams for flooding the refusing door (cumulative)',
+      registers: r,
+      collect() {
+        this.set(read().reductions);
+      },
+    });
+  }
+
+  /**
    * The early-exit loops' state per subnet, read at scrape time (bounded: served subnets x their
    * stages). `snapshot` is ExitManager.snapshot.
    */

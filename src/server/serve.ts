@@ -264,6 +264,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         now: epochMs,
         maxReceiveMessageBytes: cfg.grpcMaxMessageBytes,
         maxConcurrentStreams: cfg.grpcMaxConcurrentStreams,
+        sheddingStreams: cfg.grpcSheddingStreams,
         fastInfer: cfg.grpcFastInfer === 'on',
         keepaliveTimeMs: cfg.grpcKeepaliveTimeMs,
         keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
@@ -279,6 +280,7 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
       });
       await grpc.start();
       const g = grpc;
+      metrics.observeStreamShedding(() => g.streamShedding);
       stops.push(() => g.stop());
       http = new HttpInferenceServer(f, {
         host: cfg.host,
