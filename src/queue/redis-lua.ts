@@ -80,6 +80,21 @@ redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
+/**
+ * A worker's reply to a frontend whose reply stream is missing: written with the stream created,
+ * given a TTL if it has none, so that a frontend that is gone leaves nothing behind for long.
+ * Why not drop it, as the plain reply's NOMKSTREAM does: a Redis that restarted without its data
+ * has lost every reply stream, and until the frontend's upkeep makes its stream again a dropped
+ * reply was taken for sent, its request acked, and the call waited out deadline + grace ("no
+ * worker answered": lifecycle-faults.test.ts, one fresh-clone CI run). ARGV: maxlen, ttl ms,
+ * then the entry's field/value pairs.
+ */
+const REPLY_CREATE = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return id
+`;
+
 export const SCRIPTS = {
   ssEnqueue: { numberOfKeys: 1, lua: ENQUEUE },
   ssCancel: { numberOfKeys: 1, lua: CANCEL },
@@ -87,6 +102,7 @@ export const SCRIPTS = {
   ssRelease: { numberOfKeys: 1, lua: RELEASE },
   ssDepth: { numberOfKeys: 1, lua: DEPTH },
   ssReap: { numberOfKeys: 2, lua: REAP },
+  ssReplyCreate: { numberOfKeys: 1, lua: REPLY_CREATE },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -168,6 +168,7 @@ export class RedisQueue implements RequestQueue {
       connection: () => this.connection(),
       subscriber: () => this.subscriber(),
       fail: (e) => this.reach.fail(e),
+      script: (name, args) => this.script(name, args),
       ensureTimer: () => this.ensureTimer(),
       answered: (id) => this.entries.delete(id),
       closed: () => this.closed,

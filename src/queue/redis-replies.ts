@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import type { SlackserveError } from '../errors.js';
 import { asBuffer, encodeReplyMeta } from './codec.js';
+import type { ScriptName } from './redis-lua.js';
 import { frame, type RawEntry, sleep, streamEntries, unfields, unframe } from './redis-wire.js';
 import type { InferenceReply } from './types.js';
 
@@ -29,6 +30,8 @@ export interface RepliesHost {
   subscriber(): Redis;
   /** The client-facing error for a Redis failure (the driver's text goes to the log). */
   fail(err: unknown): SlackserveError;
+  /** Runs one of the queue's Lua scripts on the command connection. */
+  script(name: ScriptName, args: (string | Buffer | number)[]): Promise<unknown>;
   /** Starts the handle's upkeep timer (which calls maintain()). */
   ensureTimer(): void;
   /** The final answer (or an error) for request `id` arrived: it can no longer be cancelled or lost. */
@@ -83,14 +86,19 @@ export class RedisReplies {
       let sent: Promise<unknown>;
       if (this.h.transport === 'pubsub') sent = this.h.cmd.publish(this.key(frontend), frame(o.replies));
       else {
-        // NOMKSTREAM: a reply to a frontend that is gone (its stream expired or was deleted) is
-        // dropped instead of leaving a stream nobody reads.
-        const args: (string | number | Buffer)[] = [this.key(frontend), 'NOMKSTREAM', 'MAXLEN', '~', this.h.replyMaxLen, '*'];
+        // NOMKSTREAM: the plain write never makes a stream. Nil back means the stream is missing:
+        // the frontend is gone, or Redis restarted without its data and the frontend has not made
+        // its stream again yet. Either way the reply goes in with the stream created and a TTL
+        // (ssReplyCreate): a live frontend reads it and keeps the stream, a gone one's expires.
+        const key = this.key(frontend);
+        const fields: (string | Buffer)[] = [];
         for (const [meta, logits] of o.replies) {
-          args.push('m', meta);
-          if (logits) args.push('l', asBuffer(logits));
+          fields.push('m', meta);
+          if (logits) fields.push('l', asBuffer(logits));
         }
-        sent = this.h.cmd.call('XADD', args);
+        sent = this.h.cmd
+          .call('XADD', [key, 'NOMKSTREAM', 'MAXLEN', '~', this.h.replyMaxLen, '*', ...fields])
+          .then((id) => (id === null ? this.h.script('ssReplyCreate', [key, this.h.replyMaxLen, REPLY_TTL_MS, ...fields]) : id));
       }
       sent.then(
         () => o.done.forEach((d) => d.resolve()),
@@ -104,6 +112,16 @@ export class RedisReplies {
     const id = String(await this.h.cmd.call('XADD', key, 'MAXLEN', '0', '*', 'h', '1'));
     await this.h.cmd.pexpire(key, REPLY_TTL_MS);
     return id;
+  }
+
+  /**
+   * A reply stream this frontend reads has gone (Redis restarted without its data): made again
+   * with a marker entry the reader skips, not trimmed to nothing as createStream does, because a
+   * worker may have written a reply into it since (ssReplyCreate) that the reader has not read.
+   */
+  private async remakeStream(key: string): Promise<void> {
+    await this.h.cmd.call('XADD', key, 'MAXLEN', '~', this.h.replyMaxLen, '*', 'h', '1');
+    await this.h.cmd.pexpire(key, REPLY_TTL_MS);
   }
 
   /** Frontend: `onReply` gets every reply to `frontend` from now on; resolves once listening. */
@@ -200,7 +218,7 @@ export class RedisReplies {
     for (const [frontend, s] of this.subs) {
       const key = this.key(frontend);
       jobs.push(
-        this.h.cmd.pexpire(key, REPLY_TTL_MS).then((ok) => (ok === 0 && !checkingRestart ? this.createStream(key) : undefined)),
+        this.h.cmd.pexpire(key, REPLY_TTL_MS).then((ok) => (ok === 0 && !checkingRestart ? this.remakeStream(key) : undefined)),
         this.h.cmd.call('XTRIM', key, 'MINID', '~', s.cursor),
       );
     }
