@@ -86,23 +86,19 @@ export class Metrics {
    * read at scrape time: how many now, and how many times so far.
    */
   observeStreamShedding(read: () => { readonly reduced: number; readonly reductions: number }): void {
-    const r = [this.registry];
-    new Gauge({
-      name: `${PREFIX}_edge_connections_stream_limited`,
-      help: 'gRPC connections held to grpcSheddingStreams now, for flooding the refusing door',
-      registers: r,
-      collect() {
-        this.set(read().reduced);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}_edge_stream_limit_reductions`,
-      help: 'Times a gRPC connection was held to grpcSheddingStreams for flooding the refusing door (cumulative)',
-      registers: r,
-      collect() {
-        this.set(read().reductions);
-      },
-    });
+    const gauges: [string, string, (v: ReturnType<typeof read>) => number][] = [
+      ['edge_connections_stream_limited', 'gRPC connections held to grpcSheddingStreams now, for flooding the refusing door', (v) => v.reduced],
+      ['edge_stream_limit_reductions', 'Times a gRPC connection was held to grpcSheddingStreams for flooding the refusing door (cumulative)', (v) => v.reductions],
+    ];
+    for (const [name, help, pick] of gauges)
+      new Gauge({
+        name: `${PREFIX}_${name}`,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(pick(read()));
+        },
+      });
   }
 
   /**
