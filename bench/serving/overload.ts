@@ -234,6 +234,9 @@ async function main(): Promise<void> {
       }
     }
     const burstLoad = h2loadRun ? await h2loadRun : undefined;
+    // the burst driver's own CPU (cores) and whether it sent under 90% of its offered rate
+    const driverCores = burstLoad ? burstLoad.cpuS / Math.max(1e-9, burstLoad.durationS) : 0;
+    const driverUnder = burstLoad ? burstLoad.done / burstLoad.durationS < 0.9 * h2loadRate : false;
     const drained = await Promise.race([Promise.all(pending).then(() => true), sleep(60_000).then(() => false)]);
     clearInterval(sampler);
     const cpu = process.cpuUsage(cpu0);
@@ -326,13 +329,13 @@ async function main(): Promise<void> {
             sent: burstLoad.done,
             sent_rps: Math.round(burstLoad.done / burstLoad.durationS),
             cpu_us_per_call: Math.round((burstLoad.cpuS * 1e6) / Math.max(1, burstLoad.done)),
-            core_fraction: Math.round((burstLoad.cpuS / Math.max(1e-9, burstLoad.durationS)) * 1000) / 1000,
+            core_fraction: Math.round(driverCores * 1000) / 1000,
             // h2load cannot read grpc-status: its calls are counted by the server (server_vs_client).
             // Sent under the offered rate: h2load was held back, by its own CPU (limited: over half a
             // core) or by the server (its streams per connection, lowered while the door refuses:
             // grpcSheddingStreams), which is backpressure working, not a weak load generator
-            under_offered: burstLoad.done / burstLoad.durationS < 0.9 * h2loadRate,
-            limited: burstLoad.done / burstLoad.durationS < 0.9 * h2loadRate && burstLoad.cpuS / Math.max(1e-9, burstLoad.durationS) > 0.5,
+            under_offered: driverUnder,
+            limited: driverUnder && driverCores > 0.5,
           }
         : { kind: 'client' },
       all_answered: drained && recs.every((r) => r.ok !== undefined),

@@ -83,8 +83,8 @@ export const DRAINING_MESSAGE = 'server is draining';
  * refusing process's busy time (CPU profile, 2026-12-03). They are only counted (by code), never
  * thrown, so one instance each serves every refusal.
  */
-const DRAINING_REFUSAL = new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE);
-const INFLIGHT_REFUSAL = new SlackserveError('OVERLOADED', 'maxInflight');
+const DRAINING_REFUSAL = Object.freeze(new SlackserveError('BACKEND_UNAVAILABLE', DRAINING_MESSAGE));
+const INFLIGHT_REFUSAL = Object.freeze(new SlackserveError('OVERLOADED', 'maxInflight'));
 
 export interface GuardStats {
   readonly inflight: number;
