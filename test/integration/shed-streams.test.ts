@@ -136,6 +136,11 @@ describe('the gRPC edge sheds streams of a connection that floods its door', () 
       expect(quiet.limits.every((l) => l === 1000), JSON.stringify(quiet.limits)).toBe(true);
       // and the connection serves normally after
       expect(await call()).toBe('0');
+      // The connection's receive window stays HTTP/2's initial 65,535 bytes: it is what holds a
+      // flood's bodies back while the door refuses (a 2 MB window raised closed-loop capacity but
+      // put 0.4-8% of a 10x burst's admitted calls within the SLO, against 81-90%: docs/serving.md)
+      expect(flood.session.state.remoteWindowSize).toBeLessThanOrEqual(65_535);
+      expect(quiet.session.state.remoteWindowSize).toBeLessThanOrEqual(65_535);
       const text = await (await fetch(`http://127.0.0.1:${fe.httpPort}/metrics`)).text();
       expect(Number(/^slackserve_edge_stream_limit_reductions(?:{[^}]*})? (\S+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(1);
       expect(Number(/^slackserve_edge_connections_stream_limited(?:{[^}]*})? (\S+)$/m.exec(text)?.[1])).toBe(0);
