@@ -71,6 +71,8 @@ export interface Rec {
   doneAt?: number;
   ok?: boolean;
   status?: string;
+  /** How long the call waited in the client for a stream (the server's stream limit), ms (h2 transport). */
+  queuedMs?: number;
   /** The answer's own timing parameters (slackserve.server_us, queue_us, compute_us, output_us), in ms. */
   server?: { serverMs: number; queueMs: number; computeMs: number; outputMs: number; subnet: string };
 }

@@ -146,13 +146,14 @@ async function main(): Promise<void> {
     if (useH2) {
       for (const c of h2) if (!(await c.connect(30_000))) throw new Error(`cannot connect to ${target}`);
     } else await clients[0]!.waitReady(30_000);
-    const call = (i: number, budgetMs: number): Promise<{ ok: boolean; status: string; res?: Buffer }> => {
+    const call = (i: number, budgetMs: number): Promise<{ ok: boolean; status: string; res?: Buffer; queuedMs?: number }> => {
       if (useH2) {
         const body = bodyFor(budgetMs);
         return new Promise((resolve) =>
-          h2[i % h2.length]!.call('/inference.GRPCInferenceService/ModelInfer', body, Date.now() + 120_000, (err, res) =>
-            resolve(err === null ? { ok: true, status: 'OK', ...(res ? { res } : {}) } : { ok: false, status: masked(err.code, err.details) }),
-          ),
+          h2[i % h2.length]!.call('/inference.GRPCInferenceService/ModelInfer', body, Date.now() + 120_000, (err, res, info) => {
+            const queued = info ? { queuedMs: info.queuedMs } : {};
+            resolve(err === null ? { ok: true, status: 'OK', ...(res ? { res } : {}), ...queued } : { ok: false, status: masked(err.code, err.details), ...queued });
+          }),
         );
       }
       return clients[i % clients.length]!.infer({ model: MODEL, images, shape: [IMAGES, ...cat.manifest.input.shape.slice(1)], inputName: INPUT, params: { 'slackserve.latency_budget_ms': budgetMs } }).then(
@@ -227,6 +228,7 @@ async function main(): Promise<void> {
             rec.doneAt = performance.now();
             rec.ok = r.ok;
             rec.status = r.status;
+            if (r.queuedMs !== undefined) rec.queuedMs = r.queuedMs;
             const t = serverTiming(r.res);
             if (t) rec.server = t;
           }),
@@ -261,12 +263,15 @@ async function main(): Promise<void> {
           server: med(timed.map((r) => r.server!.serverMs)),
           queue: med(timed.map((r) => r.server!.queueMs)),
           compute: med(timed.map((r) => r.server!.computeMs)),
+          // waiting in the client for a stream (the server's stream limit): outside the server's clock
+          client_queue: med(late.map((r) => r.queuedMs ?? 0)),
         },
         // the first late answers one by one (ms after the phase began), to see which subnet,
         // and which part of the server's time, each one lost
         samples: late.slice(0, 24).map((r) => ({
           at_ms: Math.round(r.sentAt - bounds[r.phase][0]),
           client_ms: r1(r.doneAt! - r.sentAt),
+          ...(r.queuedMs !== undefined ? { client_queue_ms: r1(r.queuedMs) } : {}),
           ...(r.server ? { server_ms: r1(r.server.serverMs), queue_ms: r1(r.server.queueMs), compute_ms: r1(r.server.computeMs), output_ms: r1(r.server.outputMs), subnet: r.server.subnet } : {}),
         })),
       };
@@ -296,6 +301,9 @@ async function main(): Promise<void> {
         shed_by_status: shed,
         unanswered: rs.filter((r) => r.ok === undefined).length,
         client_p99_late_ms: Math.round(quantile(rs.map((r) => r.lateMs), 0.99) * 10) / 10,
+        // calls that waited over 1 ms in the client for a stream: the server lowered or reached its
+        // stream limit on this client's connections (shedding: grpcSheddingStreams)
+        client_waited_for_stream: rs.filter((r) => (r.queuedMs ?? 0) > 1).length,
         late_answers: lateBreakdown(admitted.filter((r) => r.ok === true && !inSlo(r))),
         in_time: inTimeBreakdown(admitted.filter((r) => inSlo(r) && r.server !== undefined)),
       };

@@ -19,7 +19,16 @@ export interface UnaryError {
   readonly details: string;
 }
 
-export type UnaryCallback = (err: UnaryError | null, res?: Buffer) => void;
+/**
+ * What the client itself saw of a call: `queuedMs`, how long it waited for a stream (the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS was reached, or lowered while it sheds load) before its headers
+ * could go; time the server's clock never sees.
+ */
+export interface UnaryInfo {
+  readonly queuedMs: number;
+}
+
+export type UnaryCallback = (err: UnaryError | null, res?: Buffer, info?: UnaryInfo) => void;
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const CANCELLED = 1;
@@ -45,6 +54,9 @@ interface Pending {
   timedOut: boolean;
   /** Times the server refused the stream unprocessed (REFUSED_STREAM): then it is sent again. */
   refused: number;
+  /** performance.now() at call(), and when its (last) stream started: the wait for a stream. */
+  readonly calledAt: number;
+  startedAt: number;
 }
 
 /** A call the server keeps refusing (REFUSED_STREAM) fails after this many tries. */
@@ -115,7 +127,8 @@ export class H2UnaryClient {
    */
   call(path: string, framed: Buffer, deadlineMs: number, cb: UnaryCallback): void {
     if (this.closed) return cb({ code: CANCELLED, details: 'client closed' });
-    const p: Pending = { path, framed, deadlineMs, cb, stream: null, done: false, timedOut: false, refused: 0 };
+    const calledAt = performance.now();
+    const p: Pending = { path, framed, deadlineMs, cb, stream: null, done: false, timedOut: false, refused: 0, calledAt, startedAt: calledAt };
     this.pending.add(p);
     this.sweep();
     if (this.active < this.limit() && this.head === this.queue.length) this.start(p);
@@ -126,8 +139,10 @@ export class H2UnaryClient {
     if (p.done) return;
     p.done = true;
     this.pending.delete(p);
-    if (err) p.cb(err);
-    else p.cb(null, res);
+    // a call that ends still waiting for a stream (its deadline, close()) waited until now
+    const info: UnaryInfo = { queuedMs: (p.stream === null ? performance.now() : p.startedAt) - p.calledAt };
+    if (err) p.cb(err, undefined, info);
+    else p.cb(null, res, info);
   }
 
   /** Starts queued calls while the server allows more streams. */
@@ -154,6 +169,7 @@ export class H2UnaryClient {
       return this.finish(p, { code: UNAVAILABLE, details: `cannot start a stream: ${(e as Error).message}` });
     }
     p.stream = stream;
+    p.startedAt = performance.now();
     this.active++;
     const chunks: Buffer[] = [];
     let status: string | undefined;

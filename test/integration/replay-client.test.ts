@@ -188,12 +188,28 @@ describe('h2 transport', () => {
     try {
       const c = new H2UnaryClient(`127.0.0.1:${(limited.address() as AddressInfo).port}`);
       // calls made before the server's settings are known too: refused streams are sent again
+      const queued: number[] = [];
       const answers = await Promise.all(
-        Array.from({ length: 10 }, () => new Promise<string>((res) => c.call(MODEL_INFER_PATH, framed(request(1)), Date.now() + 5000, (err, b) => res(err ? `${err.code} ${err.details}` : readInferResponse(b as Buffer).id)))),
+        Array.from(
+          { length: 10 },
+          () =>
+            new Promise<string>((res) =>
+              c.call(MODEL_INFER_PATH, framed(request(1)), Date.now() + 5000, (err, b, info) => {
+                queued.push(info?.queuedMs ?? -1);
+                res(err ? `${err.code} ${err.details}` : readInferResponse(b as Buffer).id);
+              }),
+            ),
+        ),
       );
       c.close();
       expect(answers).toEqual(Array(10).fill('x'));
       expect(most).toBe(2);
+      // each call says how long it waited for a stream: the first two none, the last ones at
+      // least three rounds of 30 ms behind two streams
+      queued.sort((x, y) => x - y);
+      expect(queued[0]).toBeGreaterThanOrEqual(0);
+      expect(queued[1]).toBeLessThan(15);
+      expect(queued[9]).toBeGreaterThanOrEqual(60);
     } finally {
       await new Promise((res) => limited.close(res));
     }
