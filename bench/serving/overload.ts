@@ -264,7 +264,7 @@ async function main(): Promise<void> {
           queue: med(timed.map((r) => r.server!.queueMs)),
           compute: med(timed.map((r) => r.server!.computeMs)),
           // waiting in the client for a stream (the server's stream limit): outside the server's clock
-          client_queue: med(late.map((r) => r.queuedMs ?? 0)),
+          ...(late.some((r) => r.queuedMs !== undefined) ? { client_queue: med(late.map((r) => r.queuedMs ?? 0)) } : {}),
         },
         // the first late answers one by one (ms after the phase began), to see which subnet,
         // and which part of the server's time, each one lost

@@ -91,14 +91,16 @@ export class RedisReplies {
         // its stream again yet. Either way the reply goes in with the stream created and a TTL
         // (ssReplyCreate): a live frontend reads it and keeps the stream, a gone one's expires.
         const key = this.key(frontend);
-        const fields: (string | Buffer)[] = [];
+        const args: (string | number | Buffer)[] = [key, 'NOMKSTREAM', 'MAXLEN', '~', this.h.replyMaxLen, '*'];
+        const fieldsAt = args.length;
         for (const [meta, logits] of o.replies) {
-          fields.push('m', meta);
-          if (logits) fields.push('l', asBuffer(logits));
+          args.push('m', meta);
+          if (logits) args.push('l', asBuffer(logits));
         }
+        // the fields are copied only on the rare path (a missing stream)
         sent = this.h.cmd
-          .call('XADD', [key, 'NOMKSTREAM', 'MAXLEN', '~', this.h.replyMaxLen, '*', ...fields])
-          .then((id) => (id === null ? this.h.script('ssReplyCreate', [key, this.h.replyMaxLen, REPLY_TTL_MS, ...fields]) : id));
+          .call('XADD', args)
+          .then((id) => (id === null ? this.h.script('ssReplyCreate', [key, this.h.replyMaxLen, REPLY_TTL_MS, ...args.slice(fieldsAt)]) : id));
       }
       sent.then(
         () => o.done.forEach((d) => d.resolve()),
