@@ -23,11 +23,11 @@ import { attachFastInfer, type FastInferStats } from './grpc-fast-infer.js';
 import { ShedStreams } from './shed-streams.js';
 import { HEALTH_SERVICES, HealthWatches } from './grpc-health.js';
 import { decodeModelInferRequest, grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
-import { encodeModelInferResponseFramed } from './infer-wire-encode.js';
+import { encodeAnswerFramed } from './infer-answer-encode.js';
 import type { OutputOptions } from './outputs.js';
 import { parseSlo } from './slo.js';
 import { toGrpcServiceError } from './status.js';
-import { decodeGrpcInput, encodeGrpcResponse, tensorSpecOf, type TensorSpec } from './tensors.js';
+import { decodeGrpcInput, encodeGrpcResponse, type EncodeArgs, tensorSpecOf, type TensorSpec } from './tensors.js';
 import { deadlineMsOf, serveStream } from './grpc-stream.js';
 import { grpcServerCredentials, type TlsMaterial } from './tls.js';
 import { modelControlUnsupported, tritonApi } from './triton-api.js';
@@ -244,7 +244,8 @@ export class GrpcInferenceServer {
       serve: async (message, arrival, deadline, cancel) => {
         const req = decodeModelInferRequest(message);
         if (!isWireDecodeFailure(req)) (req as Stamped)[ARRIVAL] = arrival;
-        return encodeModelInferResponseFramed(await this.inferCore(req, deadline, cancel));
+        const [prepared, answer] = await this.inferAnswer(req, deadline, cancel);
+        return encodeAnswerFramed(this.encodeArgs(prepared, answer));
       },
       reportError: (err, rpc) => this.reportError(err, rpc),
       refusedOn: (session) => this.shedStreams.refusedOn(session),
@@ -347,7 +348,11 @@ export class GrpcInferenceServer {
   }
 
   private encode(p: Prepared, answer: InferAnswer): WireModelInferResponse {
-    return encodeGrpcResponse({
+    return encodeGrpcResponse(this.encodeArgs(p, answer));
+  }
+
+  private encodeArgs(p: Prepared, answer: InferAnswer): EncodeArgs & { readonly raw: boolean } {
+    return {
       model: p.decoded.model,
       version: p.responseVersion,
       id: p.decoded.id,
@@ -358,7 +363,7 @@ export class GrpcInferenceServer {
       raw: p.decoded.wantsRaw,
       options: p.options,
       labels: p.spec.labels,
-    });
+    };
   }
 
   /** Counts a request the edge failed before the backend saw it (every failure is counted). */
@@ -406,8 +411,14 @@ export class GrpcInferenceServer {
     if (now - slo.arrivalMs > f * slo.budgetMs) limit.behind(now);
   }
 
-  /** One unary inference request, on either path: validate, run, encode. */
+  /** One unary inference request on grpc-js's path: validate, run, encode. */
   private async inferCore(req: WireInferRequestOrFailure, grpcDeadlineMs: number, cancel: CallCancel): Promise<WireModelInferResponse> {
+    const [prepared, answer] = await this.inferAnswer(req, grpcDeadlineMs, cancel);
+    return this.encode(prepared, answer);
+  }
+
+  /** Validate and run one unary inference request (either path); the caller encodes. */
+  private async inferAnswer(req: WireInferRequestOrFailure, grpcDeadlineMs: number, cancel: CallCancel): Promise<[Prepared, InferAnswer]> {
     if (isWireDecodeFailure(req)) {
       const err = new SlackserveError(req.code, req.message);
       this.edgeFailure({}, err);
@@ -422,6 +433,6 @@ export class GrpcInferenceServer {
     }
     this.noteIntake(prepared.decoded.slo);
     const answer = await this.backend.infer(prepared.decoded, { cancel });
-    return this.encode(prepared, answer);
+    return [prepared, answer];
   }
 }
