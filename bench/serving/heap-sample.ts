@@ -42,7 +42,7 @@ process.on('SIGUSR2', () => {
       for (const c of n.children) walk(c);
     };
     walk((res as { profile: { head: Node } }).profile.head);
-    const top = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 15);
+    const top = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.HEAP_SAMPLE_TOP ?? 15));
     if (out) writeFileSync(out, JSON.stringify({ bytes: total, top }));
   });
 });
