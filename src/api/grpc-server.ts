@@ -6,7 +6,6 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { asSlackserveError, SlackserveError } from '../errors.js';
-import { fromWireParams } from './params.js';
 import {
   type HealthStatus,
   loadProtos,
@@ -24,14 +23,13 @@ import { ShedStreams } from './shed-streams.js';
 import { HEALTH_SERVICES, HealthWatches } from './grpc-health.js';
 import { decodeModelInferRequest, grpcInferenceMethodOverrides, isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
 import { encodeAnswerFramed } from './infer-answer-encode.js';
-import type { OutputOptions } from './outputs.js';
-import { parseSlo } from './slo.js';
+import { encodeArgsOf, type Prepared, prepareInfer, type PrepareContext } from './grpc-prepare.js';
 import { toGrpcServiceError } from './status.js';
-import { decodeGrpcInput, encodeGrpcResponse, type EncodeArgs, tensorSpecOf, type TensorSpec } from './tensors.js';
+import { encodeGrpcResponse } from './tensors.js';
 import { deadlineMsOf, serveStream } from './grpc-stream.js';
 import { grpcServerCredentials, type TlsMaterial } from './tls.js';
 import { modelControlUnsupported, tritonApi } from './triton-api.js';
-import type { DecodedInfer, InferAnswer, InferenceBackend, ModelMetadata, Protocol } from './types.js';
+import type { InferAnswer, InferenceBackend, ModelMetadata, Protocol } from './types.js';
 
 export interface GrpcServerOptions {
   /** Bind address (default 127.0.0.1). */
@@ -87,13 +85,6 @@ export const DEFAULT_GRPC_PORT = 8001;
 
 export { HEALTH_SERVICES } from './grpc-health.js';
 
-export interface Prepared {
-  readonly decoded: DecodedInfer;
-  readonly spec: TensorSpec;
-  readonly responseVersion: string;
-  readonly options: OutputOptions;
-}
-
 
 /** A plain gRPC status for protocol-level outcomes that are no SlackserveError (Health NOT_FOUND). */
 class GrpcStatusError extends Error {
@@ -120,6 +111,7 @@ export class GrpcInferenceServer {
   private readonly shedStreams: ShedStreams;
   private readonly health: HealthWatches;
   private readonly now: () => number;
+  private readonly prepareContext: PrepareContext;
   private boundPort: number | undefined;
   private fast: { readonly attached: boolean; readonly stats: () => FastInferStats } | undefined;
 
@@ -128,6 +120,7 @@ export class GrpcInferenceServer {
     private readonly opts: GrpcServerOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.prepareContext = { backend, now: this.now, defaultBudgetMs: opts.defaultBudgetMs, defaultSheddable: opts.defaultSheddable };
     this.health = new HealthWatches(() => this.healthStatus(), opts.healthWatchIntervalMs ?? 1000);
     const protos = loadProtos();
     this.shedStreams = new ShedStreams({ normal: opts.maxConcurrentStreams ?? 1000, shedding: opts.sheddingStreams ?? 0, now: this.now });
@@ -245,7 +238,7 @@ export class GrpcInferenceServer {
         const req = decodeModelInferRequest(message);
         if (!isWireDecodeFailure(req)) (req as Stamped)[ARRIVAL] = arrival;
         const [prepared, answer] = await this.inferAnswer(req, deadline, cancel);
-        return encodeAnswerFramed(this.encodeArgs(prepared, answer));
+        return encodeAnswerFramed(encodeArgsOf(prepared, answer));
       },
       reportError: (err, rpc) => this.reportError(err, rpc),
       refusedOn: (session) => this.shedStreams.refusedOn(session),
@@ -316,54 +309,13 @@ export class GrpcInferenceServer {
     return (await this.readySafe()) ? 'SERVING' : 'NOT_SERVING';
   }
 
-  /** Model lookup, tensor and SLO validation: everything before the backend. */
+  /** Model lookup, tensor and SLO validation: everything before the backend (grpc-prepare.ts). */
   private prepare(req: WireModelInferRequest, protocol: Protocol, grpcDeadlineMs: number): Prepared {
-    // the SLO clock starts when the call reached the server (the guard's stamp), not after its
-    // body was read and decoded
-    const now = (req as Stamped)[ARRIVAL] ?? this.now();
-    const model = req.model_name ?? '';
-    const version = req.model_version ?? '';
-    const meta = this.backend.modelMetadata(model, version);
-    const spec = tensorSpecOf(meta);
-    const input = decodeGrpcInput(req, spec);
-    const params = fromWireParams(req.parameters);
-    const slo = parseSlo(params, {
-      now,
-      defaultBudgetMs: this.opts.defaultBudgetMs,
-      grpcDeadlineMs,
-      ...(this.opts.defaultSheddable !== undefined ? { defaultSheddable: this.opts.defaultSheddable } : {}),
-    });
-    const decoded: DecodedInfer = {
-      id: req.id ?? '',
-      model,
-      version,
-      tensor: input.tensor,
-      slo,
-      outputs: input.outputs,
-      wantsRaw: input.wantsRaw,
-      protocol,
-      params,
-    };
-    return { decoded, spec, responseVersion: version || meta.versions[0] || '', options: input.options };
+    return prepareInfer(this.prepareContext, req, protocol, grpcDeadlineMs);
   }
 
   private encode(p: Prepared, answer: InferAnswer): WireModelInferResponse {
-    return encodeGrpcResponse(this.encodeArgs(p, answer));
-  }
-
-  private encodeArgs(p: Prepared, answer: InferAnswer): EncodeArgs & { readonly raw: boolean } {
-    return {
-      model: p.decoded.model,
-      version: p.responseVersion,
-      id: p.decoded.id,
-      batch: p.decoded.tensor.batch,
-      classes: p.spec.classes,
-      outputs: p.decoded.outputs,
-      answer,
-      raw: p.decoded.wantsRaw,
-      options: p.options,
-      labels: p.spec.labels,
-    };
+    return encodeGrpcResponse(encodeArgsOf(p, answer));
   }
 
   /** Counts a request the edge failed before the backend saw it (every failure is counted). */

@@ -11,7 +11,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { SlackserveError } from '../errors.js';
 import { CallCancel } from './cancel.js';
-import type { Prepared } from './grpc-server.js';
+import type { Prepared } from './grpc-prepare.js';
 import { isWireDecodeFailure, type WireInferRequestOrFailure } from './infer-wire.js';
 import { toWireParams } from './params.js';
 import type { WireModelInferRequest, WireModelInferResponse, WireModelStreamInferResponse } from './proto.js';
