@@ -14,7 +14,7 @@
  * that asked for classification strings goes through the general path. Tests hold it byte for byte
  * to protobufjs's encoding of the general path's object (infer-answer-encode.test.ts).
  */
-import { long, setLong, utf8Length, varint32Size, varint64Size } from './pb-writer.js';
+import { long, PbWriter, setLong, SizePlan, utf8Length, varint32Size, varint64Size } from './pb-writer.js';
 import { encodeModelInferResponseFramed } from './infer-wire-encode.js';
 import { checkedAnswer, encodeGrpcResponse, type EncodeArgs } from './tensors.js';
 import type { ServedBy } from './types.js';
@@ -90,99 +90,52 @@ function paramsSize(s: ServedBy, p: Plan): number {
 /** The four bool entries (a bool value is always 2 bytes). */
 const BOOL_ENTRIES = entrySize(KEY.deadlineMet, 2) + entrySize(KEY.downgraded, 2) + entrySize(KEY.early, 2) + entrySize(KEY.deadlineAnswer, 2);
 
-class Out {
-  pos: number;
-  constructor(
-    readonly buf: Buffer,
-    start: number,
-  ) {
-    this.pos = start;
-  }
-  byte(b: number): void {
-    this.buf[this.pos++] = b;
-  }
-  varint(v: number): void {
-    const buf = this.buf;
-    let pos = this.pos;
-    while (v > 0x7f) {
-      buf[pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[pos++] = v;
-    this.pos = pos;
-  }
-  /** The int64 last given to `setLong`. */
-  long(): void {
-    let lo = long.lo;
-    let hi = long.hi;
-    if (hi === 0) return this.varint(lo);
-    const buf = this.buf;
-    let pos = this.pos;
-    while (hi > 0) {
-      buf[pos++] = (lo & 0x7f) | 0x80;
-      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-      hi >>>= 7;
-    }
-    while (lo > 0x7f) {
-      buf[pos++] = (lo & 0x7f) | 0x80;
-      lo >>>= 7;
-    }
-    buf[pos++] = lo;
-    this.pos = pos;
-  }
-  bytes(b: Uint8Array): void {
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-  /** A string whose UTF-8 length is `len`. */
-  string(s: string, len: number): void {
-    if (len === s.length && len < 32) {
-      const buf = this.buf;
-      const pos = this.pos;
-      for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i);
-    } else this.buf.write(s, this.pos, len, 'utf8');
-    this.pos += len;
-  }
-  lenString(tag: number, s: string, len: number): void {
-    this.byte(tag);
-    this.varint(len);
-    this.string(s, len);
-  }
+/** The writer's plan is unused here: every length is computed inline (Plan above). */
+const NO_PLAN = new SizePlan();
+
+function lenString(o: PbWriter, tag: number, s: string, len: number): void {
+  o.uint32(tag);
+  o.uint32(len);
+  o.stringBody(s, len);
 }
 
-function writeEntry(o: Out, key: Buffer, value: number): void {
-  o.byte(0x22);
-  o.varint(key.length + lenField(value));
-  o.bytes(key);
-  o.byte(0x12);
-  o.varint(value);
+/** The int64 last given to `setLong`. */
+function writeLong(o: PbWriter): void {
+  o.varint64(long.lo, long.hi);
 }
 
-function writeStringEntry(o: Out, key: Buffer, s: string, len: number): void {
+function writeEntry(o: PbWriter, key: Buffer, value: number): void {
+  o.uint32(0x22);
+  o.uint32(key.length + lenField(value));
+  o.bytesBody(key);
+  o.uint32(0x12);
+  o.uint32(value);
+}
+
+function writeStringEntry(o: PbWriter, key: Buffer, s: string, len: number): void {
   writeEntry(o, key, lenField(len));
-  o.lenString(0x1a, s, len);
+  lenString(o, 0x1a, s, len);
 }
 
-function writeIntEntry(o: Out, key: Buffer, v: number, size: number): void {
+function writeIntEntry(o: PbWriter, key: Buffer, v: number, size: number): void {
   writeEntry(o, key, 1 + size);
-  o.byte(0x10);
+  o.uint32(0x10);
   setLong(v, false);
-  o.long();
+  writeLong(o);
 }
 
-function writeBoolEntry(o: Out, key: Buffer, v: boolean): void {
+function writeBoolEntry(o: PbWriter, key: Buffer, v: boolean): void {
   writeEntry(o, key, 2);
-  o.byte(0x08);
-  o.byte(v ? 1 : 0);
+  o.uint32(0x08);
+  o.uint32(v ? 1 : 0);
 }
 
-function writeParams(o: Out, s: ServedBy, p: Plan): void {
+function writeParams(o: PbWriter, s: ServedBy, p: Plan): void {
   writeStringEntry(o, KEY.subnet, s.subnet, p.subnet);
   writeStringEntry(o, KEY.exit, s.exit, p.exit);
   writeEntry(o, KEY.confidence, 9);
-  o.byte(0x21);
-  o.buf.writeDoubleLE(Number(s.confidence), o.pos);
-  o.pos += 8;
+  o.uint32(0x21);
+  o.double(Number(s.confidence));
   writeIntEntry(o, KEY.queueUs, Math.round(s.queueUs), p.queueUs);
   writeIntEntry(o, KEY.computeUs, Math.round(s.computeUs), p.computeUs);
   if (s.serverUs !== undefined) writeIntEntry(o, KEY.serverUs, Math.round(s.serverUs), p.serverUs);
@@ -199,8 +152,10 @@ function varintsSize(values: ArrayLike<number>): number {
   return n;
 }
 
+type Args = EncodeArgs & { readonly raw: boolean };
+
 /** The framed ModelInferResponse (5-byte gRPC prefix included) for `args`. */
-export function encodeAnswerFramed(args: EncodeArgs & { readonly raw: boolean }): Buffer {
+export function encodeAnswerFramed(args: Args): Buffer {
   const counts = args.options?.classCounts;
   if (counts !== undefined && counts.size > 0) return encodeModelInferResponseFramed(encodeGrpcResponse(args));
   const { logits, classes } = checkedAnswer(args.answer, args.batch, args.classes);
@@ -242,67 +197,28 @@ export function encodeAnswerFramed(args: EncodeArgs & { readonly raw: boolean })
   for (const n of outSizes) size += lenField(n);
   if (raw) for (const name of args.outputs) size += lenField(name === 'logits' ? logits.length * 4 : classes.length * 8);
 
-  const buf = Buffer.allocUnsafe(size + 5);
+  const o = new PbWriter(size, NO_PLAN, 5);
+  const buf = o.buf;
   buf[0] = 0;
   buf.writeUInt32BE(size, 1);
-  const o = new Out(buf, 5);
-  o.lenString(0x0a, args.model, p.model);
-  o.lenString(0x12, args.version, p.version);
-  o.lenString(0x1a, args.id, p.id);
+  lenString(o, 0x0a, args.model, p.model);
+  lenString(o, 0x12, args.version, p.version);
+  lenString(o, 0x1a, args.id, p.id);
   writeParams(o, s, p);
   for (let i = 0; i < args.outputs.length; i++) {
-    o.byte(0x2a);
-    o.varint(outSizes[i]!);
-    if (args.outputs[i] === 'logits') {
-      o.bytes(LOGITS_HEAD);
-      o.byte(0x1a);
-      o.varint(p.shapeLogits);
-      setLong(args.batch, false);
-      o.long();
-      setLong(args.classes, false);
-      o.long();
-      if (!raw) {
-        o.byte(0x2a);
-        if (logits.length === 0) o.byte(0);
-        else {
-          o.varint(lenField(logits.length * 4));
-          o.byte(0x32);
-          o.varint(logits.length * 4);
-          for (let k = 0; k < logits.length; k++) {
-            buf.writeFloatLE(logits[k]!, o.pos);
-            o.pos += 4;
-          }
-        }
-      }
-    } else {
-      o.bytes(CLASS_HEAD);
-      o.byte(0x1a);
-      o.varint(p.shapeClass);
-      setLong(args.batch, false);
-      o.long();
-      if (!raw) {
-        o.byte(0x2a);
-        if (classes.length === 0) o.byte(0);
-        else {
-          o.varint(lenField(p.classVarints));
-          o.byte(0x1a);
-          o.varint(p.classVarints);
-          for (let k = 0; k < classes.length; k++) {
-            setLong(classes[k]!, false);
-            o.long();
-          }
-        }
-      }
-    }
+    o.uint32(0x2a);
+    o.uint32(outSizes[i]!);
+    if (args.outputs[i] === 'logits') writeLogitsTensor(o, args, logits, p);
+    else writeClassTensor(o, args, classes, p);
   }
   if (raw) {
     for (const name of args.outputs) {
-      o.byte(0x32);
+      o.uint32(0x32);
       if (name === 'logits') {
-        o.varint(logits.length * 4);
+        o.uint32(logits.length * 4);
         writeFloats(o, logits);
       } else {
-        o.varint(classes.length * 8);
+        o.uint32(classes.length * 8);
         // class ids are checked integers in [0, classes): the high word is 0
         for (let k = 0; k < classes.length; k++) {
           buf.writeUInt32LE(classes[k]!, o.pos);
@@ -316,11 +232,46 @@ export function encodeAnswerFramed(args: EncodeArgs & { readonly raw: boolean })
   return buf;
 }
 
-function writeFloats(o: Out, a: Float32Array): void {
-  if (LITTLE_ENDIAN_HOST) o.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  else
-    for (let i = 0; i < a.length; i++) {
-      o.buf.writeFloatLE(a[i]!, o.pos);
-      o.pos += 4;
-    }
+/** The logits output tensor's message: name, datatype, shape [batch, classes], typed contents unless raw. */
+function writeLogitsTensor(o: PbWriter, args: Args, logits: Float32Array, p: Plan): void {
+  o.bytesBody(LOGITS_HEAD);
+  o.uint32(0x1a);
+  o.uint32(p.shapeLogits);
+  setLong(args.batch, false);
+  writeLong(o);
+  setLong(args.classes, false);
+  writeLong(o);
+  if (args.raw) return;
+  // contents { fp32_contents (6): packed floats }, written as the general path writes them
+  o.uint32(0x2a);
+  o.uint32(logits.length === 0 ? 0 : lenField(logits.length * 4));
+  if (logits.length === 0) return;
+  o.uint32(0x32);
+  o.uint32(logits.length * 4);
+  for (let k = 0; k < logits.length; k++) o.float(logits[k]!);
+}
+
+/** The class output tensor's message: name, datatype, shape [batch], typed contents unless raw. */
+function writeClassTensor(o: PbWriter, args: Args, classes: ArrayLike<number>, p: Plan): void {
+  o.bytesBody(CLASS_HEAD);
+  o.uint32(0x1a);
+  o.uint32(p.shapeClass);
+  setLong(args.batch, false);
+  writeLong(o);
+  if (args.raw) return;
+  // contents { int64_contents (3): packed varints }
+  o.uint32(0x2a);
+  o.uint32(classes.length === 0 ? 0 : lenField(p.classVarints));
+  if (classes.length === 0) return;
+  o.uint32(0x1a);
+  o.uint32(p.classVarints);
+  for (let k = 0; k < classes.length; k++) {
+    setLong(classes[k]!, false);
+    writeLong(o);
+  }
+}
+
+function writeFloats(o: PbWriter, a: Float32Array): void {
+  if (LITTLE_ENDIAN_HOST) o.bytesBody(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  else for (let i = 0; i < a.length; i++) o.float(a[i]!);
 }
