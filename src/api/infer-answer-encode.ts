@@ -14,7 +14,7 @@
  * that asked for classification strings goes through the general path. Tests hold it byte for byte
  * to protobufjs's encoding of the general path's object (infer-answer-encode.test.ts).
  */
-import { long, PbWriter, setLong, SizePlan, utf8Length, varint32Size, varint64Size } from './pb-writer.js';
+import { lenField, long, PbWriter, setLong, SizePlan, utf8Length, varint64Size } from './pb-writer.js';
 import { encodeModelInferResponseFramed } from './infer-wire-encode.js';
 import { checkedAnswer, encodeGrpcResponse, type EncodeArgs } from './tensors.js';
 import type { ServedBy } from './types.js';
@@ -47,10 +47,6 @@ const LOGITS_HEAD = headField('logits', 'FP32');
 const CLASS_HEAD = headField('class', 'INT64');
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-function lenField(body: number): number {
-  return 1 + varint32Size(body) + body;
-}
 
 function int64Size(v: number): number {
   setLong(v, false);
@@ -173,9 +169,9 @@ export function encodeAnswerFramed(args: Args): Buffer {
     outputUs: s.outputUs === undefined ? 0 : int64Size(Math.round(s.outputUs)),
     shapeLogits: int64Size(args.batch) + int64Size(args.classes),
     shapeClass: int64Size(args.batch),
-    classVarints: 0,
+    // typed class ids are packed varints (raw ones are 8 bytes each)
+    classVarints: raw || !args.outputs.includes('class') ? 0 : varintsSize(classes),
   };
-  let wantsClassVarints = false;
   // each output tensor message: name + datatype, shape, contents when typed
   const outSizes: number[] = [];
   for (const name of args.outputs) {
@@ -184,10 +180,6 @@ export function encodeAnswerFramed(args: Args): Buffer {
       if (!raw) n += lenField(logits.length === 0 ? 0 : lenField(logits.length * 4));
       outSizes.push(n);
     } else {
-      if (!raw && !wantsClassVarints) {
-        p.classVarints = varintsSize(classes);
-        wantsClassVarints = true;
-      }
       let n = CLASS_HEAD.length + lenField(p.shapeClass);
       if (!raw) n += lenField(classes.length === 0 ? 0 : lenField(p.classVarints));
       outSizes.push(n);

@@ -16,7 +16,7 @@
  * as base64 strings and int64 strings that are not decimal integers are a TypeError; strings with
  * lone surrogates (not Unicode) are written as U+FFFD.
  */
-import { int32Size, long, PbWriter, setLong, SizePlan, utf8Length, varint32Size, varint64Size } from './pb-writer.js';
+import { int32Size, lenField, long, PbWriter, setLong, SizePlan, utf8Length, varint32Size, varint64Size } from './pb-writer.js';
 import type {
   WireInferOutputTensor,
   WireInferParameter,
@@ -37,10 +37,6 @@ function objectExpected(what: string): TypeError {
   return new TypeError(`${what}: object expected`);
 }
 
-/** Tag + length prefix + body. */
-function lenField(body: number): number {
-  return 1 + varint32Size(body) + body;
-}
 
 function sizeString(s: unknown, plan: SizePlan): number {
   const n = utf8Length(asString(s));

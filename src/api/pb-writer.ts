@@ -89,6 +89,11 @@ export function varint64Size(lo: number, hi: number): number {
   return part1 < 0x4000 ? (part1 < 0x80 ? 5 : 6) : part1 < 0x200000 ? 7 : 8;
 }
 
+/** Size of a length-delimited field: tag + length prefix + body. */
+export function lenField(body: number): number {
+  return 1 + varint32Size(body) + body;
+}
+
 /** Size of an int32 varint: negative values are sign-extended to 10 bytes (protobuf's rule). */
 export function int32Size(v: number): number {
   return v < 0 ? 10 : varint32Size(v);
