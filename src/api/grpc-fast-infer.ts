@@ -133,6 +133,8 @@ class FastCall implements GuardedCall {
   private admitted = false;
   private finished = false;
   private readonly cancel = new CallCancel();
+  /** The call's connection, which shares the door's slots with the others (kept: a closed stream loses it). */
+  private readonly connection: http2.Http2Session | undefined;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -140,6 +142,7 @@ class FastCall implements GuardedCall {
     private readonly h: FastInferHandler,
   ) {
     this.arrival = h.now();
+    this.connection = stream.session;
   }
 
   start(): void {
@@ -148,7 +151,7 @@ class FastCall implements GuardedCall {
     stream.on('error', () => undefined);
     stream.once('close', () => this.onClose());
     const auth = this.headers['authorization'];
-    const refusal = this.h.guard.enter(this, MODEL_INFER_PATH, this.arrival, typeof auth === 'string' ? auth : undefined);
+    const refusal = this.h.guard.enter(this, MODEL_INFER_PATH, this.arrival, typeof auth === 'string' ? auth : undefined, this.connection);
     if (refusal !== undefined) {
       this.finished = true;
       if (refusal.error.code === 'OVERLOADED' && stream.session !== undefined) this.h.refusedOn?.(stream.session);
@@ -228,13 +231,13 @@ class FastCall implements GuardedCall {
     this.finished = true;
     this.chunks = [];
     this.cancel.cancel();
-    if (this.admitted) this.h.guard.leave(this, false);
+    if (this.admitted) this.h.guard.leave(this, false, this.connection);
   }
 
   private succeed(frame: Buffer): void {
     if (this.finished) return;
     this.finished = true;
-    this.h.guard.leave(this, true);
+    this.h.guard.leave(this, true, this.connection);
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
     try {
@@ -261,7 +264,7 @@ class FastCall implements GuardedCall {
     if (this.finished) return;
     this.finished = true;
     this.chunks = [];
-    if (this.admitted) this.h.guard.leave(this, false);
+    if (this.admitted) this.h.guard.leave(this, false, this.connection);
     this.trailersOnly(code, details, errorCode);
   }
 
