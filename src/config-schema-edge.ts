@@ -94,7 +94,7 @@ export const EDGE_FIELDS = {
     min: 0,
     max: 1000000,
     env: 'SLACKSERVE_GRPC_SHEDDING_STREAMS',
-    doc: 'A gRPC connection whose unary ModelInfer calls the door refused (RESOURCE_EXHAUSTED) more than twice this many times within one event-loop turn may then hold only this many streams (SETTINGS_MAX_CONCURRENT_STREAMS), back to `grpcMaxConcurrentStreams` 1 s after its last refusal: a flooding connection cannot fill an event-loop turn with refusals while answers wait; 0: never reduced (src/api/shed-streams.ts).',
+    doc: 'A gRPC connection whose unary ModelInfer calls the door refused (RESOURCE_EXHAUSTED) more than twice this many times within 100 ms may then hold only this many streams (SETTINGS_MAX_CONCURRENT_STREAMS), back to `grpcMaxConcurrentStreams` 1 s after its last refusal: a flooding connection cannot fill an event-loop turn with refusals while answers wait; 0: never reduced (src/api/shed-streams.ts).',
   },
   grpcFastInfer: {
     type: 'enum',
@@ -158,13 +158,6 @@ export const EDGE_FIELDS = {
     max: 1,
     env: 'SLACKSERVE_INFLIGHT_INTAKE_LAG_FRACTION',
     doc: "A unary gRPC inference call whose message completes after more than this fraction of its own latency budget (from its headers) means the edge is behind on reading (a burst's bodies queue behind one another in HTTP/2 flow control): the adaptive in-flight limit (inflightSloFactor) turns on as if a call had been shed. 0: off.",
-  },
-  inflightFairShare: {
-    type: 'enum',
-    values: ['on', 'off'],
-    default: 'on',
-    env: 'SLACKSERVE_INFLIGHT_FAIR_SHARE',
-    doc: "While the adaptive in-flight limit (inflightSloFactor) applies, share it per gRPC connection: a unary ModelInfer call whose connection holds less than the limit over the connections holding calls gets in past the limit (never past twice it), so a flooding client's calls are the ones refused and a client sending at its share keeps it (src/api/fair-share.ts). The HTTP edge's door stays first come, first served. Off: one door for all.",
   },
   inflightFloor: {
     type: 'int',

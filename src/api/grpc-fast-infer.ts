@@ -133,8 +133,6 @@ class FastCall implements GuardedCall {
   private admitted = false;
   private finished = false;
   private readonly cancel = new CallCancel();
-  /** The call's connection, which shares the door's slots with the others (kept: a closed stream loses it). */
-  private readonly connection: http2.Http2Session | undefined;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -142,7 +140,6 @@ class FastCall implements GuardedCall {
     private readonly h: FastInferHandler,
   ) {
     this.arrival = h.now();
-    this.connection = stream.session;
   }
 
   start(): void {
@@ -151,7 +148,7 @@ class FastCall implements GuardedCall {
     stream.on('error', () => undefined);
     stream.once('close', () => this.onClose());
     const auth = this.headers['authorization'];
-    const refusal = this.h.guard.enter(this, MODEL_INFER_PATH, this.arrival, typeof auth === 'string' ? auth : undefined, this.connection);
+    const refusal = this.h.guard.enter(this, MODEL_INFER_PATH, this.arrival, typeof auth === 'string' ? auth : undefined);
     if (refusal !== undefined) {
       this.finished = true;
       if (refusal.error.code === 'OVERLOADED' && stream.session !== undefined) this.h.refusedOn?.(stream.session);
@@ -231,13 +228,13 @@ class FastCall implements GuardedCall {
     this.finished = true;
     this.chunks = [];
     this.cancel.cancel();
-    if (this.admitted) this.h.guard.leave(this, false, this.connection);
+    if (this.admitted) this.h.guard.leave(this, false);
   }
 
   private succeed(frame: Buffer): void {
     if (this.finished) return;
     this.finished = true;
-    this.h.guard.leave(this, true, this.connection);
+    this.h.guard.leave(this, true);
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
     try {
@@ -264,7 +261,7 @@ class FastCall implements GuardedCall {
     if (this.finished) return;
     this.finished = true;
     this.chunks = [];
-    if (this.admitted) this.h.guard.leave(this, false, this.connection);
+    if (this.admitted) this.h.guard.leave(this, false);
     this.trailersOnly(code, details, errorCode);
   }
 

@@ -22,7 +22,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { SlackserveError } from '../errors.js';
 import { credentialOf, type TokenSet, unauthenticated } from './auth.js';
-import { ConnectionShares } from './fair-share.js';
 import type { InflightLimit } from './inflight-limit.js';
 import { toGrpcServiceError } from './status.js';
 
@@ -59,11 +58,6 @@ export interface GuardOptions {
   readonly auth?: TokenSet | undefined;
   /** True while the server drains: new calls (but health) are refused UNAVAILABLE. */
   readonly draining?: (() => boolean) | undefined;
-  /**
-   * While the adaptive limit applies, share it per connection (fair-share.ts): a fast-path call
-   * whose connection holds less than its equal share gets in past the limit (`inflightFairShare`).
-   */
-  readonly fairShare?: boolean | undefined;
   /** Told about every call the guard refuses (for the failure counts): the method path and why. */
   readonly onRefused?: ((path: string, err: SlackserveError, arrivalMs: number) => void) | undefined;
 }
@@ -98,8 +92,6 @@ export interface GuardStats {
   readonly rejected: number;
   readonly timedOut: number;
   readonly unauthenticated: number;
-  /** Calls let in past the adaptive limit because their connection held less than its share (cumulative). */
-  readonly fairShareAdmitted: number;
 }
 
 export class CallGuard {
@@ -108,9 +100,6 @@ export class CallGuard {
   private timedOut = 0;
   private unauthenticated = 0;
   private refusedDraining = 0;
-  private fairShareAdmitted = 0;
-  /** Fast-path calls in flight per connection (the door's per-connection shares). */
-  private readonly shares = new ConnectionShares();
   /** Unary calls whose message has not arrived yet -> when their headers did. */
   private readonly awaiting = new Map<GuardedCall, { readonly since: number; readonly path: string }>();
   private readonly timer: NodeJS.Timeout;
@@ -121,7 +110,7 @@ export class CallGuard {
   }
 
   get stats(): GuardStats {
-    return { inflight: this.inflight, refusedDraining: this.refusedDraining, rejected: this.rejected, timedOut: this.timedOut, unauthenticated: this.unauthenticated, fairShareAdmitted: this.fairShareAdmitted };
+    return { inflight: this.inflight, refusedDraining: this.refusedDraining, rejected: this.rejected, timedOut: this.timedOut, unauthenticated: this.unauthenticated };
   }
 
   close(): void {
@@ -192,14 +181,12 @@ export class CallGuard {
    * The door for unary ModelInfer calls the fast path serves (grpc-fast-infer.ts): the
    * interceptor's checks in its order (draining, the in-flight limits, the token), before the
    * message is read. Undefined: the call is let in and counted until `leave`; else the refusal to
-   * answer it with (already counted as refused). `connection` (its HTTP/2 session) shares the
-   * door's slots with the other connections (fair-share.ts); `leave` must get the same one.
+   * answer it with (already counted as refused).
    */
-  enter(call: GuardedCall, path: string, arrival: number, authorization: string | undefined, connection?: object): Refusal | undefined {
-    const refusal = this.door(path, arrival, connection) ?? this.tokenRefusal(path, arrival, authorization);
+  enter(call: GuardedCall, path: string, arrival: number, authorization: string | undefined): Refusal | undefined {
+    const refusal = this.door(path, arrival) ?? this.tokenRefusal(path, arrival, authorization);
     if (refusal !== undefined) return refusal;
     this.inflight++;
-    if (connection !== undefined && this.o.fairShare === true) this.shares.enter(connection);
     this.awaiting.set(call, { since: arrival, path });
     return undefined;
   }
@@ -208,7 +195,7 @@ export class CallGuard {
    * The door every call passes before anything is read: while draining, everything but health is
    * refused; past the in-flight limit (the adaptive one for non-health calls) too. Counted here.
    */
-  private door(path: string, arrival: number, connection?: object): Refusal | undefined {
+  private door(path: string, arrival: number): Refusal | undefined {
     const open = isOpenGrpcMethod(path);
     if (this.o.draining?.() === true && !open) {
       this.refusedDraining++;
@@ -217,12 +204,7 @@ export class CallGuard {
       return { code: grpc.status.UNAVAILABLE, details: DRAINING_MESSAGE, error };
     }
     const adaptive = open ? undefined : this.o.limit;
-    const limit = adaptive?.limit(arrival) ?? this.o.maxInflight;
-    if (this.inflight >= limit) {
-      if (this.fairPass(connection, limit)) {
-        this.fairShareAdmitted++;
-        return undefined;
-      }
+    if (this.inflight >= (adaptive?.limit(arrival) ?? this.o.maxInflight)) {
       this.rejected++;
       const error = INFLIGHT_REFUSAL;
       this.refused(path, error, arrival);
@@ -230,15 +212,6 @@ export class CallGuard {
       return { code: grpc.status.RESOURCE_EXHAUSTED, details, error };
     }
     return undefined;
-  }
-
-  /**
-   * Past the adaptive limit (which is below maxInflight only while it applies), a call whose
-   * connection holds less than its equal share of the limit gets in: some other connection holds
-   * more than its share, and that one is refused until it is back under (fair-share.ts).
-   */
-  private fairPass(connection: object | undefined, limit: number): boolean {
-    return this.o.fairShare === true && connection !== undefined && limit < this.o.maxInflight && this.inflight < this.o.maxInflight && this.shares.mayPass(connection, this.inflight, limit);
   }
 
   /** With tokens set, a call (not health) whose `authorization` carries none of them: refused, counted here. */
@@ -257,14 +230,10 @@ export class CallGuard {
     this.awaiting.delete(call);
   }
 
-  /**
-   * A fast-path call let in by `enter` ended; `ok`: answered with status OK (the adaptive limit
-   * learns from it); `connection`: the one it entered with.
-   */
-  leave(call: GuardedCall, ok: boolean, connection?: object): void {
+  /** A fast-path call let in by `enter` ended; `ok`: answered with status OK (the adaptive limit learns from it). */
+  leave(call: GuardedCall, ok: boolean): void {
     this.awaiting.delete(call);
     this.inflight--;
-    if (connection !== undefined && this.o.fairShare === true) this.shares.leave(connection);
     if (ok) this.o.limit?.answered(this.o.now());
   }
 

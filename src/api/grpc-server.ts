@@ -55,8 +55,6 @@ export interface GrpcServerOptions {
   readonly maxInflight?: number;
   /** The adaptive in-flight limit for inference calls, below maxInflight (shared with the HTTP edge). */
   readonly inflightLimit?: InflightLimit | undefined;
-  /** Share the adaptive limit per connection (fair-share.ts; `inflightFairShare`, default off here). */
-  readonly fairShare?: boolean;
   /** A unary call's message must arrive within this long of its headers (ms, default 10 s). */
   readonly readTimeoutMs?: number;
   /**
@@ -129,7 +127,6 @@ export class GrpcInferenceServer {
     this.guard = new CallGuard({
       maxInflight: opts.maxInflight ?? 20_000,
       limit: opts.inflightLimit,
-      fairShare: opts.fairShare === true,
       readTimeoutMs: opts.readTimeoutMs ?? 10_000,
       now: this.now,
       auth: opts.auth,
@@ -227,12 +224,9 @@ export class GrpcInferenceServer {
     return f === undefined ? undefined : { attached: f.attached, calls: f.stats().calls };
   }
 
-  /**
-   * Connections held to `sheddingStreams` for flooding the door: now, and times so far; and calls
-   * let in past the adaptive limit for their connection's share (fair-share.ts), so far.
-   */
-  get streamShedding(): { readonly reduced: number; readonly reductions: number; readonly fairShareAdmitted: number } {
-    return { reduced: this.shedStreams.reduced, reductions: this.shedStreams.reductions, fairShareAdmitted: this.guard.stats.fairShareAdmitted };
+  /** Connections held to `sheddingStreams` for flooding the door: now, and times so far. */
+  get streamShedding(): { readonly reduced: number; readonly reductions: number } {
+    return { reduced: this.shedStreams.reduced, reductions: this.shedStreams.reductions };
   }
 
   private attachFast(): void {

@@ -6,17 +6,11 @@
  * 250-530 refusals per turn), and the answers of the calls let in waited that long, a turn or two,
  * for the loop to read them off the queue (106-189 ms from the reply's write to its read).
  *
- * So a connection whose calls the door refused more than `2 x shedding` times within one turn of
- * the event loop is told (SETTINGS_MAX_CONCURRENT_STREAMS) to hold at most `shedding` streams;
- * its calls past that wait at the client, as gRPC clients queue calls past the limit, and reach
- * the door later. Its share of a loop turn is then at most `shedding` new calls. Once the door
- * has refused none of its calls for `holdMs`, it gets `normal` back.
- *
- * Per turn, not per 100 ms (the first rule): what costs the loop is many refusals in one turn, and
- * a client sending steadily at the server's capacity among a flood had 81% of its calls refused,
- * more than 32 in 100 ms on each of its connections, though never many in one turn. It was held
- * to 16 streams and its calls waited in the client for 374-445 ms (the overload bench against the
- * embedded server, 2026-12-03; docs/serving.md, "Shares per connection").
+ * So a connection whose calls the door refused more than `2 x shedding` times within 100 ms is told
+ * (SETTINGS_MAX_CONCURRENT_STREAMS) to hold at most `shedding` streams; its calls past that wait
+ * at the client, as gRPC clients queue calls past the limit, and reach the door later. Its share of
+ * a loop turn is then at most `shedding` new calls. Once the door has refused none of its calls
+ * for `holdMs`, it gets `normal` back.
  *
  * Only flooding connections, and not every connection while the door refuses: that was tried
  * first, and a replay client on one connection (~22 calls in flight) that got 8 calls refused was
@@ -24,6 +18,9 @@
  * late and were shed (static-smallest 86% attainment against 99% without it, same machine).
  */
 import type * as http2 from 'node:http2';
+
+/** Refusals are counted per connection over windows this long, ms. */
+const WINDOW_MS = 100;
 
 export interface ShedStreamsOptions {
   /** Streams per connection normally (`grpcMaxConcurrentStreams`). */
@@ -37,8 +34,7 @@ export interface ShedStreamsOptions {
 }
 
 interface Flood {
-  /** The loop turn its `refusals` were counted in. */
-  turn: number;
+  windowStart: number;
   refusals: number;
   lastRefusal: number;
   reduced: boolean;
@@ -48,9 +44,6 @@ export class ShedStreams {
   private readonly floods = new Map<http2.Http2Session, Flood>();
   private timer: NodeJS.Timeout | undefined;
   private readonly holdMs: number;
-  /** The event-loop turn the last refusal came in (a new one after each check phase that follows one). */
-  private turn = 0;
-  private turnOpen = false;
   /** Times a connection's limit went down (tests, the overload bench's reading of it). */
   reductions = 0;
 
@@ -62,7 +55,7 @@ export class ShedStreams {
     return this.o.shedding > 0 && this.o.shedding < this.o.normal;
   }
 
-  /** Refused calls in one loop turn past which a connection floods. */
+  /** Refused calls per window past which a connection floods. */
   get threshold(): number {
     return 2 * this.o.shedding;
   }
@@ -78,22 +71,14 @@ export class ShedStreams {
   refusedOn(session: http2.Http2Session): void {
     if (!this.enabled) return;
     const now = this.o.now();
-    if (!this.turnOpen) {
-      // the turn ends at the loop's next check phase: what node:http2 read in this one is counted together
-      this.turnOpen = true;
-      this.turn++;
-      setImmediate(() => {
-        this.turnOpen = false;
-      });
-    }
     let f = this.floods.get(session);
     if (f === undefined) {
-      f = { turn: this.turn, refusals: 0, lastRefusal: now, reduced: false };
+      f = { windowStart: now, refusals: 0, lastRefusal: now, reduced: false };
       this.floods.set(session, f);
       session.once('close', () => this.floods.delete(session));
     }
-    if (f.turn !== this.turn) {
-      f.turn = this.turn;
+    if (now - f.windowStart >= WINDOW_MS) {
+      f.windowStart = now;
       f.refusals = 0;
     }
     f.refusals++;

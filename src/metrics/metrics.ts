@@ -85,11 +85,10 @@ export class Metrics {
    * The gRPC edge's connections held to fewer streams for flooding its door (src/api/shed-streams.ts),
    * read at scrape time: how many now, and how many times so far.
    */
-  observeStreamShedding(read: () => { readonly reduced: number; readonly reductions: number; readonly fairShareAdmitted?: number }): void {
+  observeStreamShedding(read: () => { readonly reduced: number; readonly reductions: number }): void {
     const gauges: [string, string, (v: ReturnType<typeof read>) => number][] = [
       ['edge_connections_stream_limited', 'gRPC connections held to grpcSheddingStreams now, for flooding the refusing door', (v) => v.reduced],
       ['edge_stream_limit_reductions', 'Times a gRPC connection was held to grpcSheddingStreams for flooding the refusing door (cumulative)', (v) => v.reductions],
-      ['edge_fair_share_admitted', "gRPC calls let in past the adaptive in-flight limit because their connection held less than its share of it (inflightFairShare; cumulative)", (v) => v.fairShareAdmitted ?? 0],
     ];
     for (const [name, help, pick] of gauges)
       new Gauge({

@@ -271,7 +271,6 @@ export async function startServer(cfg: Config, roles: Roles, log: (line: string)
         maxConnectionIdleMs: cfg.grpcMaxConnectionIdleMs,
         maxInflight: cfg.maxInflight,
         inflightLimit,
-        fairShare: cfg.inflightFairShare === 'on',
         readTimeoutMs: cfg.requestReadTimeoutMs,
         intakeLagFraction: cfg.inflightIntakeLagFraction,
         maxStreamInflight: cfg.maxStreamInflight,
