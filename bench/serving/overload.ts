@@ -4,7 +4,8 @@
  * Redis (default, --server split; a unique queue prefix) or `slackserve serve` (--server embedded).
  *   1. capacity: after --warmup-s of the same, a closed loop (--inflight calls outstanding, a
  *      generous budget so nothing is shed) for --capacity-s: the sustainable rate C, requests/s
- *      of --images images;
+ *      of --images images (with the subnets that served it and their median server time:
+ *      capacity_subnets, capacity_server_median_ms);
  *   2. an open loop at --base x C (0.5) for --before-s, then --factor x C (10) for --burst-s,
  *      then --base x C again for --after-s; every request has the --slo-ms budget.
  * Reported (JSON on stdout, progress on stderr, also written to --out when given): per phase the
@@ -176,10 +177,22 @@ async function main(): Promise<void> {
     await closedLoop(Number(opt['warmup-s']));
     const capEnd = performance.now() + Number(opt['capacity-s']) * 1000;
     let answered = 0;
+    // which subnets the closed loop was served by (its 60 s budget lets the policy pick large
+    // ones): the capacity, and so the burst's size, depends on it
+    const capSubnets: Record<string, number> = {};
+    const capServerMs: number[] = [];
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: Number(opt.inflight) }, async (_, k) => {
-        for (let i = k; performance.now() < capEnd; i += Number(opt.inflight)) if ((await call(i, 60_000)).ok) answered++;
+        for (let i = k; performance.now() < capEnd; i += Number(opt.inflight)) {
+          const r = await call(i, 60_000);
+          if (!r.ok) continue;
+          answered++;
+          const t = serverTiming(r.res);
+          if (t === undefined) continue;
+          capSubnets[t.subnet] = (capSubnets[t.subnet] ?? 0) + 1;
+          capServerMs.push(t.serverMs);
+        }
       }),
     );
     const capacity = answered / ((performance.now() - t0) / 1000);
@@ -327,6 +340,8 @@ async function main(): Promise<void> {
         'capacity = closed-loop answers/s (budget 60 s); open loop base x capacity, factor x capacity for the burst, base again; SLO timed at the client from the send; admitted = answered, or failed with something else than an admission/queue-bound refusal; recovery = burst end to the first 250 ms window of sends all answered within the SLO',
       settings: { client_priority: isRealtime() ? 'realtime (SCHED_RR)' : 'normal', server_nice: Number(opt['server-nice']), server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels, transport: opt.transport, factor: Number(opt.factor), base: Number(opt.base) },
       capacity_rps: Math.round(capacity * 10) / 10,
+      capacity_subnets: capSubnets,
+      capacity_server_median_ms: capServerMs.length > 0 ? Math.round(quantile(capServerMs, 0.5) * 10) / 10 : null,
       // with --burst-driver h2load the burst phase's figures are this client's calls among h2load's
       // (the same bytes, so the server cannot tell them apart): a sample of the burst, timed per call
       phases: { before: summary('before'), burst: summary('burst'), after: summary('after') },
