@@ -10,7 +10,7 @@ import type { OutputOptions } from './outputs.js';
 import { fromWireParams } from './params.js';
 import type { WireModelInferRequest } from './proto.js';
 import { parseSlo } from './slo.js';
-import { decodeGrpcInput, type EncodeArgs, tensorSpecOf, type TensorSpec } from './tensors.js';
+import { decodeGrpcInput, type GrpcEncodeArgs, tensorSpecOf, type TensorSpec } from './tensors.js';
 import type { DecodedInfer, InferAnswer, InferenceBackend, Protocol } from './types.js';
 
 export interface Prepared {
@@ -60,7 +60,7 @@ export function prepareInfer(ctx: PrepareContext, req: WireModelInferRequest, pr
 }
 
 /** What the gRPC encoders (encodeGrpcResponse, encodeAnswerFramed) take for `answer`. */
-export function encodeArgsOf(p: Prepared, answer: InferAnswer): EncodeArgs & { readonly raw: boolean } {
+export function encodeArgsOf(p: Prepared, answer: InferAnswer): GrpcEncodeArgs {
   return {
     model: p.decoded.model,
     version: p.responseVersion,

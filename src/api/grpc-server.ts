@@ -85,7 +85,6 @@ export const DEFAULT_GRPC_PORT = 8001;
 
 export { HEALTH_SERVICES } from './grpc-health.js';
 
-
 /** A plain gRPC status for protocol-level outcomes that are no SlackserveError (Health NOT_FOUND). */
 class GrpcStatusError extends Error {
   constructor(

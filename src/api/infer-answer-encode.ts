@@ -16,7 +16,7 @@
  */
 import { lenField, long, PbWriter, setLong, SizePlan, utf8Length, varint64Size } from './pb-writer.js';
 import { encodeModelInferResponseFramed } from './infer-wire-encode.js';
-import { checkedAnswer, encodeGrpcResponse, type EncodeArgs } from './tensors.js';
+import { checkedAnswer, encodeGrpcResponse, type GrpcEncodeArgs as Args } from './tensors.js';
 import type { ServedBy } from './types.js';
 
 /** `[0x0a][length][key]`: a map entry's key field, encoded once. */
@@ -147,8 +147,6 @@ function varintsSize(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) n += int64Size(values[i]!);
   return n;
 }
-
-type Args = EncodeArgs & { readonly raw: boolean };
 
 /** The framed ModelInferResponse (5-byte gRPC prefix included) for `args`. */
 export function encodeAnswerFramed(args: Args): Buffer {

@@ -37,7 +37,6 @@ function objectExpected(what: string): TypeError {
   return new TypeError(`${what}: object expected`);
 }
 
-
 function sizeString(s: unknown, plan: SizePlan): number {
   const n = utf8Length(asString(s));
   plan.push(n);

@@ -330,8 +330,11 @@ export function classified(args: EncodeArgs, name: OutputName, logits: Float32Ar
   return { k, strings: classificationStrings(logits, args.batch, args.classes, k, args.labels) };
 }
 
+/** What the gRPC encoders take (encodeGrpcResponse, encodeAnswerFramed): raw output bytes or typed contents. */
+export type GrpcEncodeArgs = EncodeArgs & { readonly raw: boolean };
+
 /** A gRPC ModelInferResponse: raw_output_contents when `raw`, else typed contents. */
-export function encodeGrpcResponse(args: EncodeArgs & { readonly raw: boolean }): WireModelInferResponse {
+export function encodeGrpcResponse(args: GrpcEncodeArgs): WireModelInferResponse {
   const { logits, classes } = checkedAnswer(args.answer, args.batch, args.classes);
   const outputs: WireInferOutputTensor[] = [];
   const rawOut: Buffer[] = [];
