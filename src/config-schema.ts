@@ -162,6 +162,13 @@ export const SCHEMA = {
     env: 'SLACKSERVE_SLACKFIT_DRAIN_MARGIN',
     doc: 'drain rule: a (subnet, batch) keeps up when it drains this many times the arrival rate, plus the queued images within the head slack (1 measured best live since full GCs became rare: docs/scheduling.md).',
   },
+  slackfitDrainAt: {
+    type: 'enum',
+    values: ['batch', 'best'],
+    default: 'best',
+    env: 'SLACKSERVE_SLACKFIT_DRAIN_AT',
+    doc: "drain rule: judge whether a subnet keeps up by the throughput of the batch queued now (batch) or by its best throughput at any batch size that fits the head's slack (best: batches grow under sustained load; measured better live, docs/scheduling.md).",
+  },
   slackfitModelQuantile: {
     type: 'number',
     default: 0.5,

@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { raiseToRealtime } from '../../src/client/priority.js';
 import { loadConfig } from '../../src/config.js';
 import { summarize as summarizeLive } from '../../src/replay/report.js';
 import type { RequestRecord } from '../../src/replay/types.js';
@@ -27,9 +28,10 @@ import { simulate } from '../../src/sim/simulator.js';
 import { summarize as summarizeSim } from '../../src/sim/summary.js';
 import { Catalogue } from '../../src/supernet/catalogue.js';
 import { readTraceFile, toColumns, type TraceRequest } from '../../src/trace/format.js';
-import { bursty, poisson } from '../../src/trace/generators.js';
+import { bursty, onOff, poisson } from '../../src/trace/generators.js';
 import { log, median, replayLogged, spawnServer, SUPERNET } from '../serving/common.js';
 import { attainmentSvg, latencyCdfSvg, mixSvg, type PolicyRun } from './fidelity-plots.js';
+import { compareWithStatics, type FrontierComparison } from './frontier.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -40,14 +42,24 @@ const { values: opt } = parseArgs({
     'bursty-base': { type: 'string', default: '100' },
     'bursty-burst': { type: 'string', default: '200' },
     'slo-ms': { type: 'string', default: '50' },
+    /** on-off (square-wave bursts): quiet rate and length, burst rate and length (req/s, s) */
+    'onoff-low': { type: 'string', default: '20' },
+    'onoff-low-s': { type: 'string', default: '11' },
+    'onoff-high': { type: 'string', default: '320' },
+    'onoff-high-s': { type: 'string', default: '1' },
+    'onoff-duration': { type: 'string', default: '60' },
     /** bursty: every request's accuracy floor (0..1; default none) */
     'min-accuracy': { type: 'string' },
     seed: { type: 'string', default: '1' },
+    /** realtime: the replay client runs SCHED_RR (root), its servers at ordinary priority (src/client/priority.ts) */
+    'client-priority': { type: 'string', default: 'normal' },
     out: { type: 'string', default: 'bench/results/fidelity.json' },
     plots: { type: 'string', default: 'docs/scheduling/live' },
   },
 });
 
+if (opt['client-priority'] === 'realtime' && !raiseToRealtime()) throw new Error('--client-priority realtime: could not set SCHED_RR (chrt -r needs root)');
+else if (opt['client-priority'] !== 'realtime' && opt['client-priority'] !== 'normal') throw new Error(`--client-priority ${opt['client-priority']}: expected normal or realtime`);
 const cfg = loadConfig({ overrides: { supernet: SUPERNET } });
 const cat = Catalogue.load(SUPERNET);
 const table = latencyTableFor(cfg, cat);
@@ -136,11 +148,30 @@ for (const name of opt.traces.split(',')) {
       sloMs: Number(opt['slo-ms']),
       ...(opt['min-accuracy'] !== undefined ? { minAccuracy: Number(opt['min-accuracy']) } : {}),
     });
+  else if (name === 'onoff')
+    traces[name] = onOff({
+      lowRate: Number(opt['onoff-low']),
+      lowS: Number(opt['onoff-low-s']),
+      highRate: Number(opt['onoff-high']),
+      highS: Number(opt['onoff-high-s']),
+      durationS: Number(opt['onoff-duration']),
+      seed: Number(opt.seed),
+      sloMs: Number(opt['slo-ms']),
+    });
   else traces[name] = await readTraceFile(name);
+}
+
+function mixOf(subnets: readonly string[]): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const s of subnets) n[s] = (n[s] ?? 0) + 1;
+  for (const s of Object.keys(n)) n[s] = Math.round(((n[s] as number) / subnets.length) * 10000) / 10000;
+  return n;
 }
 
 const pct = (v: number | null): number | null => (v === null ? null : Math.round(v * 10000) / 100);
 const rows = [];
+/** Per trace, SlackFit against the static runs of the same trace, live and simulated. */
+const frontier: Record<string, { live: FrontierComparison | null; sim: FrontierComparison | null }> = {};
 mkdirSync(opt.plots, { recursive: true });
 for (const [name, trace] of Object.entries(traces)) {
   const cols = toColumns(trace);
@@ -175,16 +206,27 @@ for (const [name, trace] of Object.entries(traces)) {
       gap_accuracy_pts: liveAcc === null || ss.mean_served_accuracy === null ? null : pct(ss.mean_served_accuracy - liveAcc),
       live_label_accuracy: pct(ls.served_accuracy),
       live_client_limited: ls.client_limited,
+      live_client_limited_reason: ls.client_limited_reason,
+      /** share of the answers within the SLO per subnet */
+      live_mix: mixOf(met.map((x) => x.subnet)),
+      sim_mix: ss.subnet_mix,
     };
     rows.push(row);
     log(`${name} ${policy}: live ${row.live_attainment}% / ${row.live_accuracy}%, sim ${row.sim_attainment}% / ${row.sim_accuracy}% (gap ${row.gap_attainment_pts} pts / ${row.gap_accuracy_pts} pts)`);
   }
+  const mine = rows.filter((r) => r.trace === name);
+  const side = (att: 'live_attainment' | 'sim_attainment', acc: 'live_accuracy' | 'sim_accuracy') =>
+    compareWithStatics(mine.map((r) => ({ policy: r.policy, attainment: r[att] ?? 0, accuracy: r[acc] })));
+  frontier[name] = { live: side('live_attainment', 'live_accuracy'), sim: side('sim_attainment', 'sim_accuracy') };
+  for (const [how, c] of Object.entries(frontier[name]))
+    if (c?.closest)
+      log(`${name} ${how}: slackfit ${c.slackfit.attainment}% / ${c.slackfit.accuracy}%; closest static ${c.closest.policy} ${c.closest.attainment}% / ${c.closest.accuracy}% (ratio ${c.closest_ratio}); static frontier at slackfit's accuracy ${c.frontier_attainment ?? '-'}% (ratio ${c.frontier_ratio ?? '-'})`);
   const tag = `${name}-k${k}`;
   writeFileSync(join(opt.plots, `attainment-${tag}.svg`), attainmentSvg(`${name}, ${k} image(s)/request`, plotted));
   writeFileSync(join(opt.plots, `latency-cdf-${tag}.svg`), latencyCdfSvg(`${name}, ${k} image(s)/request`, plotted));
   const sf = plotted.find((r) => r.policy === 'slackfit');
   if (sf) writeFileSync(join(opt.plots, `mix-slackfit-${tag}.svg`), mixSvg(`${name}, ${k} image(s)/request`, sf));
 }
-const result = { bench: 'scheduling/fidelity', date: new Date().toISOString(), images: k, serving, rows };
+const result = { bench: 'scheduling/fidelity', date: new Date().toISOString(), command: `node dist-bench/bench/scheduling/fidelity.js ${process.argv.slice(2).join(' ')}`, images: k, serving, rows, frontier };
 writeFileSync(opt.out, JSON.stringify(result, null, 1) + '\n');
 console.log(JSON.stringify(result, null, 1));

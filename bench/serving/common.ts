@@ -1,6 +1,7 @@
 /** Shared pieces of the serving benchmarks: a server in its own process, and the compute limit. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { OipClient } from '../../src/client/oip-client.js';
+import { ordinaryPriority } from '../../src/client/priority.js';
 import { replay, type ReplayResult } from '../../src/replay/replayer.js';
 import type { TraceRequest } from '../../src/trace/format.js';
 import { Executor } from '../../src/runtime/executor.js';
@@ -17,9 +18,10 @@ export interface Spawned {
   stop(): Promise<void>;
 }
 
-/** `slackserve serve ...` in a child process, ready to answer. */
+/** `slackserve serve ...` in a child process, ready to answer (at ordinary priority under a realtime client). */
 export async function spawnServer(args: readonly string[], grpcPort: number, env: Record<string, string> = {}): Promise<Spawned> {
-  const proc = spawn(process.execPath, ['bin/slackserve.js', 'serve', '--grpc-port', String(grpcPort), '--http-port', String(grpcPort - 1), ...args], {
+  const [cmd, ...argv] = ordinaryPriority([process.execPath, 'bin/slackserve.js', 'serve', '--grpc-port', String(grpcPort), '--http-port', String(grpcPort - 1), ...args]) as [string, ...string[]];
+  const proc = spawn(cmd, argv, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -4,13 +4,13 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { SlackserveError } from '../errors.js';
 import { readTraceFile, writeTraceFile, type TraceRequest } from '../trace/format.js';
-import { bursty, loadMafCounts, maf, poisson, timeVarying, type CommonOptions, type MafFunctions, type TraceClass } from '../trace/generators.js';
+import { bursty, loadMafCounts, maf, onOff, poisson, timeVarying, type CommonOptions, type MafFunctions, type TraceClass } from '../trace/generators.js';
 import { formatTraceStats, traceStats } from '../trace/stats.js';
 
 /** The bundled Azure Functions 2019 sample (1,350 functions, 1,440 minutes); src/cli and dist/cli both sit two levels down. */
 export const DEFAULT_MAF_FILE = fileURLToPath(new URL('../../traces/azure_functions_2019/1350_inv.csv', import.meta.url));
 const DEFAULT_SLO_MS = 50;
-const KINDS = ['poisson', 'bursty', 'time-varying', 'maf'] as const;
+const KINDS = ['poisson', 'bursty', 'time-varying', 'on-off', 'maf'] as const;
 type Kind = (typeof KINDS)[number];
 
 interface GenerateFlags {
@@ -27,6 +27,10 @@ interface GenerateFlags {
   rate1?: string;
   rate2?: string;
   tau?: string;
+  lowRate?: string;
+  lowS?: string;
+  highRate?: string;
+  highS?: string;
   maf?: string;
   functions?: string;
   meanRate?: string;
@@ -41,6 +45,10 @@ const KIND_FLAGS: Record<string, { flag: string; kinds: readonly Kind[] }> = {
   rate1: { flag: '--rate1', kinds: ['time-varying'] },
   rate2: { flag: '--rate2', kinds: ['time-varying'] },
   tau: { flag: '--tau', kinds: ['time-varying'] },
+  lowRate: { flag: '--low-rate', kinds: ['on-off'] },
+  lowS: { flag: '--low-s', kinds: ['on-off'] },
+  highRate: { flag: '--high-rate', kinds: ['on-off'] },
+  highS: { flag: '--high-s', kinds: ['on-off'] },
   maf: { flag: '--maf', kinds: ['maf'] },
   functions: { flag: '--functions', kinds: ['maf'] },
   meanRate: { flag: '--mean-rate', kinds: ['maf'] },
@@ -131,6 +139,17 @@ export async function generateFromFlags(kind: string, o: GenerateFlags): Promise
       reqs = timeVarying({ ...common, ...p });
       break;
     }
+    case 'on-off': {
+      const p = {
+        lowRate: numberFlag('--low-rate', o.lowRate, 'non-negative'),
+        lowS: numberFlag('--low-s', o.lowS, 'positive'),
+        highRate: numberFlag('--high-rate', o.highRate, 'positive'),
+        highS: numberFlag('--high-s', o.highS, 'positive'),
+      };
+      Object.assign(params, { low_rate: p.lowRate, low_s: p.lowS, high_rate: p.highRate, high_s: p.highS });
+      reqs = onOff({ ...common, ...p });
+      break;
+    }
     case 'maf': {
       const meanRate = numberFlag('--mean-rate', o.meanRate, 'positive');
       const file = o.maf ?? DEFAULT_MAF_FILE;
@@ -159,7 +178,7 @@ export function registerTraceCommands(program: Command): void {
     });
 
   tr.command('generate')
-    .description('write a seeded trace: poisson, bursty (SuperServe), time-varying (SuperServe) or maf (Azure Functions 2019 replay)')
+    .description('write a seeded trace: poisson, bursty (SuperServe), time-varying (SuperServe), on-off (square-wave bursts) or maf (Azure Functions 2019 replay)')
     .argument('<kind>', KINDS.join(' | '))
     .requiredOption('--out <file>', 'trace file to write (gzip-compressed when it ends in .gz)')
     .option('--duration <s>', 'trace length, seconds', '60')
@@ -174,6 +193,10 @@ export function registerTraceCommands(program: Command): void {
     .option('--rate1 <r>', 'time-varying: starting rate, req/s')
     .option('--rate2 <r>', 'time-varying: final rate, req/s')
     .option('--tau <t>', 'time-varying: ramp slope, req/s²')
+    .option('--low-rate <r>', 'on-off: Poisson rate of the quiet phases, req/s (0 = silent)')
+    .option('--low-s <s>', 'on-off: length of each quiet phase, seconds')
+    .option('--high-rate <r>', 'on-off: Poisson rate of the burst phases, req/s')
+    .option('--high-s <s>', 'on-off: length of each burst phase, seconds')
     .option('--maf <file>', 'maf: Azure Functions 2019 per-minute CSV (default: the bundled 1,350-function sample)')
     .option('--functions <sel>', "maf: 'all' (default), top-N by volume, or comma-separated HashFunction values")
     .option('--mean-rate <r>', 'maf: mean rate of the output, req/s')

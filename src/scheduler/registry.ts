@@ -70,6 +70,7 @@ export function policyOptionsFrom(cfg: Config): PolicyOptions {
       exitAware: cfg.slackfitExitAware === 'on',
       rule: cfg.slackfitRule,
       drainMargin: cfg.slackfitDrainMargin,
+      drainAt: cfg.slackfitDrainAt,
       model: { quantile: cfg.slackfitModelQuantile, contentionAlpha: cfg.slackfitContentionAlpha },
     },
   };

@@ -34,7 +34,16 @@ export interface DrainRuleOptions {
    * the client share the cores, and every batch costs the event loop too.
    */
   readonly drainMargin: number;
+  /**
+   * Which throughput a subnet is judged by. `batch`: the pair's own (the images queued now).
+   * `best`: the subnet's best within the head's slack, at any batch size up to the largest: under
+   * sustained load its batches grow to that size while it runs, so a subnet that keeps up only at
+   * a larger batch is not passed over for a faster one because the queue is short at this moment
+   * (measured live on square-wave bursts, docs/scheduling.md).
+   */
+  readonly drainAt: 'batch' | 'best';
 }
+
 
 export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRuleOptions, ctx: DecisionContext, st: LatencyModelState): Decision {
   const { now } = ctx;
@@ -60,6 +69,19 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
     if (Number.isNaN(r)) median[k] = r = model.median(st, s.index, b, running);
     return b / (model.base(s.index, b) * r * contention);
   };
+  const best = new Float64Array(table.subnets.length).fill(NaN);
+  /** The subnet's best drain rate (images/ms, one executor) at a batch whose plan fits `slack`. */
+  const bestWithin = (s: SubnetInfo, slackMs: number): number => {
+    let c = best[s.index] as number;
+    if (Number.isNaN(c)) {
+      c = 0;
+      // profiled latency never falls as the batch grows (latency-table.ts): stop at the first batch
+      // that does not fit (a larger one fitting again could only come from a noisier model cell)
+      for (let bb = 1; bb <= table.maxBatch && plan(s, bb) <= slackMs; bb++) c = Math.max(c, drains(s, bb));
+      best[s.index] = c;
+    }
+    return c;
+  };
   const alone = (r: QueuedRequest): number => {
     const b = Math.min(r.size ?? 1, table.maxBatch);
     const s = table.fastest(b, r.minAccuracy) ?? table.fastest(b, 0);
@@ -75,7 +97,7 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
   const ex = o.exitAware ? ctx.exits : undefined;
   const backlog = ctx.queue.images ?? ctx.queue.length;
   const required = o.drainMargin * rate + backlog / Math.max(slack, 1);
-  let best: Pick | null = null;
+  let chosen: Pick | null = null;
   /** The fitting pair that drains fastest, for when no pair keeps up. */
   let fastest: Pick | null = null;
   for (let j = fit; j >= 1; j--) {
@@ -93,13 +115,13 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
       if (fastest === null || b / ms > fastest.b / fastest.ms) fastest = pick;
       // per batch size only the most accurate pair that keeps up competes (a faster, less accurate
       // one could only win the tie break)
-      if (!first || drains(s, b) * slots < required) continue;
+      if (!first || Math.max(drains(s, b), o.drainAt === 'best' ? bestWithin(s, slack) : 0) * slots < required) continue;
       first = false;
-      if (best === null || better(o.tieBreak, pick.bucket, b, s.accuracy, best)) best = pick;
+      if (chosen === null || better(o.tieBreak, pick.bucket, b, s.accuracy, chosen)) chosen = pick;
     }
   }
-  best ??= fastest; // nothing keeps up: the fitting pair that drains fastest
-  if (best) return { dispatch: { subnet: best.s.id, requests: rest.slice(0, best.j), expectedMs: best.ms, loadMs: 0 }, drops };
+  chosen ??= fastest; // nothing keeps up: the fitting pair that drains fastest
+  if (chosen) return { dispatch: { subnet: chosen.s.id, requests: rest.slice(0, chosen.j), expectedMs: chosen.ms, loadMs: 0 }, drops };
   // Nothing fits the head's slack: run at the highest throughput there is (the fastest eligible
   // subnet, every request that fits in a batch) so the backlog clears as soon as it can; serving
   // the head alone would spend a whole batch's fixed cost on one late request.

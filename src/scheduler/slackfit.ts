@@ -50,6 +50,8 @@ export interface SlackFitOptions {
   readonly rule: 'drain' | 'paper';
   /** drain rule: a pair keeps up when it drains this x the arrival rate (plus the backlog within the slack). */
   readonly drainMargin: number;
+  /** drain rule: judge a subnet's throughput at the queued batch, or at its best batch within the slack. */
+  readonly drainAt: 'batch' | 'best';
   /** drain rule: the latency model's settings. */
   readonly model: Partial<LatencyModelOptions>;
 }
@@ -63,6 +65,7 @@ export const SLACKFIT_DEFAULTS: SlackFitOptions = Object.freeze({
   exitAware: true,
   rule: 'drain',
   drainMargin: 1,
+  drainAt: 'best',
   model: {},
 });
 

@@ -55,6 +55,17 @@ export interface TimeVaryingOptions extends CommonOptions {
   readonly cv2: number;
 }
 
+export interface OnOffOptions extends CommonOptions {
+  /** req/s of the quiet phases (Poisson) */
+  readonly lowRate: number;
+  /** length of each quiet phase, seconds */
+  readonly lowS: number;
+  /** req/s of the burst phases (Poisson) */
+  readonly highRate: number;
+  /** length of each burst phase, seconds */
+  readonly highS: number;
+}
+
 export interface MafOptions extends CommonOptions {
   /** invocation counts per source minute (loadMafCounts); the whole list is compressed into durationS */
   readonly counts: readonly number[];
@@ -178,6 +189,31 @@ export function bursty(o: BurstyOptions): TraceRequest[] {
   while (i < nBase || j < burst.length) {
     if (j >= burst.length || (i < nBase && baseAt(i) <= (burst[j] as number))) times[k++] = baseAt(i++);
     else times[k++] = burst[j++] as number;
+  }
+  return labelArrivals(times, o);
+}
+
+/**
+ * Square-wave load: Poisson arrivals at lowRate for lowS seconds, then at highRate for highS
+ * seconds, repeated (quiet phase first) until durationS. The shape that separates choosing a
+ * subnet per batch from serving a fixed one: bursts at one subnet's capacity, lulls that a slower,
+ * more accurate subnet carries (docs/scheduling.md, "Bursts at a static subnet's capacity").
+ */
+export function onOff(o: OnOffOptions): TraceRequest[] {
+  requireNumber('on-off', 'lowRate', o.lowRate, nonNegative, 'a rate in req/s >= 0');
+  requireNumber('on-off', 'lowS', o.lowS, positive, 'a number of seconds > 0');
+  requireNumber('on-off', 'highRate', o.highRate, positive, 'a rate in req/s > 0');
+  requireNumber('on-off', 'highS', o.highS, positive, 'a number of seconds > 0');
+  checkCommon('on-off', o, Math.max(o.lowRate, o.highRate) * o.durationS);
+  const rng = new Rng(o.seed);
+  const durMs = o.durationS * 1000;
+  const times: number[] = [];
+  for (let start = 0, high = false; start < durMs; high = !high) {
+    const rate = high ? o.highRate : o.lowRate;
+    const end = Math.min(durMs, start + (high ? o.highS : o.lowS) * 1000);
+    // memoryless: a phase's first arrival is drawn from its own start, at its own rate
+    if (rate > 0) for (let t = start + rng.exponential(rate / 1000); t < end; t += rng.exponential(rate / 1000)) times.push(t);
+    start = end;
   }
   return labelArrivals(times, o);
 }

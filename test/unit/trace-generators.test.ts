@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAF_FILE, generateFromFlags, parseClasses } from '../../src/cli/trace-commands.js';
 import { readTraceFile, type TraceRequest } from '../../src/trace/format.js';
-import { bursty, loadMafCounts, maf, parseMafCounts, poisson, timeVarying } from '../../src/trace/generators.js';
+import { bursty, loadMafCounts, maf, onOff, parseMafCounts, poisson, timeVarying } from '../../src/trace/generators.js';
 import { Rng } from '../../src/trace/rng.js';
 import { traceStats } from '../../src/trace/stats.js';
 
@@ -103,6 +103,36 @@ describe('generators', () => {
     const o = { rate1: 100, rate2: 300, tau: 50, cv2: 8, durationS: 5, sloMs: 36, seed: 1 };
     expect(timeVarying(o)).toEqual(timeVarying(o));
     expect(times(timeVarying(o))).not.toEqual(times(timeVarying({ ...o, seed: 2 })));
+  });
+
+  it('on-off alternates quiet and burst phases at their own Poisson rates', () => {
+    const o = { lowRate: 50, lowS: 3, highRate: 2000, highS: 1, durationS: 40, sloMs: 100, seed: 3 };
+    const r = onOff(o);
+    // phases: quiet [0, 3) s, burst [3, 4) s, quiet [4, 7) s, ... ten full cycles in 40 s
+    let quiet = 0;
+    let burst = 0;
+    for (let c = 0; c < 10; c++) {
+      quiet += countIn(r, c * 4000, c * 4000 + 3000);
+      burst += countIn(r, c * 4000 + 3000, c * 4000 + 4000);
+    }
+    within(quiet / 30, 50, 0.1);
+    within(burst / 10, 2000, 0.03);
+    // a burst's rate holds to its edges: no arrivals leak from one phase's rate into the next
+    within(countIn(r, 3000, 3100) + countIn(r, 7000, 7100) + countIn(r, 11_000, 11_100), 600, 0.15);
+    expect(countIn(r, 2900, 3000) + countIn(r, 6900, 7000) + countIn(r, 10_900, 11_000)).toBeLessThan(40);
+    // inside a phase the gaps are exponential (CV² 1)
+    const gaps = times(r.filter((x) => x.t_ms >= 3000 && x.t_ms < 4000)).slice(1).map((t, i, a) => t - (i === 0 ? 3000 : (a[i - 1] as number)));
+    const m = gaps.reduce((a, g) => a + g, 0) / gaps.length;
+    const v = gaps.reduce((a, g) => a + (g - m) ** 2, 0) / gaps.length;
+    expect(v / m ** 2).toBeGreaterThan(0.75);
+    expect(v / m ** 2).toBeLessThan(1.3);
+    expect(r.every((x, i) => i === 0 || x.t_ms >= (r[i - 1] as TraceRequest).t_ms)).toBe(true);
+    expect(onOff(o)).toEqual(onOff(o));
+    expect(times(onOff(o))).not.toEqual(times(onOff({ ...o, seed: 4 })));
+    // a silent quiet phase: every arrival falls in a burst
+    const silent = onOff({ ...o, lowRate: 0, durationS: 8 });
+    expect(silent.every((x) => (x.t_ms % 4000) >= 3000)).toBe(true);
+    expect(() => onOff({ ...o, highS: 0 })).toThrow(/highS must be a number of seconds > 0/);
   });
 
   it('labels requests by class with the seeded shares, leaving arrival times unchanged', () => {
@@ -211,6 +241,9 @@ describe('trace generate flags', () => {
     const { reqs, provenance } = await generateFromFlags('bursty', { ...flags, baseRate: '100', burstRate: '200', cv2: '4', sloMs: '36' });
     expect(reqs).toEqual(bursty({ baseRate: 100, burstRate: 200, cv2: 4, durationS: 2, seed: 1, sloMs: 36 }));
     expect(provenance).toBe('slackserve trace generate bursty duration_s=2 seed=1 slo_ms=36 base_rate=100 burst_rate=200 cv2=4');
+    const s = await generateFromFlags('on-off', { ...flags, lowRate: '20', lowS: '11', highRate: '320', highS: '1', sloMs: '100' });
+    expect(s.reqs).toEqual(onOff({ lowRate: 20, lowS: 11, highRate: 320, highS: 1, durationS: 2, seed: 1, sloMs: 100 }));
+    expect(s.provenance).toBe('slackserve trace generate on-off duration_s=2 seed=1 slo_ms=100 low_rate=20 low_s=11 high_rate=320 high_s=1');
     const m = await generateFromFlags('maf', { ...flags, meanRate: '300', functions: '5' });
     expect(m.reqs.length).toBeGreaterThan(400);
     expect(m.provenance).toContain('functions=5 minutes=1440');
@@ -225,6 +258,7 @@ describe('trace generate flags', () => {
     ['a fractional seed', 'poisson', { rate: '5', seed: '1.5' }, /--seed "1.5" is not an integer/],
     ['both --slo-ms and --classes', 'poisson', { rate: '5', sloMs: '5', classes: 'a:1:5' }, /not both/],
     ['a malformed class', 'poisson', { rate: '5', classes: 'a:1' }, /--classes entry "a:1"/],
+    ['a missing burst length', 'on-off', { lowRate: '5', lowS: '1', highRate: '50' }, /--high-s is required here/],
     ['a bad --functions', 'maf', { meanRate: '5', functions: 'top-ten' }, /--functions "top-ten"/],
   ])('rejects %s with TRACE_INVALID', async (_what, kind, extra, message) => {
     const run = generateFromFlags(kind, { ...flags, ...extra });
