@@ -9,7 +9,9 @@
  *    is large it runs low-throughput pairs, the queue grows until heads are nearly late, and then
  *    every unmodelled millisecond is a miss. Here a pair must also drain the queue at least as fast
  *    as images arrive with a margin, plus the queued images within the head's slack
- *    (b / median latency x executors >= margin x arrival rate + backlog / slack). When no pair
+ *    (b / median latency x executors >= margin x arrival rate + backlog / slack; with `drainAt:
+ *    'best'`, the default, the subnet's best rate at any batch that fits the slack, since its
+ *    batches grow to that size under sustained load). When no pair
  *    keeps up, the fitting pair that drains fastest runs; when none fits, the fastest eligible
  *    subnet at the largest batch (the deployment is behind: throughput clears it, and hopeless
  *    heads are shed).
@@ -44,7 +46,6 @@ export interface DrainRuleOptions {
   readonly drainAt: 'batch' | 'best';
 }
 
-
 export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRuleOptions, ctx: DecisionContext, st: LatencyModelState): Decision {
   const { now } = ctx;
   const running = (ctx.executor.running ?? 0) + 1;
@@ -69,16 +70,16 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
     if (Number.isNaN(r)) median[k] = r = model.median(st, s.index, b, running);
     return b / (model.base(s.index, b) * r * contention);
   };
-  const best = new Float64Array(table.subnets.length).fill(NaN);
-  /** The subnet's best drain rate (images/ms, one executor) at a batch whose plan fits `slack`. */
+  const bestRate = new Float64Array(table.subnets.length).fill(NaN);
+  /** The subnet's best drain rate (images/ms, one executor) at a batch whose plan fits `slackMs`. */
   const bestWithin = (s: SubnetInfo, slackMs: number): number => {
-    let c = best[s.index] as number;
+    let c = bestRate[s.index] as number;
     if (Number.isNaN(c)) {
       c = 0;
       // profiled latency never falls as the batch grows (latency-table.ts): stop at the first batch
       // that does not fit (a larger one fitting again could only come from a noisier model cell)
       for (let bb = 1; bb <= table.maxBatch && plan(s, bb) <= slackMs; bb++) c = Math.max(c, drains(s, bb));
-      best[s.index] = c;
+      bestRate[s.index] = c;
     }
     return c;
   };
