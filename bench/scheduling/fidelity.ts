@@ -9,6 +9,11 @@
  * static-smallest replay at 1 and 16 images per request, and writes it beside the latency profile
  * (profiles/serving-cpu-2core.json), which `slackserve simulate --serving` also reads.
  *
+ * Traces: `demo` (traces/demo-maf-burst.csv), `bursty` (--bursty-base/--bursty-burst, CV² 8, 30 s),
+ * `onoff` (square-wave bursts: --onoff-low/--onoff-low-s/--onoff-high/--onoff-high-s/--onoff-duration)
+ * or a trace file's path. Per trace it also prints SlackFit against the static runs of the same
+ * trace (frontier.ts). --client-priority realtime runs the replay client SCHED_RR (root).
+ *
  * Accuracy is compared as the mean top-1 (manifest) of the subnets that served the requests met
  * within the SLO, live and simulated alike; the live label-based figure is printed too (it differs
  * by the sampling error of the labelled test sample).
