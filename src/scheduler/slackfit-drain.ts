@@ -116,7 +116,9 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
       if (fastest === null || b / ms > fastest.b / fastest.ms) fastest = pick;
       // per batch size only the most accurate pair that keeps up competes (a faster, less accurate
       // one could only win the tie break)
-      if (!first || Math.max(drains(s, b), o.drainAt === 'best' ? bestWithin(s, slack) : 0) * slots < required) continue;
+      if (!first) continue;
+      // the best-batch sweep only when the queued batch alone does not keep up (most decisions at low load)
+      if (drains(s, b) * slots < required && !(o.drainAt === 'best' && bestWithin(s, slack) * slots >= required)) continue;
       first = false;
       if (chosen === null || better(o.tieBreak, pick.bucket, b, s.accuracy, chosen)) chosen = pick;
     }
