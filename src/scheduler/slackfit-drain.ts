@@ -70,9 +70,11 @@ export function drainDecide(table: LatencyTable, model: LatencyModel, o: DrainRu
     if (Number.isNaN(r)) median[k] = r = model.median(st, s.index, b, running);
     return b / (model.base(s.index, b) * r * contention);
   };
-  const bestRate = new Float64Array(table.subnets.length).fill(NaN);
+  /** Per subnet, filled on first use (most decisions never sweep, and allocate nothing here). */
+  let bestRate: Float64Array | null = null;
   /** The subnet's best drain rate (images/ms, one executor) at a batch whose plan fits `slackMs`. */
   const bestWithin = (s: SubnetInfo, slackMs: number): number => {
+    bestRate ??= new Float64Array(table.subnets.length).fill(NaN);
     let c = bestRate[s.index] as number;
     if (Number.isNaN(c)) {
       c = 0;
