@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { runH2load, latency } from './edge-h2load.js';
-import { counterDelta, readCounters, type Counters, type Server } from './edge-procs.js';
+import { counterDelta, readCounters, type Counters, type Server, type ThreadCpu } from './edge-procs.js';
 import type { ProbeDump } from './probe.js';
 import { median } from './common.js';
 
@@ -38,6 +38,12 @@ export interface RunRecord {
   failures: Record<string, number>;
   server_cpu_s: number;
   cpu_us_per_req: number;
+  /**
+   * Per process role, CPU µs per successful request by thread: the main thread, the JavaScript
+   * worker threads (the executor threads, which run onnxruntime), and the rest (V8's GC and
+   * compiler threads, libuv's pool). Needs the probe; without it workers is 0.
+   */
+  cpu_threads: Record<string, { main_us_per_req: number; workers_us_per_req: number; other_us_per_req: number }>;
   latency: { n: number; p50_ms: number; p99_ms: number; max_ms: number };
   h2load: { cpu_s: number; core_fraction: number; cpu_us_per_req: number; done: number; status_2xx: number; errored: number; timeout: number };
   /** Per process role: GC pauses and event-loop delay on its main thread over this run. */
@@ -91,11 +97,13 @@ export async function measure(s: Server, m: MeasureSpec): Promise<RunRecord> {
   await Promise.all(s.procs.map((p) => p.probe())); // reset the probe windows
   const c0 = await countersOf(s);
   const cpu0 = cpuOf(s);
+  const t0 = s.procs.map((p) => p.threadCpu());
   const j0 = cpuJiffies();
   const h = await runH2load({ port: s.grpcPort, body: m.body, seconds: m.seconds, clients: m.clients, streams: m.streams, rate: m.rate });
   const j1 = cpuJiffies();
   await sleep(m.settleMs ?? 300);
   const cpu1 = cpuOf(s);
+  const t1 = s.procs.map((p) => p.threadCpu());
   const c1 = await countersOf(s);
   const dumps = await Promise.all(s.procs.map(async (p) => [p.role, await p.probe()] as const));
   const delta = c0 && c1 ? counterDelta(c0, c1) : { success: h.status2xx, failure: {} };
@@ -105,6 +113,13 @@ export async function measure(s: Server, m: MeasureSpec): Promise<RunRecord> {
   const fraction = h.status2xx > 0 ? Math.min(1, delta.success / h.status2xx) : 0;
   const coreFraction = h.cpuS / h.wallS;
   const underOffered = m.rate !== undefined && achieved < 0.95 * m.rate;
+  const perReq = (sec: number): number => (delta.success > 0 ? (sec * 1e6) / delta.success : NaN);
+  const cpuThreads: RunRecord['cpu_threads'] = {};
+  s.procs.forEach((p, i) => {
+    const a = t0[i] as ThreadCpu;
+    const b = t1[i] as ThreadCpu;
+    cpuThreads[p.role] = { main_us_per_req: perReq(b.main - a.main), workers_us_per_req: perReq(b.workers - a.workers), other_us_per_req: perReq(b.other - a.other) };
+  });
   const probe: Record<string, ProbeFigures> = {};
   for (const [role, d] of dumps) if (d) probe[role] = probeFigures(d);
   return {
@@ -118,6 +133,7 @@ export async function measure(s: Server, m: MeasureSpec): Promise<RunRecord> {
     failures: { ...delta.failure },
     server_cpu_s: cpu1 - cpu0,
     cpu_us_per_req: delta.success > 0 ? ((cpu1 - cpu0) * 1e6) / delta.success : NaN,
+    cpu_threads: cpuThreads,
     latency: { n: lat.n, p50_ms: lat.p50Ms, p99_ms: lat.p99Ms, max_ms: lat.maxMs },
     h2load: {
       cpu_s: h.cpuS,

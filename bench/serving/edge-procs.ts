@@ -14,11 +14,15 @@ import { deleteKeysUnder } from '../../src/queue/redis-keys.js';
 import { log } from './common.js';
 import type { ProbeDump } from './probe.js';
 
-export type ServerName = 'echo' | 'embedded' | 'split';
-export const SERVER_NAMES: readonly ServerName[] = ['echo', 'embedded', 'split'];
+export type ServerName = 'echo' | 'h2echo' | 'embedded' | 'split';
+export const SERVER_NAMES: readonly ServerName[] = ['echo', 'h2echo', 'embedded', 'split'];
+/** The servers that answer with a fixed message and no slackserve code (no /metrics). */
+const ECHOES: Partial<Record<ServerName, string>> = {
+  echo: fileURLToPath(new URL('./grpc-echo.js', import.meta.url)),
+  h2echo: fileURLToPath(new URL('./h2-echo.js', import.meta.url)),
+};
 
 const PROBE = fileURLToPath(new URL('./probe.js', import.meta.url));
-const ECHO = fileURLToPath(new URL('./grpc-echo.js', import.meta.url));
 export const CLK_TCK = ((): number => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -43,10 +47,28 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** utime + stime of a process (all its threads), seconds. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return cpuFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** CPU seconds of one process split by thread: its main thread, the JavaScript worker threads the probe listed, and the rest (V8's and libuv's). */
+export interface ThreadCpu {
+  readonly main: number;
+  readonly workers: number;
+  readonly other: number;
+}
+
+function taskCpuSeconds(pid: number, tid: string): number {
+  try {
+    return cpuFields(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+  } catch {
+    return 0; // the thread ended between the listing and the read: its time stays in `other`
+  }
+}
+
+const cpuFields = (stat: string): number => {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
+};
 
 export function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -100,6 +122,16 @@ export class Proc {
   cpu(): number {
     return cpuSeconds(this.pid);
   }
+  /** The process's CPU by thread (workers: the threads whose ids the probe wrote; none without the probe). */
+  threadCpu(): ThreadCpu {
+    const total = this.cpu();
+    const main = taskCpuSeconds(this.pid, String(this.pid));
+    let workers = 0;
+    if (this.probed && existsSync(`${this.probeFile}.tids`))
+      for (const tid of readFileSync(`${this.probeFile}.tids`, 'utf8').split('\n'))
+        if (/^\d+$/.test(tid)) workers += taskCpuSeconds(this.pid, tid);
+    return { main, workers, other: Math.max(0, total - main - workers) };
+  }
   /** The probe's figures since its previous dump (resets them). */
   async probe(timeoutMs = 3000): Promise<ProbeDump | undefined> {
     if (!this.probed || !this.alive) return undefined;
@@ -122,6 +154,7 @@ export class Proc {
       clearTimeout(t);
     }
     rmSync(this.probeFile, { force: true });
+    rmSync(`${this.probeFile}.tids`, { force: true });
   }
 }
 
@@ -163,10 +196,11 @@ export async function startServer(name: ServerName, o: SlackserveOptions): Promi
   const common = ['--host', '127.0.0.1', ...(o.threads ? ['--threads', String(o.threads)] : [])];
   const pre = o.preload ? { ...o.preload.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${o.preload.module}`.trim() } : {};
   const probed = o.preload ? false : (o.probe ?? true);
-  if (name === 'echo') {
+  const echo = ECHOES[name];
+  if (echo) {
     const port = await freePort();
-    const p = new Proc('echo', [ECHO, String(port)], pre, probed);
-    await waitFor('echo', () => probeTcp(port), [p]);
+    const p = new Proc(name, [echo, String(port)], pre, probed);
+    await waitFor(name, () => probeTcp(port), [p]);
     return { name, grpcPort: port, metricsPort: undefined, procs: [p], stop: () => p.stop() };
   }
   const grpcPort = await freePort();

@@ -47,7 +47,7 @@ async function oneRun(spec: SteadySpec, name: ServerName, images: number): Promi
     await measure(s, { ...base, seconds: spec.warmupS });
     const r = await measure(s, { ...base, seconds: spec.seconds });
     // the process that holds the request path: the echo, the embedded server, the split's frontend
-    const main = r.probe['echo'] ?? r.probe['serve'] ?? r.probe['frontend'];
+    const main = r.probe['echo'] ?? r.probe['h2echo'] ?? r.probe['serve'] ?? r.probe['frontend'];
     return {
       cpu_us_per_req: r.cpu_us_per_req,
       success: r.success,

@@ -1,9 +1,11 @@
 /**
- * Edge benchmark: the gRPC request path of slackserve against the stack's floor. Three servers,
+ * Edge benchmark: the gRPC request path of slackserve against the stack's floor. Four servers,
  * each in its own process(es) on 127.0.0.1 and free ports, all driven by h2load with one
  * pre-encoded gRPC body (ModelInferRequest for fmnist-resnet, `--images` real test images as FP32
  * raw_input_contents, `slackserve.latency_budget_ms` = --budget-ms):
- *   echo      bare @grpc/grpc-js on proto/grpc_service.proto, fixed answer (grpc-echo.ts): the floor
+ *   echo      bare @grpc/grpc-js on proto/grpc_service.proto, fixed answer (grpc-echo.ts): the reference
+ *   h2echo    bare node:http2, the same fixed answer framed once, body read and dropped (h2-echo.ts):
+ *             the floor below grpc-js; with the embedded server's executor threads it gives `floor`
  *   embedded  `slackserve serve --policy static-smallest` (in-process queue)
  *   split     `slackserve frontend` + one `slackserve worker` on Redis (own key prefix)
  * Per server and image count: CPU µs per successful request at a fixed rate (/proc utime+stime of
@@ -18,7 +20,7 @@
  *   node dist-bench/bench/serving/edge.js --reps 3 --seconds 10 --out     # bench/results/serving-edge.json
  *   node dist-bench/bench/serving/edge.js --images 16 --servers echo,embedded --reps 1 --seconds 5
  *   node dist-bench/bench/serving/edge.js --soak 10 --server embedded --out  # serving-edge-soak.json
- * Flags: --servers echo,embedded,split  --images 1,16  --reps 3  --seconds 10 (each run)
+ * Flags: --servers echo,h2echo,embedded,split  --images 1,16  --reps 3  --seconds 10 (each run)
  *   --rates 250,500,1000 (1 image) --rates-multi 75,150,300 (more images)  --cpu-rate 1000
  *   --cpu-rate-multi 300 (CPU/request is reported there; added to the rates)  --clients 1
  *   --streams 64 (fixed-rate h2load -c/-m)  --sat-clients 4 --sat-streams auto (max(4, 64/images))
@@ -44,7 +46,7 @@ import { steady } from './edge-steady.js';
 
 const { values: opt } = parseArgs({
   options: {
-    servers: { type: 'string', default: 'echo,embedded,split' },
+    servers: { type: 'string', default: 'echo,h2echo,embedded,split' },
     images: { type: 'string', default: '1,16' },
     reps: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '10' },
@@ -257,7 +259,7 @@ try {
   for (const b of bodies.values()) rmSync(b.file, { force: true });
 }
 
-const { results, warnings: found } = report({ names, imageCounts, runs, crashes, ratesFor, cpuRateFor: cpuRateOf });
+const { results, floor, warnings: found } = report({ names, imageCounts, runs, crashes, ratesFor, cpuRateFor: cpuRateOf });
 const json = roundTree({
   bench: 'serving-edge',
   date: new Date().toISOString(),
@@ -283,6 +285,7 @@ const json = roundTree({
   },
   method: METHOD,
   results,
+  floor,
   warnings: [...warnings, ...found],
   crashes,
 });

@@ -4,10 +4,12 @@
  * Main thread only: records every GC pause ('gc' performance entries) and the event-loop delay
  * (monitorEventLoopDelay, 1 ms resolution). On SIGUSR2 it writes the figures since the previous
  * dump (then resets them) to $SLACKSERVE_PROBE_OUT, atomically (temp file + rename). Never writes
- * to stdout or stderr; inert without the variable and in worker threads. Also samples heapUsed at
- * 1 Hz for the window's floor.
+ * to stdout or stderr; inert without the variable. Also samples heapUsed at 1 Hz for the window's
+ * floor. In a worker thread (the executor threads) it only appends the thread's kernel id to
+ * `$SLACKSERVE_PROBE_OUT.tids`, so the bench can tell those threads' CPU from the main thread's and
+ * V8's (`threadCpu` in edge-procs.ts).
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
@@ -79,3 +81,11 @@ function install(out: string): void {
 
 const out = process.env.SLACKSERVE_PROBE_OUT;
 if (isMainThread && out) install(out);
+else if (out) {
+  try {
+    // "/proc/thread-self" -> "<pid>/task/<tid>"
+    appendFileSync(`${out}.tids`, `${readlinkSync('/proc/thread-self').split('/').pop() ?? ''}\n`);
+  } catch {
+    // without it the bench reports no per-thread split; the server must not fail because of the probe
+  }
+}
