@@ -73,6 +73,12 @@ export interface Rec {
   status?: string;
   /** How long the call waited in the client for a stream (the server's stream limit), ms (h2 transport). */
   queuedMs?: number;
+  /**
+   * How long before the answer's callback this client's event loop last ran its 1 ms ticker, ms:
+   * the client's own delay in reading the answer (its loop busy or without a core), time that
+   * neither the server nor the network spent.
+   */
+  staleMs?: number;
   /** The answer's own timing parameters (slackserve.server_us, queue_us, compute_us, output_us), in ms. */
   server?: { serverMs: number; queueMs: number; computeMs: number; outputMs: number; subnet: string };
 }

@@ -17,6 +17,9 @@
  * frontend's own slo_outcome counts over the open loop beside the client's (server_vs_client),
  * and the client's CPU per call and p99 send lateness per phase; a phase whose sends ran more than
  * 5 ms late is flagged (client.limited_phases, and a warning line): it partly measures the client.
+ * Each answer also records how stale the client's own loop was when it read it (a 1 ms ticker:
+ * Rec.staleMs); answers late only by that are counted (late_answers.late_by_client_stall, a
+ * warning line) and the share is given without them too (admitted_within_slo_share_net_of_client_stalls).
  * The client (--transport h2, default) sends one pre-encoded request per budget on node:http2
  * streams (src/client/h2-unary.ts); --transport grpc-js is the old OipClient.
  * With --burst-driver h2load (default) h2load sends (factor - probe) x C of the burst and this client
@@ -208,6 +211,10 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage();
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
     loopDelay.enable();
+    // the client's own loop: each answer records how long ago the loop last ran this ticker
+    // (Rec.staleMs), so a late answer the client read late can be told from one the server sent late
+    let lastTick = performance.now();
+    const ticker = setInterval(() => (lastTick = performance.now()), 1);
     const outcomes0 = await sloOutcomes(metricsPort);
     if (byH2load) writeFileSync(burstBodyFile, bodyFor(SLO_MS));
     const probeRate = byH2load ? Math.min(Number(opt.probe), Number(opt.factor)) * capacity : Number(opt.factor) * capacity;
@@ -239,6 +246,7 @@ async function main(): Promise<void> {
         pending.push(
           call(i++, SLO_MS).then((r) => {
             rec.doneAt = performance.now();
+            rec.staleMs = Math.max(0, rec.doneAt - lastTick);
             rec.ok = r.ok;
             rec.status = r.status;
             if (r.queuedMs !== undefined) rec.queuedMs = r.queuedMs;
@@ -254,12 +262,16 @@ async function main(): Promise<void> {
     const driverUnder = burstLoad ? burstLoad.done / burstLoad.durationS < 0.9 * h2loadRate : false;
     const drained = await Promise.race([Promise.all(pending).then(() => true), sleep(60_000).then(() => false)]);
     clearInterval(sampler);
+    clearInterval(ticker);
     const cpu = process.cpuUsage(cpu0);
     loopDelay.disable();
     const outcomes1 = await sloOutcomes(metricsPort);
     const rssAfter = rssMb(frontendPid);
 
     const inSlo = (r: Rec): boolean => r.ok === true && r.doneAt !== undefined && r.doneAt - r.sentAt <= SLO_MS;
+    // late only because this client's loop read it late: within the SLO once the client's own
+    // staleness at the answer (Rec.staleMs) is taken off (the load generator, not the server)
+    const lateByClientStall = (r: Rec): boolean => r.ok === true && r.doneAt !== undefined && !inSlo(r) && r.doneAt - r.sentAt - (r.staleMs ?? 0) <= SLO_MS;
     // answers the client timed late, split by the server's own timing (server_us: arrival stamp
     // to the reply): over the SLO there, or lost outside its clock (the client, the socket)
     const r1 = (x: number): number => Math.round(x * 10) / 10;
@@ -271,8 +283,11 @@ async function main(): Promise<void> {
         count: late.length,
         late_by_server_clock: serverLate.length,
         late_only_at_client: timed.length - serverLate.length,
+        // of all late answers: in time but for the client's own loop stall when reading them
+        late_by_client_stall: late.filter(lateByClientStall).length,
         median_ms: {
           client: med(late.map((r) => r.doneAt! - r.sentAt)),
+          client_stale: med(late.map((r) => r.staleMs ?? 0)),
           server: med(timed.map((r) => r.server!.serverMs)),
           queue: med(timed.map((r) => r.server!.queueMs)),
           compute: med(timed.map((r) => r.server!.computeMs)),
@@ -284,6 +299,7 @@ async function main(): Promise<void> {
         samples: late.slice(0, 24).map((r) => ({
           at_ms: Math.round(r.sentAt - bounds[r.phase][0]),
           client_ms: r1(r.doneAt! - r.sentAt),
+          client_stale_ms: r1(r.staleMs ?? 0),
           ...(r.queuedMs !== undefined ? { client_queue_ms: r1(r.queuedMs) } : {}),
           ...(r.server ? { server_ms: r1(r.server.serverMs), queue_ms: r1(r.server.queueMs), compute_ms: r1(r.server.computeMs), output_ms: r1(r.server.outputMs), subnet: r.server.subnet } : {}),
         })),
@@ -310,6 +326,9 @@ async function main(): Promise<void> {
         admitted: admitted.length,
         admitted_within_slo: ok,
         admitted_within_slo_share: admitted.length > 0 ? Math.round((ok / admitted.length) * 10_000) / 10_000 : null,
+        // the same share counting as in time the answers late only by this client's own stall in
+        // reading them (late_answers.late_by_client_stall): what the load generator cost the figure
+        admitted_within_slo_share_net_of_client_stalls: admitted.length > 0 ? Math.round(((ok + admitted.filter(lateByClientStall).length) / admitted.length) * 10_000) / 10_000 : null,
         answered_ok: rs.filter((r) => r.ok === true).length,
         shed_by_status: shed,
         unanswered: rs.filter((r) => r.ok === undefined).length,
@@ -385,6 +404,9 @@ async function main(): Promise<void> {
       log(`warning: h2load sent ${result.burst_driver.sent_rps} of the ${result.burst_driver.offered_rps} calls/s asked in the burst: the burst was smaller than asked`);
     if (result.client.limited_phases.length > 0)
       log(`warning: the client fell behind its schedule (p99 send lateness > ${CLIENT_LATE_MS} ms) in: ${result.client.limited_phases.join(', ')}; those phases partly measure the load generator`);
+    const stalled = (['before', 'burst', 'after'] as const).filter((ph) => recs.some((r) => r.phase === ph && lateByClientStall(r)));
+    for (const ph of stalled)
+      log(`warning: ${recs.filter((r) => r.phase === ph && lateByClientStall(r)).length} answer(s) of the ${ph} phase were late only because this client read them late (its loop stalled): see admitted_within_slo_share_net_of_client_stalls`);
     const text = JSON.stringify(result, null, 2);
     process.stdout.write(text + '\n');
     if (opt.out) {
