@@ -8,23 +8,15 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { ECHO_ANSWER } from './echo-answer.js';
 
 const protoFile = fileURLToPath(new URL('../../../proto/grpc_service.proto', import.meta.url));
 const def = protoLoader.loadSync(protoFile, { keepCase: true, longs: String, enums: String, bytes: Buffer, defaults: true, oneofs: true });
 const pkg = grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: { service: grpc.ServiceDefinition } } };
 
-const answer = {
-  model_name: 'fmnist-resnet',
-  model_version: '1',
-  id: '',
-  parameters: {},
-  outputs: [{ name: 'logits', datatype: 'FP32', shape: ['1', '10'], parameters: {} }],
-  raw_output_contents: [Buffer.from(new Float32Array(10).fill(0.1).buffer)],
-};
-
 const server = new grpc.Server();
 server.addService(pkg.inference.GRPCInferenceService.service, {
-  ModelInfer: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, answer),
+  ModelInfer: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, ECHO_ANSWER),
 });
 const port = await new Promise<number>((res, rej) =>
   server.bindAsync(`127.0.0.1:${process.argv[2] ?? '0'}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),

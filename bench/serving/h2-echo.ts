@@ -10,17 +10,11 @@
 import { createServer, constants } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
+import { ECHO_ANSWER } from './echo-answer.js';
 
 const def = protoLoader.loadSync(fileURLToPath(new URL('../../../proto/grpc_service.proto', import.meta.url)), { keepCase: true, longs: String, defaults: true, oneofs: true });
 const method = (def['inference.GRPCInferenceService'] as protoLoader.ServiceDefinition)['ModelInfer']!;
-const msg = method.responseSerialize({
-  model_name: 'fmnist-resnet',
-  model_version: '1',
-  id: '',
-  parameters: {},
-  outputs: [{ name: 'logits', datatype: 'FP32', shape: ['1', '10'], parameters: {} }],
-  raw_output_contents: [Buffer.from(new Float32Array(10).fill(0.1).buffer)],
-});
+const msg = method.responseSerialize(ECHO_ANSWER);
 const framed = Buffer.alloc(5 + msg.length);
 framed.writeUInt32BE(msg.length, 1);
 msg.copy(framed, 5);
