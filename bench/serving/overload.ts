@@ -404,9 +404,10 @@ async function main(): Promise<void> {
       log(`warning: h2load sent ${result.burst_driver.sent_rps} of the ${result.burst_driver.offered_rps} calls/s asked in the burst: the burst was smaller than asked`);
     if (result.client.limited_phases.length > 0)
       log(`warning: the client fell behind its schedule (p99 send lateness > ${CLIENT_LATE_MS} ms) in: ${result.client.limited_phases.join(', ')}; those phases partly measure the load generator`);
-    const stalled = (['before', 'burst', 'after'] as const).filter((ph) => recs.some((r) => r.phase === ph && lateByClientStall(r)));
-    for (const ph of stalled)
-      log(`warning: ${recs.filter((r) => r.phase === ph && lateByClientStall(r)).length} answer(s) of the ${ph} phase were late only because this client read them late (its loop stalled): see admitted_within_slo_share_net_of_client_stalls`);
+    for (const ph of ['before', 'burst', 'after'] as const) {
+      const stalled = recs.filter((r) => r.phase === ph && lateByClientStall(r)).length;
+      if (stalled > 0) log(`warning: ${stalled} answer(s) of the ${ph} phase were late only because this client read them late (its loop stalled): see admitted_within_slo_share_net_of_client_stalls`);
+    }
     const text = JSON.stringify(result, null, 2);
     process.stdout.write(text + '\n');
     if (opt.out) {
