@@ -2,7 +2,7 @@
  * The overload bench's (overload.ts) processes and records: starting the server's roles, reading
  * the frontend's RSS and its own SLO outcome counts, and an answer's own timing parameters.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ordinaryPriority } from '../../src/client/priority.js';
 import { readInferResponse } from '../../src/client/wire.js';
@@ -32,10 +32,15 @@ export interface Proc {
   readonly ports: { grpc: number; http: number } | undefined;
 }
 
-export function start(role: 'serve' | 'frontend' | 'worker', args: readonly string[], env: Record<string, string>, nice = 0): Promise<Proc> {
+/**
+ * Starts a server role. `cpus` (a taskset list such as "0"): the process and its threads run only
+ * there, so the load generators (pinned elsewhere: pinSelf) cannot take the server's cores.
+ */
+export function start(role: 'serve' | 'frontend' | 'worker', args: readonly string[], env: Record<string, string>, nice = 0, cpus = ''): Promise<Proc> {
   const ports = role === 'worker' ? ['--metrics-port', '0'] : ['--grpc-port', '0', '--http-port', '0'];
   const argv = [process.execPath, 'bin/slackserve.js', role];
   if (nice !== 0) argv.unshift('nice', '-n', String(nice));
+  if (cpus !== '') argv.unshift('taskset', '-c', cpus);
   const cmd = ordinaryPriority(argv);
   const child = spawn(cmd[0]!, [...cmd.slice(1), '--supernet', SUPERNET, '--host', '127.0.0.1', ...ports, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -95,3 +100,13 @@ export function serverTiming(res: Buffer | undefined): Rec['server'] {
   }
 }
 
+
+/**
+ * Pins every thread of process `pid` to the CPUs `cpus` (a taskset list); returns the list it had,
+ * to restore later. Throws when taskset (util-linux) is missing or the list is not valid here.
+ */
+export function pinProcess(pid: number, cpus: string): string {
+  const before = /list:\s*(\S+)/.exec(execFileSync('taskset', ['-c', '-p', String(pid)], { encoding: 'utf8' }))?.[1] ?? '';
+  execFileSync('taskset', ['-a', '-c', '-p', cpus, String(pid)], { stdio: 'ignore' });
+  return before;
+}

@@ -5,7 +5,7 @@
  *   1. capacity: after --warmup-s of the same, a closed loop (--inflight calls outstanding, a
  *      generous budget so nothing is shed) for --capacity-s: the sustainable rate C, requests/s
  *      of --images images (with the subnets that served it and their median server time:
- *      capacity_subnets, capacity_server_median_ms);
+ *      capacity_subnets, capacity_server_median_ms); or C given with --capacity-rps (no closed loop);
  *   2. an open loop at --base x C (0.5) for --before-s, then --factor x C (10) for --burst-s,
  *      then --base x C again for --after-s; every request has the --slo-ms budget.
  * Reported (JSON on stdout, progress on stderr, also written to --out when given): per phase the
@@ -46,7 +46,7 @@ import { Catalogue } from '../../src/supernet/catalogue.js';
 import { loadTestSample } from '../../src/supernet/sample.js';
 import { isRealtime, raiseToRealtime } from '../../src/client/priority.js';
 import { log, SUPERNET } from './common.js';
-import { quantile, rssMb, serverTiming, sloOutcomes, start, type Phase, type Proc, type Rec } from './overload-procs.js';
+import { pinProcess, quantile, rssMb, serverTiming, sloOutcomes, start, type Phase, type Proc, type Rec } from './overload-procs.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -58,6 +58,10 @@ const { values: opt } = parseArgs({
     inflight: { type: 'string', default: '32' },
     'warmup-s': { type: 'string', default: '2' },
     'capacity-s': { type: 'string', default: '4' },
+    // C given instead of measured (requests/s; 0: measured by the closed loop). The measured C
+    // follows the subnets the policy picks in the closed loop and moved 2-5x between runs on this
+    // machine, and the burst (factor x C) with it: A/B pairs compare like with like only at one C
+    'capacity-rps': { type: 'string', default: '0' },
     base: { type: 'string', default: '0.5' },
     factor: { type: 'string', default: '10' },
     'before-s': { type: 'string', default: '3' },
@@ -81,6 +85,12 @@ const { values: opt } = parseArgs({
     // h2load's concurrent streams per connection (-m, 4 connections): how hard the burst leans on the door
     'burst-streams': { type: 'string', default: '256' },
     probe: { type: 'string', default: '1' },
+    // CPU isolation (taskset lists, e.g. --server-cpus 0 --client-cpus 1): the server's processes
+    // (and, split, the local Redis they use) run only on --server-cpus, this client and h2load only
+    // on --client-cpus, so the load generators cannot take the server's cores (as on separate
+    // machines); empty: no pinning, everything shares every core
+    'server-cpus': { type: 'string', default: '' },
+    'client-cpus': { type: 'string', default: '' },
     out: { type: 'string', default: '' },
   },
 });
@@ -104,6 +114,23 @@ async function main(): Promise<void> {
   if (!byH2load && opt['burst-driver'] !== 'client') throw new Error(`--burst-driver: h2load or client, not '${opt['burst-driver']}'`);
   const raised = wantRt !== 'normal' && raiseToRealtime();
   if (wantRt === 'realtime' && !raised) throw new Error('--client-priority realtime: chrt -r failed (needs root and util-linux chrt)');
+  const serverCpus = opt['server-cpus'] ?? '';
+  const clientCpus = opt['client-cpus'] ?? '';
+  if (clientCpus !== '') pinProcess(process.pid, clientCpus);
+  // the split server's Redis is one of its processes: pinned with it, its old CPUs restored at the end
+  let redisPin: { pid: number; before: string } | undefined;
+  if (serverCpus !== '' && opt.server !== 'embedded') {
+    const r = new Redis(opt.redis ?? '');
+    const pid = Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]);
+    r.disconnect();
+    if (Number.isFinite(pid) && pid > 0) redisPin = { pid, before: pinProcess(pid, serverCpus) };
+  }
+  // Redis outlives this bench: its CPUs are given back however the bench ends (exit handlers run synchronously)
+  const unpinRedis = (): void => {
+    if (redisPin && redisPin.before !== '') pinProcess(redisPin.pid, redisPin.before);
+    redisPin = undefined;
+  };
+  process.once('exit', unpinRedis);
   const prefix = `slackserve-overload-bench-${process.pid}`;
   const env = { SLACKSERVE_QUEUE_PREFIX: prefix, SLACKSERVE_EXECUTOR_THREADS: opt.threads ?? '2' };
   const procs: Proc[] = [];
@@ -111,14 +138,14 @@ async function main(): Promise<void> {
   let target = '';
   let metricsPort: number | undefined;
   if (opt.server === 'embedded') {
-    const s = await start('serve', [], env, Number(opt['server-nice']));
+    const s = await start('serve', [], env, Number(opt['server-nice']), serverCpus);
     procs.push(s);
     frontendPid = s.child.pid;
     metricsPort = s.ports?.http;
     target = `127.0.0.1:${s.ports?.grpc}`;
   } else {
-    procs.push(await start('worker', ['--redis', opt.redis ?? ''], env, Number(opt['server-nice'])));
-    const f = await start('frontend', ['--redis', opt.redis ?? ''], env, Number(opt['server-nice']));
+    procs.push(await start('worker', ['--redis', opt.redis ?? ''], env, Number(opt['server-nice']), serverCpus));
+    const f = await start('frontend', ['--redis', opt.redis ?? ''], env, Number(opt['server-nice']), serverCpus);
     procs.push(f);
     frontendPid = f.child.pid;
     metricsPort = f.ports?.http;
@@ -185,8 +212,10 @@ async function main(): Promise<void> {
     const capSubnets: Record<string, number> = {};
     const capServerMs: number[] = [];
     const t0 = performance.now();
+    const givenCapacity = Number(opt['capacity-rps']);
+    if (!(givenCapacity >= 0)) throw new Error(`--capacity-rps: a rate >= 0, not '${opt['capacity-rps']}'`);
     await Promise.all(
-      Array.from({ length: Number(opt.inflight) }, async (_, k) => {
+      Array.from({ length: givenCapacity > 0 ? 0 : Number(opt.inflight) }, async (_, k) => {
         for (let i = k; performance.now() < capEnd; i += Number(opt.inflight)) {
           const r = await call(i, 60_000);
           if (!r.ok) continue;
@@ -198,8 +227,8 @@ async function main(): Promise<void> {
         }
       }),
     );
-    const capacity = answered / ((performance.now() - t0) / 1000);
-    log(`capacity: ${capacity.toFixed(0)} req/s of ${IMAGES} images`);
+    const capacity = givenCapacity > 0 ? givenCapacity : answered / ((performance.now() - t0) / 1000);
+    log(`capacity: ${capacity.toFixed(0)} req/s of ${IMAGES} images${givenCapacity > 0 ? ' (given: --capacity-rps)' : ''}`);
     await sleep(1_000);
 
     // 2. open loop: base, burst, base
@@ -357,8 +386,9 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, loadavg_before: loadavg() },
       method:
         'capacity = closed-loop answers/s (budget 60 s); open loop base x capacity, factor x capacity for the burst, base again; SLO timed at the client from the send; admitted = answered, or failed with something else than an admission/queue-bound refusal; recovery = burst end to the first 250 ms window of sends all answered within the SLO',
-      settings: { client_priority: isRealtime() ? 'realtime (SCHED_RR)' : 'normal', server_nice: Number(opt['server-nice']), server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels, transport: opt.transport, factor: Number(opt.factor), base: Number(opt.base) },
+      settings: { client_priority: isRealtime() ? 'realtime (SCHED_RR)' : 'normal', server_nice: Number(opt['server-nice']), server_cpus: serverCpus || 'all', client_cpus: clientCpus || 'all', redis_pinned: redisPin !== undefined, server: opt.server, images: IMAGES, slo_ms: SLO_MS, threads: Number(opt.threads), channels, transport: opt.transport, factor: Number(opt.factor), base: Number(opt.base) },
       capacity_rps: Math.round(capacity * 10) / 10,
+      capacity_given: givenCapacity > 0,
       capacity_subnets: capSubnets,
       capacity_server_median_ms: capServerMs.length > 0 ? Math.round(quantile(capServerMs, 0.5) * 10) / 10 : null,
       // with --burst-driver h2load the burst phase's figures are this client's calls among h2load's
@@ -419,6 +449,7 @@ async function main(): Promise<void> {
     for (const c of h2) c.close();
     rmSync(burstBodyFile, { force: true });
     for (const p of procs.reverse()) p.child.kill('SIGKILL');
+    unpinRedis();
     if (opt.server !== 'embedded') {
       const r = new Redis(opt.redis ?? '');
       await deleteKeysUnder(r, prefix).catch(() => 0);
