@@ -34,7 +34,7 @@ export interface Proc {
 
 /**
  * Starts a server role. `cpus` (a taskset list such as "0"): the process and its threads run only
- * there, so the load generators (pinned elsewhere: pinSelf) cannot take the server's cores.
+ * there, so the load generators (pinned elsewhere: pinProcess) cannot take the server's cores.
  */
 export function start(role: 'serve' | 'frontend' | 'worker', args: readonly string[], env: Record<string, string>, nice = 0, cpus = ''): Promise<Proc> {
   const ports = role === 'worker' ? ['--metrics-port', '0'] : ['--grpc-port', '0', '--http-port', '0'];
@@ -99,7 +99,6 @@ export function serverTiming(res: Buffer | undefined): Rec['server'] {
     return undefined;
   }
 }
-
 
 /**
  * Pins every thread of process `pid` to the CPUs `cpus` (a taskset list); returns the list it had,

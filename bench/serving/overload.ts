@@ -27,7 +27,8 @@
  * figures are that timed sample, and h2load's calls count in the server's own outcomes. Late
  * answers are split by the answer's own slackserve.server_us (late_answers): late by the server's
  * clock, or only as the client timed them. --server-nice N starts the server's processes at
- * niceness N, so the load generators get the cores first.
+ * niceness N, so the load generators get the cores first; --server-cpus / --client-cpus pin the
+ * server (with a local Redis) and the load generators to separate cores instead.
  *
  *   npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/bench/serving/overload.js
  */
