@@ -8,7 +8,8 @@
  *      capacity_subnets, capacity_server_median_ms); or C given with --capacity-rps (no closed loop);
  *   2. an open loop at --base x C (0.5) for --before-s, then --factor x C (10) for --burst-s,
  *      then --base x C again for --after-s; every request has the --slo-ms budget.
- * Reported (JSON on stdout, progress on stderr, also written to --out when given): per phase the
+ * Reported (JSON on stdout, progress on stderr, also written to --out when given; the per-phase
+ * figures are computed in overload-report.ts): per phase the
  * offered and sent rates, calls admitted (answered, or failed after admission) and answered
  * within the SLO (timed at the client from the send), shed counts by status and reason (the
  * numbers in the message masked), calls unanswered at the end (must be 0), the frontend's RSS
@@ -48,6 +49,7 @@ import { loadTestSample } from '../../src/supernet/sample.js';
 import { isRealtime, raiseToRealtime } from '../../src/client/priority.js';
 import { log, SUPERNET } from './common.js';
 import { pinProcess, quantile, rssMb, serverTiming, sloOutcomes, start, type Phase, type Proc, type Rec } from './overload-procs.js';
+import { lateByClientStall, phaseSummary, recoveryAfterBurst, withinSlo } from './overload-report.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -298,89 +300,10 @@ async function main(): Promise<void> {
     const outcomes1 = await sloOutcomes(metricsPort);
     const rssAfter = rssMb(frontendPid);
 
-    const inSlo = (r: Rec): boolean => r.ok === true && r.doneAt !== undefined && r.doneAt - r.sentAt <= SLO_MS;
-    // late only because this client's loop read it late: within the SLO once the client's own
-    // staleness at the answer (Rec.staleMs) is taken off (the load generator, not the server)
-    const lateByClientStall = (r: Rec): boolean => r.ok === true && r.doneAt !== undefined && !inSlo(r) && r.doneAt - r.sentAt - (r.staleMs ?? 0) <= SLO_MS;
-    // answers the client timed late, split by the server's own timing (server_us: arrival stamp
-    // to the reply): over the SLO there, or lost outside its clock (the client, the socket)
-    const r1 = (x: number): number => Math.round(x * 10) / 10;
-    const lateBreakdown = (late: readonly Rec[]): Record<string, unknown> => {
-      const timed = late.filter((r) => r.server !== undefined && Number.isFinite(r.server.serverMs));
-      const serverLate = timed.filter((r) => r.server!.serverMs > SLO_MS);
-      const med = (xs: number[]): number => r1(quantile(xs, 0.5));
-      return {
-        count: late.length,
-        late_by_server_clock: serverLate.length,
-        late_only_at_client: timed.length - serverLate.length,
-        // of all late answers: in time but for the client's own loop stall when reading them
-        late_by_client_stall: late.filter(lateByClientStall).length,
-        median_ms: {
-          client: med(late.map((r) => r.doneAt! - r.sentAt)),
-          client_stale: med(late.map((r) => r.staleMs ?? 0)),
-          server: med(timed.map((r) => r.server!.serverMs)),
-          queue: med(timed.map((r) => r.server!.queueMs)),
-          compute: med(timed.map((r) => r.server!.computeMs)),
-          // waiting in the client for a stream (the server's stream limit): outside the server's clock
-          ...(late.some((r) => r.queuedMs !== undefined) ? { client_queue: med(late.map((r) => r.queuedMs ?? 0)) } : {}),
-        },
-        // the first late answers one by one (ms after the phase began), to see which subnet,
-        // and which part of the server's time, each one lost
-        samples: late.slice(0, 24).map((r) => ({
-          at_ms: Math.round(r.sentAt - bounds[r.phase][0]),
-          client_ms: r1(r.doneAt! - r.sentAt),
-          client_stale_ms: r1(r.staleMs ?? 0),
-          ...(r.queuedMs !== undefined ? { client_queue_ms: r1(r.queuedMs) } : {}),
-          ...(r.server ? { server_ms: r1(r.server.serverMs), queue_ms: r1(r.server.queueMs), compute_ms: r1(r.server.computeMs), output_ms: r1(r.server.outputMs), subnet: r.server.subnet } : {}),
-        })),
-      };
-    };
-    /** Which subnets answered in time, and their median timings (against the late ones above). */
-    const inTimeBreakdown = (good: readonly Rec[]): Record<string, unknown> => {
-      const mix: Record<string, number> = {};
-      for (const r of good) mix[r.server!.subnet] = (mix[r.server!.subnet] ?? 0) + 1;
-      const med = (xs: number[]): number => r1(quantile(xs, 0.5));
-      return { subnets: mix, median_ms: { server: med(good.map((r) => r.server!.serverMs)), queue: med(good.map((r) => r.server!.queueMs)), compute: med(good.map((r) => r.server!.computeMs)) } };
-    };
-    const summary = (phase: Phase): Record<string, unknown> => {
-      const rs = recs.filter((r) => r.phase === phase);
-      const [from, to] = bounds[phase];
-      const shed: Record<string, number> = {};
-      for (const r of rs) if (r.ok === false && r.status) shed[r.status] = (shed[r.status] ?? 0) + 1;
-      const admitted = rs.filter((r) => r.ok === true || (r.status !== undefined && !/rejected at admission|Exceeds maximum queue size|retry later|server is draining/.test(r.status)));
-      const ok = admitted.filter(inSlo).length;
-      return {
-        offered_rps: Math.round((phases.find((p) => p[0] === phase)?.[1] ?? 0) * 10) / 10,
-        sent_rps: Math.round((rs.length / ((to - from) / 1000)) * 10) / 10,
-        calls: rs.length,
-        admitted: admitted.length,
-        admitted_within_slo: ok,
-        admitted_within_slo_share: admitted.length > 0 ? Math.round((ok / admitted.length) * 10_000) / 10_000 : null,
-        // the same share counting as in time the answers late only by this client's own stall in
-        // reading them (late_answers.late_by_client_stall): what the load generator cost the figure
-        admitted_within_slo_share_net_of_client_stalls: admitted.length > 0 ? Math.round(((ok + admitted.filter(lateByClientStall).length) / admitted.length) * 10_000) / 10_000 : null,
-        answered_ok: rs.filter((r) => r.ok === true).length,
-        shed_by_status: shed,
-        unanswered: rs.filter((r) => r.ok === undefined).length,
-        client_p99_late_ms: Math.round(quantile(rs.map((r) => r.lateMs), 0.99) * 10) / 10,
-        // calls that waited over 1 ms in the client for a stream: the server lowered or reached its
-        // stream limit on this client's connections (shedding: grpcSheddingStreams)
-        client_waited_for_stream: rs.filter((r) => (r.queuedMs ?? 0) > 1).length,
-        late_answers: lateBreakdown(admitted.filter((r) => r.ok === true && !inSlo(r))),
-        in_time: inTimeBreakdown(admitted.filter((r) => inSlo(r) && r.server !== undefined)),
-      };
-    };
-    // recovery: first 250 ms window of sends after the burst whose calls all met the SLO
-    const burstEnd = bounds.burst[1];
-    const after = recs.filter((r) => r.phase === 'after');
-    let recoveryMs: number | null = null;
-    for (let w = burstEnd; w < bounds.after[1]; w += 50) {
-      const win = after.filter((r) => r.sentAt >= w && r.sentAt < w + 250);
-      if (win.length > 0 && win.every(inSlo)) {
-        recoveryMs = Math.round(w - burstEnd);
-        break;
-      }
-    }
+    const offered = (phase: Phase): number => phases.find((p) => p[0] === phase)?.[1] ?? 0;
+    const summary = (phase: Phase): Record<string, unknown> => phaseSummary(recs, phase, bounds, offered(phase), SLO_MS);
+    const inSlo = (r: Rec): boolean => withinSlo(r, SLO_MS);
+    const recoveryMs = recoveryAfterBurst(recs, bounds, SLO_MS);
     const result = {
       bench: 'serving-overload',
       when: new Date().toISOString(),
@@ -436,7 +359,7 @@ async function main(): Promise<void> {
     if (result.client.limited_phases.length > 0)
       log(`warning: the client fell behind its schedule (p99 send lateness > ${CLIENT_LATE_MS} ms) in: ${result.client.limited_phases.join(', ')}; those phases partly measure the load generator`);
     for (const ph of ['before', 'burst', 'after'] as const) {
-      const stalled = recs.filter((r) => r.phase === ph && lateByClientStall(r)).length;
+      const stalled = recs.filter((r) => r.phase === ph && lateByClientStall(r, SLO_MS)).length;
       if (stalled > 0) log(`warning: ${stalled} answer(s) of the ${ph} phase were late only because this client read them late (its loop stalled): see admitted_within_slo_share_net_of_client_stalls`);
     }
     const text = JSON.stringify(result, null, 2);
